@@ -1,0 +1,29 @@
+# mpt_plugin: the commands a newcomer uses.
+#   make install   virtual environment (.venv, or VENV=...) with the OpenMMLab stack + mpt_plugin
+#   make test      install, then the test suite
+#   make demo      install, then the main job on the embedded synthetic assets
+VENV ?= .venv
+WHEELS ?= ../shared/wheels
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.mpt_plugin_installed
+DATA ?= data/synthetic
+
+.PHONY: install test demo assets clean-venv
+
+install: $(STAMP)
+
+$(STAMP): tools/install_deps.sh setup.py requirements/torch.txt requirements/build.txt requirements/runtime.txt requirements/tests.txt
+	bash tools/install_deps.sh $(VENV) $(WHEELS)
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest tests
+
+assets: install
+	$(PY) tools/make_synthetic_assets.py --out $(DATA) --skip-existing
+
+demo: install assets
+	$(PY) tools/demo_pipeline.py --data $(DATA) --work-dir work_dirs/demo
+
+clean-venv:
+	rm -rf $(VENV)
