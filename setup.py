@@ -24,6 +24,8 @@ setup(
     long_description=open(osp.join(osp.dirname(__file__), 'README.md')).read(),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    package_data={'mpt_plugin': ['cameras/*.json']},
+    include_package_data=True,
     python_requires='>=3.10',
     install_requires=[
         'torch>=2.1', 'mmengine>=0.10.7', 'mmpose>=1.3.2', 'smplx>=0.1.28',
