@@ -1,0 +1,242 @@
+"""Data preprocessor of MPT pre-training on MoCap 2D joints.
+
+The loader carries only the projected 2D joints of each sample (``K * 3``
+floats, 204 bytes for K = 17, instead of a 3.4 MB float32 ``17 x 224 x 224``
+heatmap stack). This preprocessor moves them to the training device as one
+stacked tensor, applies Masked Heatmap Modeling there
+(:class:`MPTMaskedHeatmapModeling`) and hands the joints to the model, whose
+``HeatmapPatchEmbed.forward_inputs`` synthesises the heatmap tokens directly
+(sparse path) or embeds dense maps when this preprocessor renders them.
+"""
+from typing import Dict, Optional, Union
+
+import numpy as np
+import torch
+from mmengine.model import BaseDataPreprocessor
+from torch import Tensor
+
+from mpt_plugin.registry import MODELS
+from ..utils.heatmap_patch_embed import (default_support_radius,
+                                         num_window_patches, render_heatmaps)
+from .masked_heatmap_modeling import MPTMaskedHeatmapModeling
+
+__all__ = ['MPTMoCapDataPreprocessor']
+
+
+@MODELS.register_module()
+class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
+    """Stack MoCap 2D joints on the device and apply MHM.
+
+    Input (``data`` from the dataloader):
+
+    - ``data['inputs']``: a list of B tensors / arrays (K, 3), or one (B, K, 3)
+      tensor, holding ``[x_px, y_px, visibility]`` in the heatmap frame:
+      pixels of the ``heatmap_size x heatmap_size`` map, pixel centres at
+      integer coordinates ``0 .. heatmap_size - 1`` (x = column, y = row).
+      Coordinates of invisible joints may be anything (even NaN); those of
+      visible joints must be finite (checked when the batch is on the CPU).
+    - ``data['data_samples']`` (optional): moved to the device untouched.
+
+    Output: ``dict(inputs=inputs, data_samples=data_samples)`` with
+    ``inputs`` a dict of
+
+    - ``joints_px`` (B, K, 2) float32, pixels (after MHM jitter),
+    - ``joint_weights`` (B, K) float32 Gaussian amplitudes: the visibility
+      (binarised by ``visibility_thr``), 0 for masked joints, times the MHM
+      amplitude noise,
+    - ``masked_joints`` (B, K) bool, the joints MHM masked,
+    - ``pixel_noise`` (B, K, T, T, P, P) float32 when MHM sparse pixel noise
+      is on (see ``HeatmapPatchEmbed.pixel_noise_shape``),
+    - ``heatmaps`` (B, K, H, W) float32 rendered maps (peak = amplitude),
+      only when ``dense=True`` or MHM uses exact dense pixel noise; then the
+      noise is already in the maps and ``pixel_noise`` is absent.
+
+    The heatmap geometry (``heatmap_size``, ``sigma``, ``patch_size``,
+    ``support_radius``) must match the model's ``HeatmapPatchEmbed``; a
+    mismatch of the noise window is caught there by a shape check.
+
+    Args:
+        num_joints (int): Joints per sample ``K``. Defaults to 17 (COCO).
+        heatmap_size (int): Heatmap height and width (px). Defaults to 224.
+        sigma (float): Gaussian width (px), ``exp(-d^2 / sigma^2)`` (paper
+            Eq. 1). Defaults to 3.0.
+        patch_size (int): Patch size of the embedding. Defaults to 8.
+        support_radius (float, optional): Sparse window radius (px), as in
+            ``HeatmapPatchEmbed``; None = ``5 * sigma``.
+        visibility_thr (float, optional): Joints with ``visibility >=
+            visibility_thr`` get weight 1, others 0; None uses the
+            visibility itself (must lie in [0, 1]) as amplitude.
+            Defaults to 0.5.
+        mhm (dict | MPTMaskedHeatmapModeling, optional): MHM config or module;
+            None disables it. Defaults to ``dict(type=
+            'MPTMaskedHeatmapModeling')``.
+        dense (bool): Also render dense maps (debugging / reference).
+            Defaults to False.
+        non_blocking (bool): Non-blocking host-to-device copies.
+            Defaults to False.
+    """
+
+    def __init__(self,
+                 num_joints: int = 17,
+                 heatmap_size: int = 224,
+                 sigma: float = 3.0,
+                 patch_size: int = 8,
+                 support_radius: Optional[float] = None,
+                 visibility_thr: Optional[float] = 0.5,
+                 mhm: Union[dict, MPTMaskedHeatmapModeling,
+                            None] = dict(type='MPTMaskedHeatmapModeling'),
+                 dense: bool = False,
+                 non_blocking: bool = False) -> None:
+        super().__init__(non_blocking=non_blocking)
+        if heatmap_size % patch_size:
+            raise ValueError(f'heatmap_size {heatmap_size} must be a multiple '
+                             f'of patch_size {patch_size}')
+        self.num_joints = num_joints
+        self.heatmap_size = heatmap_size
+        self.sigma = float(sigma)
+        self.patch_size = patch_size
+        self.support_radius = float(
+            default_support_radius(sigma)
+            if support_radius is None else support_radius)
+        self.window_patches = num_window_patches(self.support_radius,
+                                                 patch_size)
+        self.visibility_thr = visibility_thr
+        if isinstance(mhm, dict):
+            mhm = MODELS.build(mhm)
+        if mhm is not None and not isinstance(mhm, MPTMaskedHeatmapModeling):
+            raise TypeError('mhm must be a config dict, an '
+                            'MPTMaskedHeatmapModeling or None, got '
+                            f'{type(mhm).__name__}')
+        self.mhm = mhm
+        self.dense = dense
+
+    def _stack_inputs(self, inputs) -> Tensor:
+        """(B, K, 3) float32 tensor from the loader's ``inputs``."""
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) == 0:
+                raise ValueError("data['inputs'] is an empty list")
+            items = []
+            for i, item in enumerate(inputs):
+                if isinstance(item, np.ndarray):
+                    item = torch.from_numpy(item)
+                if not isinstance(item, Tensor):
+                    raise TypeError(f"data['inputs'][{i}] must be a tensor "
+                                    f'or array (K, 3), got '
+                                    f'{type(item).__name__}')
+                if tuple(item.shape) != (self.num_joints, 3):
+                    raise ValueError(
+                        f"data['inputs'][{i}] must have shape (K, 3) = "
+                        f'({self.num_joints}, 3) [x_px, y_px, visibility], '
+                        f'got {tuple(item.shape)}')
+                items.append(item)
+            devices = {t.device for t in items}
+            if len(devices) > 1:
+                raise ValueError("data['inputs'] holds tensors on several "
+                                 f'devices: {sorted(map(str, devices))}')
+            kpts = torch.stack(items)
+        elif isinstance(inputs, (Tensor, np.ndarray)):
+            kpts = torch.as_tensor(inputs)
+            if kpts.dim() != 3 or tuple(kpts.shape[1:]) != (self.num_joints,
+                                                             3):
+                raise ValueError(
+                    "data['inputs'] must have shape (B, K, 3) = (B, "
+                    f'{self.num_joints}, 3) [x_px, y_px, visibility], got '
+                    f'{tuple(kpts.shape)}')
+        else:
+            raise TypeError("data['inputs'] must be a list of (K, 3) tensors "
+                            'or a (B, K, 3) tensor, got '
+                            f'{type(inputs).__name__}')
+        kpts = kpts.float()
+        if kpts.device.type == 'cpu':  # cheap here; on a GPU it would sync
+            self._check_values(kpts)
+        return kpts
+
+    def _check_values(self, kpts: Tensor) -> None:
+        vis = kpts[..., 2]
+        if not torch.isfinite(vis).all():
+            bad = torch.nonzero(~torch.isfinite(vis))[:5].tolist()
+            raise ValueError('visibility must be finite; non-finite at '
+                             f'(sample, joint) {bad}')
+        if self.visibility_thr is None:
+            if ((vis < 0) | (vis > 1)).any():
+                raise ValueError('with visibility_thr=None the visibility is '
+                                 'the Gaussian amplitude and must lie in '
+                                 '[0, 1]')
+            visible = vis > 0
+        else:
+            visible = vis >= self.visibility_thr
+        bad = visible & ~torch.isfinite(kpts[..., :2]).all(dim=-1)
+        if bad.any():
+            raise ValueError('visible joints must have finite x_px, y_px; '
+                             'non-finite at (sample, joint) '
+                             f'{torch.nonzero(bad)[:5].tolist()}')
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        """Stack, move, apply MHM (and optionally render dense maps).
+
+        Args:
+            data (dict): Loader output with ``inputs`` and optionally
+                ``data_samples``.
+            training (bool): Training-time MHM if True, else the
+                deterministic test-time masking. Defaults to False.
+
+        Returns:
+            dict: ``dict(inputs=dict(...), data_samples=...)``, see the class
+            docstring.
+        """
+        if not isinstance(data, dict) or 'inputs' not in data:
+            raise KeyError("MPTMoCapDataPreprocessor expects a dict with key "
+                           "'inputs' (list of (K, 3) [x_px, y_px, visibility]"
+                           ' tensors), got '
+                           + (f'keys {sorted(data)}' if isinstance(data, dict)
+                              else type(data).__name__))
+        kpts = self._stack_inputs(data['inputs'])
+        kpts = kpts.to(self.device, non_blocking=self._non_blocking)
+        data_samples = self.cast_data(data.get('data_samples'))
+
+        joints_px = kpts[..., :2]
+        vis = kpts[..., 2]
+        if self.visibility_thr is None:
+            weights = vis
+        else:
+            weights = (vis >= self.visibility_thr).to(kpts.dtype)
+
+        if self.mhm is not None:
+            out = self.mhm(
+                joints_px,
+                weights,
+                training=training,
+                noise_window=(self.window_patches, self.patch_size))
+        else:
+            out = dict(
+                joints_px=joints_px,
+                joint_weights=weights,
+                masked_joints=torch.zeros_like(weights, dtype=torch.bool))
+        inputs: Dict[str, Tensor] = dict(out)
+
+        dense_noise = self.mhm is not None and self.mhm.uses_dense_noise(
+            training)
+        if self.dense or dense_noise:
+            maps = render_heatmaps(
+                inputs['joints_px'],
+                inputs['joint_weights'],
+                size=self.heatmap_size,
+                sigma=self.sigma,
+                pixel_noise=inputs.pop('pixel_noise', None),
+                patch_size=self.patch_size,
+                support_radius=self.support_radius)
+            if dense_noise:
+                maps = self.mhm.add_dense_pixel_noise(maps)
+            inputs['heatmaps'] = maps
+        return dict(inputs=inputs, data_samples=data_samples)
+
+    def render(self, inputs: Dict[str, Tensor]) -> Tensor:
+        """Dense (B, K, H, W) maps of a sparse ``inputs`` dict (debugging)."""
+        return render_heatmaps(
+            inputs['joints_px'],
+            inputs['joint_weights'],
+            size=self.heatmap_size,
+            sigma=self.sigma,
+            pixel_noise=inputs.get('pixel_noise'),
+            patch_size=self.patch_size,
+            support_radius=self.support_radius)

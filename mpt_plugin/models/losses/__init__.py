@@ -1,0 +1,3 @@
+from .mpt_mesh_loss import MPTMeshLoss
+
+__all__ = ['MPTMeshLoss']

@@ -1,0 +1,8 @@
+from .camera import (norm_to_px, px_to_norm, weak_perspective_project,
+                     weak_perspective_to_translation)
+from .heatmap_patch_embed import HeatmapPatchEmbed, render_heatmaps
+
+__all__ = [
+    'HeatmapPatchEmbed', 'render_heatmaps', 'norm_to_px', 'px_to_norm',
+    'weak_perspective_project', 'weak_perspective_to_translation'
+]
