@@ -1,0 +1,378 @@
+"""Keypoint conventions: joint names, name-based mappings and flips.
+
+Joint names follow mmhuman3d's snake_case names (``core/conventions/
+keypoints_mapping``), so a convention here maps by name onto mmhuman3d's
+190-joint ``human_data`` layout. Conventions (``J`` joints each):
+
+- ``smpl_24`` (alias ``smpl``): the 24 SMPL kinematic joints, pelvis first,
+  as produced by the SMPL ``J_regressor`` (mmhuman3d calls this list
+  ``smpl``). NOTE: mmhuman3d's own ``smpl_24`` is a different list (SPIN's
+  24: LSP-14 + extras regressed by ``J_regressor_extra``); it is not defined
+  here.
+- ``smpl_45``: ``smpl_24`` + the 21 landmarks smplx selects from mesh
+  vertices (``smplx/vertex_ids.py``, SMPL-H topology): nose, eyes, ears, toes,
+  heels, fingertips. This is ``MPTSMPL``'s ``joints`` output on a 6890-vertex
+  mesh.
+- ``h36m``: the 17 Human3.6M joints in mmhuman3d/SPIN order (LEFT leg
+  first); rows of SPIN's/mmhuman3d's ``J_regressor_h36m.npy``.
+- ``h36m_mmpose``: the same joints with the RIGHT leg first (MMPose's and
+  the Human3.6M dataset's order); rows of METRO/Graphormer's
+  ``J_regressor_h36m_correct.npy``.
+- ``coco``: the 17 COCO keypoints in MMPose order.
+- ``openpose_coco18``: OpenPose's BODY_COCO 18-joint output (nose, neck,
+  right arm, left arm, right leg, left leg, eyes, ears). Names carry
+  mmhuman3d's ``_openpose`` suffix, as its ``openpose_25`` does, because
+  detector joints are not the SMPL joints; map them from ``smpl_45`` with
+  ``approximate=True``.
+- ``lsp``: the 14 LSP joints (mmhuman3d's evaluation joint set).
+
+Where the name mapping comes from:
+
+- Exact matches share a name (``coco`` ``left_hip`` <- SMPL joint 1
+  ``left_hip``, ``coco`` ``nose``/eyes/ears <- the ``smpl_45`` vertex
+  landmarks 24..28).
+- ``approximate=True`` also matches the groups of
+  :data:`APPROXIMATE_EQUIVALENTS` (after mmhuman3d's
+  ``APPROXIMATE_MAPPING_LIST``): e.g. ``pelvis ~ pelvis_extra ~
+  pelvis_openpose``, ``neck ~ neck_extra ~ neck_openpose``,
+  ``left_hip ~ left_hip_extra ~ left_hip_openpose`` and every OpenPose joint
+  with its plain name. So ``smpl_45 -> openpose_coco18`` takes the OpenPose
+  neck from SMPL's neck joint 12 and the hips from SMPL's hip joints (1, 2),
+  which is Key2Mesh's ``SMPL_TO_COCO = [24, 12, 17, 19, 21, 16, 18, 20, 2, 5,
+  8, 1, 4, 7, 25, 26, 27, 28]``; ``h36m -> lsp`` gives mmhuman3d's
+  :data:`H36M_TO_J14`.
+"""
+from functools import lru_cache
+from typing import Dict, List, Optional, Tuple, TypeVar, Union
+
+import numpy as np
+import torch
+
+__all__ = [
+    'KEYPOINT_CONVENTIONS', 'APPROXIMATE_EQUIVALENTS', 'H36M_TO_J14',
+    'get_keypoint_names', 'get_keypoint_num', 'get_mapping',
+    'convert_keypoints', 'get_flip_indices', 'h36m_regressor_order'
+]
+
+SMPL_24 = [
+    'pelvis', 'left_hip', 'right_hip', 'spine_1', 'left_knee', 'right_knee',
+    'spine_2', 'left_ankle', 'right_ankle', 'spine_3', 'left_foot',
+    'right_foot', 'neck', 'left_collar', 'right_collar', 'head',
+    'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow',
+    'left_wrist', 'right_wrist', 'left_hand', 'right_hand'
+]
+
+# The 21 smplx vertex-selected landmarks, in smplx's VertexJointSelector
+# order (face, feet, then fingertips: left hand, right hand).
+SMPL_45 = SMPL_24 + [
+    'nose', 'right_eye', 'left_eye', 'right_ear', 'left_ear', 'left_bigtoe',
+    'left_smalltoe', 'left_heel', 'right_bigtoe', 'right_smalltoe',
+    'right_heel', 'left_thumb', 'left_index', 'left_middle', 'left_ring',
+    'left_pinky', 'right_thumb', 'right_index', 'right_middle', 'right_ring',
+    'right_pinky'
+]
+
+H36M = [
+    'pelvis_extra', 'left_hip_extra', 'left_knee', 'left_ankle',
+    'right_hip_extra', 'right_knee', 'right_ankle', 'spine_extra',
+    'neck_extra', 'head_extra', 'headtop', 'left_shoulder', 'left_elbow',
+    'left_wrist', 'right_shoulder', 'right_elbow', 'right_wrist'
+]
+
+H36M_MMPOSE = [
+    'pelvis_extra', 'right_hip_extra', 'right_knee', 'right_ankle',
+    'left_hip_extra', 'left_knee', 'left_ankle', 'spine_extra', 'neck_extra',
+    'head_extra', 'headtop', 'left_shoulder', 'left_elbow', 'left_wrist',
+    'right_shoulder', 'right_elbow', 'right_wrist'
+]
+
+COCO = [
+    'nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
+    'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist',
+    'right_wrist', 'left_hip', 'right_hip', 'left_knee', 'right_knee',
+    'left_ankle', 'right_ankle'
+]
+
+OPENPOSE_COCO18 = [
+    'nose_openpose', 'neck_openpose', 'right_shoulder_openpose',
+    'right_elbow_openpose', 'right_wrist_openpose', 'left_shoulder_openpose',
+    'left_elbow_openpose', 'left_wrist_openpose', 'right_hip_openpose',
+    'right_knee_openpose', 'right_ankle_openpose', 'left_hip_openpose',
+    'left_knee_openpose', 'left_ankle_openpose', 'right_eye_openpose',
+    'left_eye_openpose', 'right_ear_openpose', 'left_ear_openpose'
+]
+
+LSP = [
+    'right_ankle', 'right_knee', 'right_hip', 'left_hip', 'left_knee',
+    'left_ankle', 'right_wrist', 'right_elbow', 'right_shoulder',
+    'left_shoulder', 'left_elbow', 'left_wrist', 'neck', 'headtop'
+]
+
+#: Joint names of every convention, by convention name.
+KEYPOINT_CONVENTIONS: Dict[str, Tuple[str, ...]] = {
+    'smpl_24': tuple(SMPL_24),
+    'smpl': tuple(SMPL_24),
+    'smpl_45': tuple(SMPL_45),
+    'h36m': tuple(H36M),
+    'h36m_mmpose': tuple(H36M_MMPOSE),
+    'coco': tuple(COCO),
+    'openpose_coco18': tuple(OPENPOSE_COCO18),
+    'lsp': tuple(LSP),
+}
+
+#: Groups of names that may stand in for each other with
+#: ``approximate=True`` (a subset of mmhuman3d's APPROXIMATE_MAPPING_LIST).
+#: Within a group the first member present in the source is used.
+APPROXIMATE_EQUIVALENTS: Tuple[Tuple[str, ...], ...] = (
+    ('pelvis', 'pelvis_openpose', 'pelvis_extra'),
+    ('left_hip', 'left_hip_openpose', 'left_hip_extra'),
+    ('right_hip', 'right_hip_openpose', 'right_hip_extra'),
+    ('neck', 'neck_openpose', 'neck_extra'),
+    ('jaw', 'jaw_extra'),
+    ('head_extra', 'head_h36m'),
+    ('headtop', 'headtop_h36m'),
+    ('nose', 'nose_openpose'),
+    ('right_shoulder', 'right_shoulder_openpose'),
+    ('right_elbow', 'right_elbow_openpose'),
+    ('right_wrist', 'right_wrist_openpose'),
+    ('left_shoulder', 'left_shoulder_openpose'),
+    ('left_elbow', 'left_elbow_openpose'),
+    ('left_wrist', 'left_wrist_openpose'),
+    ('right_knee', 'right_knee_openpose'),
+    ('right_ankle', 'right_ankle_openpose'),
+    ('left_knee', 'left_knee_openpose'),
+    ('left_ankle', 'left_ankle_openpose'),
+    ('right_eye', 'right_eye_openpose'),
+    ('left_eye', 'left_eye_openpose'),
+    ('right_ear', 'right_ear_openpose'),
+    ('left_ear', 'left_ear_openpose'),
+    ('left_bigtoe', 'left_bigtoe_openpose'),
+    ('left_smalltoe', 'left_smalltoe_openpose'),
+    ('left_heel', 'left_heel_openpose'),
+    ('right_bigtoe', 'right_bigtoe_openpose'),
+    ('right_smalltoe', 'right_smalltoe_openpose'),
+    ('right_heel', 'right_heel_openpose'),
+)
+
+_APPROX_MAP: Dict[str, Tuple[str, ...]] = {}
+for _group in APPROXIMATE_EQUIVALENTS:
+    for _name in _group:
+        _APPROX_MAP[_name] = tuple(n for n in _group if n != _name)
+
+#: mmhuman3d's evaluation selection ``h36m`` (17) -> ``lsp`` (14): R ankle,
+#: R knee, R hip, L hip, L knee, L ankle, R wrist, R elbow, R shoulder,
+#: L shoulder, L elbow, L wrist, neck, headtop. Equals
+#: ``get_mapping('h36m', 'lsp', approximate=True)[1]``.
+H36M_TO_J14 = [6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10]
+
+
+def get_keypoint_names(convention: str) -> List[str]:
+    """Returns the joint names of ``convention`` in order.
+
+    Args:
+        convention (str): A key of :data:`KEYPOINT_CONVENTIONS`.
+
+    Returns:
+        list[str]: ``J`` names (a fresh list).
+
+    Raises:
+        KeyError: Unknown convention.
+    """
+    if convention not in KEYPOINT_CONVENTIONS:
+        raise KeyError(f'unknown keypoint convention {convention!r}; '
+                       f'known: {sorted(KEYPOINT_CONVENTIONS)}')
+    return list(KEYPOINT_CONVENTIONS[convention])
+
+
+def get_keypoint_num(convention: str) -> int:
+    """Returns the number of joints ``J`` of ``convention``."""
+    return len(get_keypoint_names(convention))
+
+
+@lru_cache(maxsize=None)
+def _mapping(src: str, dst: str,
+             approximate: bool) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    src_names = get_keypoint_names(src)
+    dst_names = get_keypoint_names(dst)
+    src_index = {name: i for i, name in enumerate(src_names)}
+    dst_idx, src_idx = [], []
+    for d, name in enumerate(dst_names):
+        if name in src_index:
+            dst_idx.append(d)
+            src_idx.append(src_index[name])
+        elif approximate:
+            for alt in _APPROX_MAP.get(name, ()):
+                if alt in src_index:
+                    dst_idx.append(d)
+                    src_idx.append(src_index[alt])
+                    break
+    return tuple(dst_idx), tuple(src_idx)
+
+
+def get_mapping(src: str,
+                dst: str,
+                approximate: bool = False) -> Tuple[List[int], List[int]]:
+    """Joint correspondences from ``src`` to ``dst`` by name.
+
+    ``out[..., dst_idx, :] = kps[..., src_idx, :]`` converts keypoints.
+
+    Args:
+        src (str): Source convention.
+        dst (str): Destination convention.
+        approximate (bool): Also match the equivalence groups of
+            :data:`APPROXIMATE_EQUIVALENTS` when a name has no exact match.
+            Defaults to False.
+
+    Returns:
+        tuple[list[int], list[int]]: ``(dst_idx, src_idx)``, increasing in
+        ``dst_idx``; ``dst`` joints without a match are absent.
+    """
+    dst_idx, src_idx = _mapping(src, dst, bool(approximate))
+    return list(dst_idx), list(src_idx)
+
+
+ArrayT = TypeVar('ArrayT', np.ndarray, torch.Tensor)
+
+
+def convert_keypoints(
+        keypoints: ArrayT,
+        src: str,
+        dst: str,
+        mask: Optional[Union[np.ndarray, torch.Tensor]] = None,
+        approximate: bool = False) -> Tuple[ArrayT, ArrayT]:
+    """Converts keypoints between conventions by joint name.
+
+    Args:
+        keypoints (np.ndarray | torch.Tensor): ``(..., J_src, C)`` in any
+            unit (metres, pixels...); the unit is kept.
+        src (str): Convention of ``keypoints``.
+        dst (str): Wanted convention.
+        mask (np.ndarray | torch.Tensor, optional): ``(J_src,)`` validity of
+            the source joints. Defaults to all ones.
+        approximate (bool): Allow approximate equivalents (see
+            :func:`get_mapping`). Defaults to False.
+
+    Returns:
+        tuple: ``(out, out_mask)``: ``out`` ``(..., J_dst, C)`` of the input's
+        type, dtype and device, zero at unmatched joints; ``out_mask``
+        ``(J_dst,)`` is ``mask[src_idx]`` at matched joints and 0 elsewhere
+        (dtype of ``mask``, or uint8 when no mask is given), same library as
+        ``keypoints``.
+
+    Raises:
+        TypeError: ``keypoints`` is neither a numpy array nor a tensor.
+        ValueError: Shapes do not match the conventions.
+    """
+    src_names = get_keypoint_names(src)
+    num_dst = get_keypoint_num(dst)
+    is_torch = torch.is_tensor(keypoints)
+    if not is_torch and not isinstance(keypoints, np.ndarray):
+        raise TypeError('keypoints must be a numpy array or a torch tensor, '
+                        f'got {type(keypoints).__name__}')
+    if keypoints.ndim < 2 or keypoints.shape[-2] != len(src_names):
+        raise ValueError(
+            f'keypoints expected shape (..., {len(src_names)}, C) for '
+            f'convention {src!r}, got {tuple(keypoints.shape)}')
+    if mask is not None and tuple(mask.shape) != (len(src_names), ):
+        raise ValueError(f'mask expected shape ({len(src_names)},) for '
+                         f'convention {src!r}, got {tuple(mask.shape)}')
+    dst_idx, src_idx = get_mapping(src, dst, approximate)
+    out_shape = tuple(keypoints.shape[:-2]) + (num_dst, keypoints.shape[-1])
+
+    if is_torch:
+        device = keypoints.device
+        d_idx = torch.as_tensor(dst_idx, dtype=torch.long, device=device)
+        s_idx = torch.as_tensor(src_idx, dtype=torch.long, device=device)
+        out = keypoints.new_zeros(out_shape)
+        out[..., d_idx, :] = keypoints[..., s_idx, :]
+        if mask is None:
+            src_mask = torch.ones(
+                len(src_names), dtype=torch.uint8, device=device)
+        else:
+            src_mask = torch.as_tensor(mask, device=device)
+        out_mask = src_mask.new_zeros(num_dst)
+        out_mask[d_idx] = src_mask[s_idx]
+        return out, out_mask
+
+    d_idx = np.asarray(dst_idx, dtype=np.int64)
+    s_idx = np.asarray(src_idx, dtype=np.int64)
+    out = np.zeros(out_shape, dtype=keypoints.dtype)
+    out[..., d_idx, :] = keypoints[..., s_idx, :]
+    src_mask = (np.ones(len(src_names), dtype=np.uint8)
+                if mask is None else np.asarray(mask))
+    out_mask = np.zeros(num_dst, dtype=src_mask.dtype)
+    out_mask[d_idx] = src_mask[s_idx]
+    return out, out_mask
+
+
+def _mirror_name(name: str) -> str:
+    if name.startswith('left_'):
+        return 'right_' + name[len('left_'):]
+    if name.startswith('right_'):
+        return 'left_' + name[len('right_'):]
+    return name
+
+
+def get_flip_indices(convention: str) -> List[int]:
+    """Indices that swap left and right joints of ``convention``.
+
+    ``flipped[..., j, :] = kps[..., flip_indices[j], :]`` (after mirroring
+    the x coordinate) gives the keypoints of the mirrored body.
+
+    Args:
+        convention (str): Convention name.
+
+    Returns:
+        list[int]: ``J`` indices; unpaired (central) joints map to
+        themselves.
+
+    Raises:
+        ValueError: A ``left_*``/``right_*`` joint has no counterpart.
+    """
+    names = get_keypoint_names(convention)
+    index = {n: i for i, n in enumerate(names)}
+    flip = []
+    for name in names:
+        mirrored = _mirror_name(name)
+        if mirrored not in index:
+            raise ValueError(f'joint {name!r} of convention {convention!r} '
+                             f'has no mirrored joint {mirrored!r}')
+        flip.append(index[mirrored])
+    return flip
+
+
+def h36m_regressor_order(j_regressor: np.ndarray,
+                         v_template: np.ndarray) -> str:
+    """Tells which leg order a 17-joint H36M regressor has.
+
+    The subject's left side is at +x on the SMPL template, so the regressor
+    whose row 1 (first hip) lands at larger x than row 4 (second hip) lists
+    the left leg first (``'h36m'``, SPIN/mmhuman3d
+    ``J_regressor_h36m.npy``); otherwise the right leg comes first
+    (``'h36m_mmpose'``, METRO's ``J_regressor_h36m_correct.npy``).
+
+    Args:
+        j_regressor (np.ndarray): ``(17, V)`` regressor.
+        v_template (np.ndarray): ``(V, 3)`` rest-pose template in metres,
+            left side at +x.
+
+    Returns:
+        str: ``'h36m'`` or ``'h36m_mmpose'``.
+
+    Raises:
+        ValueError: Wrong shapes, or both hip rows at the same x.
+    """
+    j_regressor = np.asarray(j_regressor, dtype=np.float64)
+    v_template = np.asarray(v_template, dtype=np.float64)
+    if j_regressor.ndim != 2 or j_regressor.shape[0] != 17:
+        raise ValueError('j_regressor expected shape (17, V), got '
+                         f'{j_regressor.shape}')
+    if v_template.shape != (j_regressor.shape[1], 3):
+        raise ValueError(f'v_template expected shape '
+                         f'({j_regressor.shape[1]}, 3), got '
+                         f'{v_template.shape}')
+    hips_x = j_regressor[[1, 4]] @ v_template[:, 0]
+    if np.isclose(hips_x[0], hips_x[1], rtol=0, atol=1e-6):
+        raise ValueError('cannot tell the leg order: regressor rows 1 and 4 '
+                         f'land at the same x ({hips_x[0]:.6f} m)')
+    return 'h36m' if hips_x[0] > hips_x[1] else 'h36m_mmpose'
