@@ -1,0 +1,8 @@
+from .distributed import (accelerator_available, cpu_model_wrapper_cfg,
+                          init_cpu_process_group, set_launcher_env,
+                          setup_distributed)
+
+__all__ = [
+    'accelerator_available', 'cpu_model_wrapper_cfg',
+    'init_cpu_process_group', 'set_launcher_env', 'setup_distributed'
+]

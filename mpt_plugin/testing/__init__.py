@@ -1,0 +1,17 @@
+"""Small registered components that exist to test the training machinery.
+
+They are not models of the papers: a synthetic regression dataset, an MLP,
+its data preprocessor and metric, and hooks that interrupt training or dump
+per-rank weights.
+"""
+from .interrupt_hook import MPTInterruptHook
+from .state_dump_hook import MPTStateDumpHook
+from .toy_data_preprocessor import MPTToyDataPreprocessor
+from .toy_dataset import MPTToyRegressionDataset
+from .toy_metric import MPTToyMSEMetric
+from .toy_model import MPTToyRegressor
+
+__all__ = [
+    'MPTInterruptHook', 'MPTStateDumpHook', 'MPTToyDataPreprocessor',
+    'MPTToyMSEMetric', 'MPTToyRegressionDataset', 'MPTToyRegressor'
+]

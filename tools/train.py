@@ -1,0 +1,253 @@
+"""Train a model with MMEngine's Runner (MMPose 1.x command line).
+
+Same arguments and behaviour as MMPose 1.x ``tools/train.py``; in addition
+it imports ``mpt_plugin`` (so its components register even without
+``custom_imports``), lets Runner checkpoints load under torch's
+``weights_only=True`` default, and runs distributed on CPU-only machines
+(gloo backend) when ``--launcher`` is not ``none``.
+
+Examples::
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]]
+    bash tools/dist_train.sh CONFIG NPROC [ARGS]
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import List, Optional
+
+from mmengine.config import Config, DictAction
+
+try:
+    import mpt_plugin  # noqa: F401
+except ImportError:  # running from a checkout that is not installed
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    import mpt_plugin  # noqa: F401
+from mpt_plugin.engine.distributed import (accelerator_available,
+                                           setup_distributed)
+from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
+
+
+class ToolArgumentError(ValueError):
+    """A command-line option that the config or machine cannot honour."""
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the command line (MMPose 1.x ``tools/train.py`` options).
+
+    Args:
+        argv (list[str], optional): Arguments; ``sys.argv[1:]`` if None.
+
+    Returns:
+        argparse.Namespace: The parsed arguments.
+    """
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint; without a value, resume '
+        'from the latest checkpoint in the work dir')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        default=False,
+        help='enable automatic-mixed-precision training (needs a GPU)')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='do not evaluate checkpoints during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by the actual total batch size '
+        '(needs `auto_scale_lr` in the config)')
+    parser.add_argument(
+        '--show-dir',
+        help='directory where visualised validation predictions are saved')
+    parser.add_argument(
+        '--show', action='store_true', help='display validation predictions')
+    parser.add_argument(
+        '--interval',
+        type=int,
+        default=1,
+        help='visualise every this many validation samples')
+    parser.add_argument(
+        '--wait-time',
+        type=float,
+        default=1,
+        help='seconds each shown image stays on screen')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, `key=value` pairs merged into the '
+        'config, e.g. `train_cfg.max_iters=100 optim_wrapper.optimizer.lr=0.1`'
+        '; lists as key="[a,b]" or key=a,b, no spaces inside a value')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (older: --local_rank)
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.amp and not accelerator_available():
+        parser.error('--amp needs a GPU (CUDA, or an NPU/MLU/MUSA device) '
+                     "and none is available: MMEngine's AmpOptimWrapper "
+                     'cannot run on CPU. Drop --amp to train in float32.')
+    return args
+
+
+def _enable_amp(cfg: Config) -> None:
+    """Switch the optimizer wrapper(s) of ``cfg`` to ``AmpOptimWrapper``.
+
+    A single ``optim_wrapper`` (with an ``optimizer`` key) is switched
+    directly; a dict of wrappers for a multi-optimizer constructor has each
+    sub-wrapper switched, since top-level keys would be read as submodule
+    names there.
+    """
+    allowed = ('OptimWrapper', 'AmpOptimWrapper')
+
+    def switch(wrapper_cfg, where: str) -> None:
+        wrapper_type = wrapper_cfg.get('type', 'OptimWrapper')
+        if not isinstance(wrapper_type, str):
+            wrapper_type = wrapper_type.__name__
+        if wrapper_type not in allowed:
+            raise ToolArgumentError(
+                f'--amp supports {allowed} only, but {where}.type is '
+                f'{wrapper_type!r}')
+        wrapper_cfg.type = 'AmpOptimWrapper'
+        wrapper_cfg.setdefault('loss_scale', 'dynamic')
+
+    optim_wrapper = cfg.get('optim_wrapper', None)
+    if optim_wrapper is None:
+        raise ToolArgumentError('--amp needs `optim_wrapper` in the config')
+    if 'optimizer' in optim_wrapper:
+        switch(optim_wrapper, 'optim_wrapper')
+        return
+    subs = [(k, v) for k, v in optim_wrapper.items()
+            if isinstance(v, dict) and 'optimizer' in v]
+    if not subs:
+        raise ToolArgumentError('--amp: `optim_wrapper` has no `optimizer` '
+                                'and no sub-wrappers with one')
+    for key, sub in subs:
+        switch(sub, f'optim_wrapper.{key}')
+
+
+def _enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
+    """Turn on the ``visualization`` default hook for --show/--show-dir."""
+    hooks = cfg.get('default_hooks', None) or {}
+    if 'visualization' not in hooks:
+        raise ToolArgumentError(
+            '--show/--show-dir need a `visualization` hook in '
+            '`default_hooks` (e.g. visualization=dict(type='
+            "'PoseVisualizationHook', enable=False)), which this config does "
+            'not have')
+    vis = cfg.default_hooks.visualization
+    vis.enable = True
+    vis.show = args.show
+    if args.show:
+        vis.wait_time = args.wait_time
+    vis.out_dir = args.show_dir
+    vis.interval = args.interval
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Merge the command line into ``cfg`` (``--cfg-options`` last).
+
+    Args:
+        cfg (Config): Config loaded from ``args.config``.
+        args (argparse.Namespace): Output of :func:`parse_args`.
+
+    Returns:
+        Config: The same config, updated.
+
+    Raises:
+        ToolArgumentError: If an option cannot be applied to this config.
+    """
+    cfg.launcher = args.launcher
+
+    # work_dir: command line > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+
+    if args.amp:
+        _enable_amp(cfg)
+
+    if args.auto_scale_lr:
+        auto_scale_lr = cfg.get('auto_scale_lr', None)
+        if not auto_scale_lr or 'base_batch_size' not in auto_scale_lr:
+            raise ToolArgumentError(
+                '--auto-scale-lr needs `auto_scale_lr = dict('
+                'base_batch_size=..., enable=False)` in the config')
+        cfg.auto_scale_lr.enable = True
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.show or args.show_dir is not None:
+        _enable_visualization(cfg, args)
+
+    # legacy name of the data preprocessor config
+    if cfg.get('preprocess_cfg', None) is not None:
+        model = cfg.get('model', None)
+        if model is not None and 'data_preprocessor' not in model:
+            model.data_preprocessor = cfg.preprocess_cfg
+        cfg.pop('preprocess_cfg')
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def build_runner(cfg: Config):
+    """Build the Runner: ``RUNNERS.build`` if ``runner_type`` is set.
+
+    Args:
+        cfg (Config): The merged config.
+
+    Returns:
+        mmengine.runner.Runner: The runner.
+    """
+    if 'runner_type' in cfg:
+        from mmpose.registry import RUNNERS
+        return RUNNERS.build(cfg)
+    from mmengine.runner import Runner
+    return Runner.from_cfg(cfg)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Entry point: parse, merge, set up distribution, train."""
+    args = parse_args(argv)
+    register_checkpoint_safe_globals()
+    cfg = Config.fromfile(args.config)
+    try:
+        cfg = merge_args(cfg, args)
+    except ToolArgumentError as err:
+        sys.exit(f'{osp.basename(__file__)}: error: {err}')
+    setup_distributed(cfg)
+    runner = build_runner(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
