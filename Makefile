@@ -23,7 +23,7 @@ assets: install
 	$(PY) tools/make_synthetic_assets.py --out $(DATA) --skip-existing
 
 demo: install assets
-	$(PY) tools/demo_pipeline.py --data $(DATA) --work-dir work_dirs/demo
+	$(PY) tools/demo_mpt_pretrain.py --config configs/mpt_pretrain_demo.py --work-dir work_dirs/mpt_pretrain_demo
 
 clean-venv:
 	rm -rf $(VENV)

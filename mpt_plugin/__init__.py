@@ -1,3 +1,23 @@
+"""mpt_plugin: MPT, Key2Mesh and PC-HMR as an MMPose 1.x plugin.
+
+``import mpt_plugin`` (or ``custom_imports=dict(imports=['mpt_plugin'])`` in a
+config) registers every component into MMPose's registries, and registers
+exactly the classes MMEngine Runner checkpoints hold with
+``torch.serialization.add_safe_globals`` so that resuming works under
+torch's ``weights_only`` loading.
+"""
+from .utils.checkpoint import register_checkpoint_safe_globals
 from .version import __version__
 
-__all__ = ['__version__']
+register_checkpoint_safe_globals()
+
+# Import order follows the data flow; every import registers components.
+from . import body_models  # noqa: E402,F401
+from . import cameras  # noqa: E402,F401
+from . import datasets  # noqa: E402,F401
+from . import models  # noqa: E402,F401
+from . import evaluation  # noqa: E402,F401
+from . import engine  # noqa: E402,F401
+from . import testing  # noqa: E402,F401
+
+__all__ = ['__version__', 'register_checkpoint_safe_globals']

@@ -1,0 +1,10 @@
+from .amass_io import (AMASSFormatError, AMASSSequence, find_amass_sequences,
+                       read_amass_sequence, scan_amass_tree)
+from .mocap_heatmap_dataset import MPTMoCapHeatmapDataset
+from .mocap_mesh_cache import MoCapMeshCache, select_frames
+
+__all__ = [
+    'AMASSFormatError', 'AMASSSequence', 'find_amass_sequences',
+    'read_amass_sequence', 'scan_amass_tree', 'MPTMoCapHeatmapDataset',
+    'MoCapMeshCache', 'select_frames'
+]

@@ -1,0 +1,3 @@
+from .mocap_mesh_metric import MPTMoCapMeshMetric
+
+__all__ = ['MPTMoCapMeshMetric']

@@ -1,0 +1,3 @@
+from .mpt_pretrain_estimator import MPTPretrainEstimator
+
+__all__ = ['MPTPretrainEstimator']

@@ -1,0 +1,194 @@
+"""MPT pre-training on MoCap heatmaps: data preprocessor -> head -> losses."""
+from typing import Dict, List, Optional, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import InstanceData
+from mmpose.structures import PoseDataSample
+from torch import Tensor
+
+from mpt_plugin.body_models import MPTSMPL, MeshSampler
+from mpt_plugin.body_models.conventions import H36M_TO_J14
+from mpt_plugin.body_models.io import load_joint_regressor
+from mpt_plugin.datasets.mocap_mesh_cache import MoCapMeshCache
+from mpt_plugin.registry import MODELS
+
+__all__ = ['MPTPretrainEstimator']
+
+#: SMPL rest frame (y up, facing +z) -> camera-like frame (y down, facing
+#: the camera at -z): 180 degrees about x, as METRO's template.
+_FLIP_YZ = torch.tensor([1.0, -1.0, -1.0])
+
+
+@MODELS.register_module()
+class MPTPretrainEstimator(BaseModel):
+    """Mesh Pre-Training (MPT, section 3.1): MoCap joints -> heatmap tokens ->
+    mesh regression transformer -> mesh, joints and camera.
+
+    Data flow: the loader gives 2D COCO joints in the heatmap frame plus
+    the indices of the mesh and virtual camera
+    (:class:`MPTMoCapHeatmapDataset`); the data preprocessor applies Masked
+    Heatmap Modeling on the device; the head synthesises heatmap tokens
+    from the joints and regresses the mesh; ground truth is gathered here
+    from the memory-mapped mesh cache and rotated into the camera frame.
+
+    Frames and units: every 3D quantity is in metres, in the camera frame
+    (x right, y down, z forward), centred on the H3.6M pelvis (joint 0 of
+    the 17-joint regressor). 2D joints for the re-projection loss are
+    normalised to [-1, 1] in the crop.
+
+    Args:
+        head (dict): an ``MPTMeshTransformerHead`` config (it owns the loss).
+        body_model (dict): ``MPTSMPL`` arguments (``model_path``,
+            ``joints_regressor`` = the 17-joint H3.6M regressor,
+            ``gender``); used once to build the rest-pose template.
+        mesh_sampler (str): ``mesh_downsampling.npz`` of the body model's
+            topology (GT coarse levels, template, upsampling init).
+        data_preprocessor (dict): e.g. ``MPTMoCapDataPreprocessor``.
+        init_upsampling_from_sampler (bool): initialise the head's two
+            upsampling layers from the sampler's U matrices.
+        init_cfg (dict, optional): MMEngine init config.
+    """
+
+    def __init__(self,
+                 head: dict,
+                 body_model: dict,
+                 mesh_sampler: str,
+                 data_preprocessor: Optional[dict] = None,
+                 init_upsampling_from_sampler: bool = True,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        self.head = MODELS.build(head)
+        bm = {k: v for k, v in body_model.items() if k != 'type'}
+        if not bm.get('joints_regressor'):
+            raise KeyError('body_model needs joints_regressor (the 17-joint '
+                           'H3.6M regressor .npy)')
+        regressor = torch.as_tensor(
+            load_joint_regressor(bm['joints_regressor']), dtype=torch.float32)
+        if regressor.shape[0] != 17:
+            raise ValueError(f"{bm['joints_regressor']}: expected 17 rows "
+                             f'(H3.6M joints), got {tuple(regressor.shape)}')
+        self.register_buffer('joint_regressor', regressor, persistent=False)
+        self.mesh_sampler = MeshSampler.from_file(mesh_sampler)
+        if self.mesh_sampler.num_vertices[0] != regressor.shape[1]:
+            raise ValueError(
+                f'{mesh_sampler} is for {self.mesh_sampler.num_vertices[0]} '
+                f'vertices, the regressor for {regressor.shape[1]}')
+        self.init_upsampling_from_sampler = init_upsampling_from_sampler
+        self._template = self._rest_template(bm)
+        loss = self.head.loss_module
+        if loss is not None and loss.needs_regressor:
+            loss.set_joint_regressor(regressor, H36M_TO_J14)
+        self._init_head_from_body_model()
+
+    # ------------------------------------------------------------------ init
+    @torch.no_grad()
+    def _rest_template(self, bm: dict) -> Dict[str, Tensor]:
+        bm.setdefault('gender', 'neutral')
+        smpl = MPTSMPL(**bm)
+        verts = smpl()['vertices'][0] * _FLIP_YZ  # (V, 3)
+        joints = self.joint_regressor @ verts  # (17, 3)
+        verts, joints = verts - joints[:1], joints - joints[:1]
+        coarse = self.mesh_sampler.downsample(verts[None], 0, 2)[0]
+        return dict(joints=joints[H36M_TO_J14], vertices_coarse=coarse)
+
+    def _init_head_from_body_model(self) -> None:
+        self.head.init_template(**self._template)
+        if self.init_upsampling_from_sampler:
+            u0, u1 = self.mesh_sampler.dense_upsampling_matrices()
+            self.head.init_upsampling(u1, u0)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        # parameter initialisers must not overwrite what comes from the body
+        # model and the mesh sampler
+        self._init_head_from_body_model()
+
+    # -------------------------------------------------------------- ground truth
+    @torch.no_grad()
+    def gather_gt(self, data_samples: dict) -> Dict[str, Tensor]:
+        """GT tensors for :class:`MPTMeshLoss` from the mesh cache.
+
+        Args:
+            data_samples (dict): collated loader output: ``mesh_index`` (B,),
+                ``cam_R`` (B, 3, 3), ``joints2d_norm`` (B, 14, 2),
+                ``cache_dir`` (list of str).
+
+        Returns:
+            dict: ``vertices`` (B, V, 3), ``vertices_mid``,
+            ``vertices_coarse``, ``joints_3d`` (B, 14, 3) LSP,
+            ``joints_h36m`` (B, 17, 3) (metres, camera frame, pelvis at the
+            origin), ``joints_2d_norm`` (B, 14, 2).
+        """
+        try:
+            cache_dir = data_samples['cache_dir']
+            mesh_index = data_samples['mesh_index']
+            cam_r = data_samples['cam_R']
+        except (KeyError, TypeError) as e:
+            raise KeyError('MPTPretrainEstimator needs data_samples with '
+                           'cache_dir, mesh_index, cam_R and joints2d_norm '
+                           '(MPTMoCapHeatmapDataset output)') from e
+        if isinstance(cache_dir, (list, tuple)):
+            cache_dir = cache_dir[0]
+        cache = MoCapMeshCache.open(cache_dir)
+        dtype = self.joint_regressor.dtype
+        verts = cache.gather_vertices(mesh_index, self.joint_regressor.device,
+                                      dtype)
+        verts = torch.bmm(verts, cam_r.to(verts))  # world -> camera axes
+        h36m = torch.einsum('jv,bvc->bjc', self.joint_regressor, verts)
+        verts = verts - h36m[:, :1]
+        h36m = h36m - h36m[:, :1]
+        return dict(
+            vertices=verts,
+            vertices_mid=self.mesh_sampler.downsample(verts, 0, 1),
+            vertices_coarse=self.mesh_sampler.downsample(verts, 0, 2),
+            joints_3d=h36m[:, H36M_TO_J14],
+            joints_h36m=h36m,
+            joints_2d_norm=data_samples['joints2d_norm'].to(verts))
+
+    # ------------------------------------------------------------------ modes
+    def forward(self,
+                inputs: Union[Dict[str, Tensor], Tensor],
+                data_samples: Optional[dict] = None,
+                mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.head(inputs)
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
+                         f'{mode!r}')
+
+    def loss(self, inputs, data_samples: dict) -> Dict[str, Tensor]:
+        gt = self.gather_gt(data_samples)
+        return self.head.loss(inputs, gt)
+
+    def predict(self, inputs, data_samples: Optional[dict] = None
+                ) -> List[PoseDataSample]:
+        """Returns one ``PoseDataSample`` per input with ``pred_instances``
+        (``vertices`` (1, V, 3), ``joints`` (1, 14, 3), ``joints_h36m``
+        (1, 17, 3), ``camera`` (1, 3); metres, camera frame) and, when the
+        batch comes from the MoCap dataset, ``gt_instances`` with
+        ``vertices`` and ``joints_h36m``."""
+        out = self.head.predict(inputs)
+        pred_h36m = torch.einsum('jv,bvc->bjc', self.joint_regressor,
+                                 out['vertices'])
+        gt = None
+        if isinstance(data_samples, dict) and 'cache_dir' in data_samples:
+            gt = self.gather_gt(data_samples)
+        results = []
+        for i in range(out['vertices'].shape[0]):
+            sample = PoseDataSample()
+            sample.pred_instances = InstanceData(
+                vertices=out['vertices'][i:i + 1],
+                joints=out['joints'][i:i + 1],
+                joints_h36m=pred_h36m[i:i + 1],
+                camera=out['camera'][i:i + 1])
+            if gt is not None:
+                sample.gt_instances = InstanceData(
+                    vertices=gt['vertices'][i:i + 1],
+                    joints_h36m=gt['joints_h36m'][i:i + 1])
+            results.append(sample)
+        return results

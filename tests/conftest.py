@@ -1,0 +1,22 @@
+"""Shared fixtures: synthetic SMPL-format assets generated once per session
+by the project's own tool (the same files `make demo` uses)."""
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(scope='session')
+def synthetic_assets(tmp_path_factory):
+    """Folder with ``body_models/`` (SMPL_{NEUTRAL,MALE,FEMALE}.npz,
+    J_regressor_h36m.npy, mesh_downsampling.npz) and ``amass/``."""
+    out = tmp_path_factory.mktemp('synthetic_assets')
+    subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'make_synthetic_assets.py'), '--out',
+        str(out), '--quiet'
+    ], check=True)
+    return out
