@@ -67,10 +67,11 @@ optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-4))
 param_scheduler = [
     # warm-up over the first 10 % of the steps (1 of 10 epochs)
     dict(type='LinearLR', start_factor=1e-3, end_factor=1.0, by_epoch=True,
-         begin=0, end=max_epochs // 10, convert_to_iter_based=True),
+         begin=0, end=max_epochs * 0.1, convert_to_iter_based=True),
     # then linear decay to 0
     dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=True,
-         begin=max_epochs // 10, end=max_epochs, convert_to_iter_based=True),
+         begin=max_epochs * 0.1, end=max_epochs,
+         convert_to_iter_based=True),
 ]
 auto_scale_lr = dict(base_batch_size=512, enable=False)
 

@@ -7,7 +7,7 @@
 # Differences from configs/mpt_pretrain_amass.py, all to fit a 2-core CPU in
 # minutes: synthetic SMPL-format body model and AMASS-format motions
 # (tools/make_synthetic_assets.py), a SHRUNK transformer (hidden sizes
-# 128/64/32 instead of 1024/256/64, 2 layers per block instead of 4) reading
+# 128/64/32 instead of 1024/256/64, 1 layer per block instead of 4) reading
 # 112x112 heatmaps (196 patch tokens instead of 784), fewer meshes and a
 # short schedule. Everything else (losses, MHM, MVM, cameras, schedule shape)
 # is the paper's.
@@ -22,7 +22,7 @@ body_model = dict(
     joints_regressor=f'{body_model_dir}/J_regressor_h36m.npy',
     gender='neutral')
 heatmap_size = 112
-max_epochs = 10
+max_epochs = 3
 
 model = dict(
     data_preprocessor=dict(heatmap_size=heatmap_size),
@@ -30,7 +30,7 @@ model = dict(
         input_size=heatmap_size,
         embed_dims=(128, 64, 32),
         hidden_dims=(128, 64, 32),
-        num_layers=2,
+        num_layers=1,
         num_heads=4,
         # PyTorch's fused CPU attention kernel has no dropout: with attention
         # dropout it falls back to the unfused path (10x slower here)
@@ -54,11 +54,12 @@ val_dataloader = dict(
     dataset=dict(dataset_common, num_samples=None, sample_fps=10))
 test_dataloader = val_dataloader
 
-train_cfg = dict(max_epochs=max_epochs, val_interval=5)
+train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, end_factor=1.0, by_epoch=True,
-         begin=0, end=max_epochs // 10, convert_to_iter_based=True),
+         begin=0, end=max_epochs * 0.1, convert_to_iter_based=True),
     dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=True,
-         begin=max_epochs // 10, end=max_epochs, convert_to_iter_based=True),
+         begin=max_epochs * 0.1, end=max_epochs,
+         convert_to_iter_based=True),
 ]
 default_hooks = dict(logger=dict(interval=20))

@@ -1,0 +1,242 @@
+"""Write the embedded synthetic assets that let every pipeline run.
+
+Layout written under ``--out DIR`` (all deterministic for a ``--seed``)::
+
+    DIR/body_models/SMPL_NEUTRAL.npz       synthetic SMPL-format models
+    DIR/body_models/SMPL_MALE.npz          (smplx-style npz, plain arrays)
+    DIR/body_models/SMPL_FEMALE.npz
+    DIR/body_models/J_regressor_h36m.npy   (17, 6890), SPIN/mmhuman3d rows
+    DIR/body_models/mesh_downsampling.npz  6890 -> 1723 -> 431 hierarchy
+    DIR/amass/...                          AMASS-format motion tree
+    DIR/MANIFEST.json                      files, sizes, sha256, seed, version
+
+Every file is written to a temporary name in its folder and renamed into
+place (the AMASS tree as a whole folder), so an interrupted run never leaves
+a partial file; ``--skip-existing`` keeps what is already there unless
+``MANIFEST.json`` says it was made with another seed or generator version
+(then everything is regenerated).
+
+Example::
+
+    python tools/make_synthetic_assets.py --out data/synthetic --skip-existing
+"""
+import argparse
+import hashlib
+import json
+import os
+import os.path as osp
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if _ROOT not in sys.path:  # allow running from a checkout without install
+    sys.path.insert(0, _ROOT)
+
+from mpt_plugin.body_models.synthetic_model import (  # noqa: E402
+    GENERATOR_VERSION, make_synthetic_h36m_regressor, make_synthetic_smpl,
+    save_smpl_npz)
+
+GENDER_FILES = {
+    'neutral': 'SMPL_NEUTRAL.npz',
+    'male': 'SMPL_MALE.npz',
+    'female': 'SMPL_FEMALE.npz',
+}
+H36M_REGRESSOR_FILE = 'J_regressor_h36m.npy'
+MESH_DOWNSAMPLING_FILE = 'mesh_downsampling.npz'
+AMASS_DIR = 'amass'
+MANIFEST_FILE = 'MANIFEST.json'
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Write the synthetic SMPL-format body models, the H36M '
+        'regressor, the mesh down-sampling file and an AMASS-format motion '
+        'tree.')
+    parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument(
+        '--seed', type=int, default=0,
+        help='seed of the small per-body variation and of the motions '
+        '(default: 0)')
+    parser.add_argument(
+        '--skip-existing', action='store_true',
+        help='keep files that already exist (fast re-run); files from '
+        'another seed or generator version are still regenerated')
+    parser.add_argument('--quiet', action='store_true', help='no progress')
+    args = parser.parse_args(argv)
+    if args.seed < 0:
+        parser.error(f'--seed must be >= 0, got {args.seed}')
+    return args
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_atomic(path: Path, writer: Callable[[str], None]) -> None:
+    """Call ``writer(tmp)`` on a temporary file next to ``path`` (same
+    suffix), then rename it to ``path``; the temporary file is removed if
+    the writer fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix=path.suffix,
+                               dir=path.parent)
+    os.close(fd)
+    try:
+        writer(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+class _Assets:
+    """Builds the assets lazily (each model at most once)."""
+
+    def __init__(self, out: Path, seed: int, skip_existing: bool,
+                 quiet: bool) -> None:
+        self.out, self.seed = out, seed
+        self.skip_existing, self.quiet = skip_existing, quiet
+        self._models: Dict[str, Dict[str, np.ndarray]] = {}
+
+    def log(self, msg: str) -> None:
+        if not self.quiet:
+            print(f'[make_synthetic_assets] {msg}', flush=True)
+
+    def model(self, gender: str) -> Dict[str, np.ndarray]:
+        if gender not in self._models:
+            self._models[gender] = make_synthetic_smpl(gender, self.seed)
+        return self._models[gender]
+
+    def produce(self, rel: str, writer: Callable[[str], None]) -> None:
+        path = self.out / rel
+        if self.skip_existing and path.exists():
+            self.log(f'exists, skipped: {rel}')
+            return
+        start = time.perf_counter()
+        write_atomic(path, writer)
+        self.log(f'wrote {rel} ({path.stat().st_size:,} bytes, '
+                 f'{time.perf_counter() - start:.1f} s)')
+
+    def body_models(self) -> None:
+        for gender, name in GENDER_FILES.items():
+            self.produce(f'body_models/{name}',
+                         lambda tmp, g=gender: save_smpl_npz(
+                             tmp, self.model(g)))
+        self.produce(
+            f'body_models/{H36M_REGRESSOR_FILE}', lambda tmp: np.save(
+                tmp, make_synthetic_h36m_regressor(self.model('neutral'))))
+
+        def mesh_downsampling(tmp: str) -> None:
+            from mpt_plugin.body_models.mesh_sampler import (
+                build_mesh_sampling, save_mesh_downsampling)
+            neutral = self.model('neutral')
+            sampling = build_mesh_sampling(
+                neutral['v_template'], neutral['f'].astype(np.int64),
+                factors=(4, 4))
+            save_mesh_downsampling(tmp, sampling)
+
+        self.produce(f'body_models/{MESH_DOWNSAMPLING_FILE}',
+                     mesh_downsampling)
+
+    def amass(self) -> None:
+        final = self.out / AMASS_DIR
+        if self.skip_existing and final.is_dir():
+            self.log(f'exists, skipped: {AMASS_DIR}/')
+            return
+        from mpt_plugin.body_models.synthetic_motion import \
+            make_synthetic_amass_tree
+        start = time.perf_counter()
+        self.out.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix='.tmp-amass-', dir=self.out))
+        try:
+            files = make_synthetic_amass_tree(tmp, seed=self.seed)
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.log(f'wrote {AMASS_DIR}/ ({len(files)} motion files, '
+                 f'{time.perf_counter() - start:.1f} s)')
+
+    def manifest(self) -> None:
+        entries = []
+        for path in sorted(self._listed_files()):
+            rel = path.relative_to(self.out).as_posix()
+            entries.append({'path': rel, 'size': path.stat().st_size,
+                            'sha256': sha256(path)})
+        manifest = {
+            'generator': 'tools/make_synthetic_assets.py',
+            'generator_version': GENERATOR_VERSION,
+            'seed': self.seed,
+            'files': entries,
+        }
+        text = json.dumps(manifest, indent=2) + '\n'
+
+        def write(tmp: str) -> None:
+            with open(tmp, 'w', encoding='utf-8') as fh:
+                fh.write(text)
+
+        write_atomic(self.out / MANIFEST_FILE, write)
+        self.log(f'wrote {MANIFEST_FILE} ({len(entries)} files)')
+
+    def _listed_files(self) -> List[Path]:
+        files = [self.out / 'body_models' / name for name in
+                 list(GENDER_FILES.values()) +
+                 [H36M_REGRESSOR_FILE, MESH_DOWNSAMPLING_FILE]]
+        amass = self.out / AMASS_DIR
+        if amass.is_dir():
+            files += [p for p in amass.rglob('*')
+                      if p.is_file() and not p.name.startswith('.tmp-')]
+        return files
+
+    def existing_files_usable(self) -> bool:
+        """Whether files already in ``--out`` may be kept: a manifest from
+        another seed or generator version means they are stale."""
+        path = self.out / MANIFEST_FILE
+        if not path.is_file():
+            return True
+        try:
+            old = json.loads(path.read_text(encoding='utf-8'))
+            found = (old['seed'], old['generator_version'])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            self.log(f'unreadable {MANIFEST_FILE} ({err}); regenerating '
+                     'everything')
+            return False
+        if found != (self.seed, GENERATOR_VERSION):
+            self.log(f'existing assets have seed/version {found}, this run '
+                     f'{(self.seed, GENERATOR_VERSION)}; regenerating '
+                     'everything')
+            return False
+        return True
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    assets = _Assets(Path(args.out), args.seed, args.skip_existing,
+                     args.quiet)
+    if assets.skip_existing and not assets.existing_files_usable():
+        assets.skip_existing = False
+    assets.log(f'writing synthetic assets to {args.out} (seed {args.seed}, '
+               f'generator {GENERATOR_VERSION})')
+    assets.body_models()
+    assets.amass()
+    assets.manifest()
+    assets.log(f'done in {time.perf_counter() - start:.1f} s')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
