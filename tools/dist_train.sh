@@ -5,7 +5,8 @@
 #   NPROC: processes on this node (one per GPU; on a machine without GPU,
 #          CPU processes that train with the gloo backend).
 # Environment: NNODES (1), NODE_RANK (0), PORT (29500),
-#              MASTER_ADDR (127.0.0.1), PYTHON (python).
+#              MASTER_ADDR (127.0.0.1), PYTHON (.venv/bin/python if present,
+#              else python).
 set -eo pipefail
 if [ $# -lt 2 ]; then
     echo "usage: $0 CONFIG NPROC [train.py options]" >&2
@@ -18,8 +19,12 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
 TOOLS_DIR=$(cd "$(dirname "$0")" && pwd)
+# the project's virtual environment (make install) unless PYTHON is set
+if [ -z "$PYTHON" ] && [ -x "$TOOLS_DIR/../.venv/bin/python" ]; then
+    PYTHON="$TOOLS_DIR/../.venv/bin/python"
+fi
+PYTHON=${PYTHON:-python}
 
 PYTHONPATH="$TOOLS_DIR/..${PYTHONPATH:+:$PYTHONPATH}" \
 exec "$PYTHON" -m torch.distributed.run \

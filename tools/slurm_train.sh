@@ -5,7 +5,7 @@
 # Environment: GPUS (8, total tasks), GPUS_PER_NODE (8; 0 for CPU-only nodes,
 #              then TASKS_PER_NODE, default GPUS, tasks share a node),
 #              CPUS_PER_TASK (5), SRUN_ARGS (extra srun options),
-#              PYTHON (python).
+#              PYTHON (.venv/bin/python if present, else python).
 set -eo pipefail
 if [ $# -lt 4 ]; then
     echo "usage: $0 PARTITION JOB_NAME CONFIG WORK_DIR [train.py options]" >&2
@@ -21,8 +21,12 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
 TOOLS_DIR=$(cd "$(dirname "$0")" && pwd)
+# the project's virtual environment (make install) unless PYTHON is set
+if [ -z "$PYTHON" ] && [ -x "$TOOLS_DIR/../.venv/bin/python" ]; then
+    PYTHON="$TOOLS_DIR/../.venv/bin/python"
+fi
+PYTHON=${PYTHON:-python}
 if [ "$GPUS_PER_NODE" -gt 0 ]; then
     TASKS_PER_NODE=${TASKS_PER_NODE:-$GPUS_PER_NODE}
     GRES_ARG="--gres=gpu:$GPUS_PER_NODE"

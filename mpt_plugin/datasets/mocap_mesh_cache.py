@@ -195,6 +195,9 @@ class MoCapMeshCache:
             wait_for_other_rank: do not build; wait until another process
                 (rank 0) has built it.
         """
+        if sample_fps is not None and num_samples is not None:
+            raise ValueError('give sample_fps or num_samples, not both '
+                             f'(got {sample_fps} and {num_samples})')
         if dtype not in ('float32', 'float16'):
             raise ValueError(f"dtype must be 'float32' or 'float16', got "
                              f'{dtype}')
