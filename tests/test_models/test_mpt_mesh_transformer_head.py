@@ -282,3 +282,42 @@ def test_paper_dims():
     assert out['vertices_mid'].shape == (1, 1723, 3)
     assert out['joints'].shape == (1, 14, 3)
     assert torch.isfinite(out['vertices']).all()
+
+
+def test_flatten_global_feature_is_position_aware():
+    """Moving every joint by a whole patch leaves the 'mean' global feature
+    unchanged (it only sees patch contents) but not the 'flatten' one."""
+    size = 64  # room for whole Gaussians (support 15 px) before and after
+    g = torch.Generator().manual_seed(0)
+    joints_px = 18 + 10 * torch.rand(1, C, 2, generator=g)
+    weights = torch.ones(1, C)
+    shifted = joints_px + 8.0  # one patch right and down
+
+    def glob(head, j):
+        patches = head._embed_input(dict(joints_px=j, joint_weights=weights))
+        if head.global_feature == 'mean':
+            return patches.mean(dim=1)
+        return head.global_proj(head.global_reduce(patches).flatten(1))
+
+    mean_head = _small_head(global_feature='mean', input_size=size).eval()
+    flat_head = _small_head(global_feature='flatten', global_reduce_dim=3,
+                            input_size=size).eval()
+    with torch.no_grad():
+        assert torch.allclose(glob(mean_head, joints_px),
+                              glob(mean_head, shifted), atol=1e-5)
+        g0, g1 = glob(flat_head, joints_px), glob(flat_head, shifted)
+    assert (g0 - g1).abs().max() > 1e-2
+    assert flat_head.global_proj[0].in_features == flat_head.num_patches * 3
+    out = flat_head.train()(dict(joints_px=joints_px, joint_weights=weights))
+    sum(v.sum() for v in out.values()).backward()
+    assert flat_head.global_reduce.weight.grad.abs().sum() > 0
+
+
+def test_patch_norm_scales_tokens():
+    joints_px, weights = _joints(bsz=1)
+    head = _small_head(patch_norm=True).eval()
+    with torch.no_grad():
+        tokens = head._embed_input(dict(joints_px=joints_px,
+                                        joint_weights=weights))
+    assert torch.allclose(tokens.std(dim=-1), torch.ones(1, tokens.shape[1]),
+                          atol=0.05)

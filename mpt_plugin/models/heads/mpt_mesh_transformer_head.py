@@ -242,8 +242,20 @@ class MPTMeshTransformerHead(BaseModule):
         attn_drop_rate (float): attention dropout. Defaults to 0.1.
         norm_first (bool): pre-LN instead of post-LN. Defaults to False.
         layer_norm_eps (float): LayerNorm eps. Defaults to 1e-12 (BERT).
-        global_feature (str): ``'mean'`` (mean patch token concatenated to
-            each query) or ``'none'``. Defaults to ``'mean'``.
+        global_feature (str): what is concatenated to each query next to its
+            template xyz: ``'mean'`` (the mean patch token; note it does not
+            depend on where the heatmap blobs are), ``'flatten'`` (a
+            position-aware summary: every patch token reduced to
+            ``global_reduce_dim`` channels, flattened in patch order and
+            projected to D0, then LayerNorm; the analogue of METRO's pooled
+            CNN feature, which encodes the spatial layout) or ``'none'``.
+            Defaults to ``'mean'``.
+        global_reduce_dim (int): channels per patch for ``'flatten'``.
+            Defaults to 4.
+        patch_norm (bool): LayerNorm on the patch tokens, so sparse heatmap
+            tokens enter block 1 at unit scale instead of ~1e-3 (with the
+            default initialisation, content is otherwise buried under the
+            position embeddings). Defaults to False.
         mvm_ratio (float): max fraction of masked queries in training.
             Defaults to 0.3; 0 disables MVM.
         mvm_value (float): constant for masked queries. Defaults to 0.01.
@@ -275,6 +287,8 @@ class MPTMeshTransformerHead(BaseModule):
                  norm_first: bool = False,
                  layer_norm_eps: float = 1e-12,
                  global_feature: str = 'mean',
+                 global_reduce_dim: int = 4,
+                 patch_norm: bool = False,
                  mvm_ratio: float = 0.3,
                  mvm_value: float = 0.01,
                  camera_hidden: int = 250,
@@ -295,9 +309,9 @@ class MPTMeshTransformerHead(BaseModule):
         hidden_dims = _to_tuple(hidden_dims, 3, 'hidden_dims')
         num_layers = _to_tuple(num_layers, 3, 'num_layers')
         num_heads = _to_tuple(num_heads, 3, 'num_heads')
-        if global_feature not in ('mean', 'none'):
-            raise ValueError("global_feature must be 'mean' or 'none', got "
-                             f'{global_feature!r}')
+        if global_feature not in ('mean', 'flatten', 'none'):
+            raise ValueError("global_feature must be 'mean', 'flatten' or "
+                             f"'none', got {global_feature!r}")
         if camera_scale_act not in ('softplus', 'exp', 'none'):
             raise ValueError("camera_scale_act must be 'softplus', 'exp' or "
                              f"'none', got {camera_scale_act!r}")
@@ -338,9 +352,18 @@ class MPTMeshTransformerHead(BaseModule):
             sigma=sigma)
         self.patch_mlp = nn.Sequential(
             nn.GELU(), nn.Linear(self.patch_embed_dim, embed_dims[0]))
+        if patch_norm:
+            self.patch_mlp.append(
+                nn.LayerNorm(embed_dims[0], eps=layer_norm_eps))
+        if global_feature == 'flatten':
+            self.global_reduce = nn.Linear(embed_dims[0], global_reduce_dim)
+            self.global_proj = nn.Sequential(
+                nn.Linear(self.num_patches * global_reduce_dim,
+                          embed_dims[0]),
+                nn.LayerNorm(embed_dims[0], eps=layer_norm_eps))
 
         # Queries: template xyz (+ global feature) -> D0.
-        query_in = 3 + (embed_dims[0] if global_feature == 'mean' else 0)
+        query_in = 3 + (embed_dims[0] if global_feature != 'none' else 0)
         self.query_proj = nn.Linear(query_in, embed_dims[0])
         self.register_buffer('template_joints', torch.zeros(num_joints, 3))
         self.register_buffer('template_vertices',
@@ -538,6 +561,10 @@ class MPTMeshTransformerHead(BaseModule):
         queries = template.unsqueeze(0).expand(bsz, -1, -1)  # (B, Q, 3)
         if self.global_feature == 'mean':
             glob = patches.mean(dim=1, keepdim=True)
+        elif self.global_feature == 'flatten':
+            glob = self.global_proj(
+                self.global_reduce(patches).flatten(1)).unsqueeze(1)
+        if self.global_feature != 'none':
             queries = torch.cat(
                 [queries, glob.expand(-1, self.num_queries, -1)], dim=-1)
         if self.training and self.mvm_ratio > 0:
