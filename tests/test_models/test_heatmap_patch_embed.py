@@ -1,12 +1,13 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from mpt_plugin.models.utils.heatmap_patch_embed import (
     HeatmapPatchEmbed, default_support_radius, joint_window_origins,
-    num_window_patches, render_heatmaps)
+    mmpose_support_radius, num_window_patches, render_heatmaps)
 
 K = 17
 SIZE = 224
@@ -214,6 +215,91 @@ def test_bad_input_raises():
         embed(torch.zeros(2, K, 112, 112))
     with pytest.raises(ValueError, match='multiple of patch_size'):
         HeatmapPatchEmbed(input_size=100)
+
+
+def _mmpose_joints(batch=3, seed=4):
+    """float32 sub-pixel joints with MMPose's awkward cases and 0/1
+    visibility: rounding ties, borders, negative coordinates (truncation
+    towards zero), windows partly / fully outside, masked (even NaN)."""
+    gen = torch.Generator().manual_seed(seed)
+    joints = torch.rand(batch, K, 2, generator=gen) * 250 - 13
+    special = torch.tensor(
+        [[-0.5, 0.3], [-1.49, -0.51], [-7.9, 5.0], [223.49, 223.5],
+         [230.0, 231.4], [0.5, -8.5], [6.4, 7.5], [216.6, 2.5],
+         [-9.2, 100.0], [100.0, 232.0], [1e4, 3.0], [111.5, 111.5]])
+    joints[0, :len(special)] = special
+    weights = (torch.rand(batch, K, generator=gen) >= 0.2).float()
+    weights[0, :len(special)] = 1.0
+    weights[1, :3] = 0
+    joints[1, 0] = float('nan')
+    return joints, weights
+
+
+def _mmpose_reference(joints, weights, sigma):
+    """(B, K, H, W) maps from MMPose 1.3.2, one call per sample."""
+    gen_maps = pytest.importorskip('mmpose.codecs.utils')
+    maps = [
+        gen_maps.generate_gaussian_heatmaps((SIZE, SIZE),
+                                            joints[b:b + 1].numpy(),
+                                            weights[b:b + 1].numpy(),
+                                            sigma / math.sqrt(2))[0]
+        for b in range(joints.shape[0])
+    ]
+    return torch.from_numpy(np.stack(maps))
+
+
+# 3.0: non-integer 3 sigma_m (peak 1 px up-left); 2 sqrt 2: 3 sigma_m = 6
+@pytest.mark.parametrize('sigma', [3.0, 2 * math.sqrt(2), 1.3])
+def test_render_mmpose_mode_equals_mmpose(sigma):
+    joints, weights = _mmpose_joints()
+    ref = _mmpose_reference(joints, weights, sigma)
+    maps = render_heatmaps(joints, weights, SIZE, sigma, gaussian='mmpose')
+    assert maps.dtype == torch.float32 and ref.dtype == torch.float32
+    assert ref[0, 0].max() == 1.0  # the reference does draw these joints
+    torch.testing.assert_close(maps, ref, rtol=0, atol=1e-6)
+    # the modes really differ (rounded centre, truncation, peak offset)
+    exact = render_heatmaps(joints, weights, SIZE, sigma)
+    assert (exact - ref).abs().max() > 0.1
+
+
+@pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-5),
+                                       (torch.float64, 1e-9)])
+def test_sparse_equals_dense_mmpose_mode(dtype, tol):
+    embed = _embed(dtype, zero_bias=False, gaussian='mmpose')
+    assert embed.window_patches == 5
+    assert "gaussian='mmpose'" in repr(embed)
+    joints, weights = _mmpose_joints()
+    joints, weights = joints.to(dtype), weights.to(dtype)
+    ref = embed(render_heatmaps(joints, weights, gaussian='mmpose'))
+    out = embed.forward_joints(joints, weights)
+    assert _rel_err(out, ref) < tol
+    # with pixel noise too, and the exact mode differs
+    noise = torch.randn(embed.pixel_noise_shape(3), dtype=dtype,
+                        generator=torch.Generator().manual_seed(5))
+    ref_n = embed(
+        render_heatmaps(joints, weights, pixel_noise=noise,
+                        gaussian='mmpose'))
+    assert _rel_err(embed.forward_joints(joints, weights, noise),
+                    ref_n) < tol
+    assert _rel_err(ref, embed(render_heatmaps(joints, weights))) > 1e-2
+
+
+def test_mmpose_mode_support_radius():
+    assert mmpose_support_radius(3.0) == pytest.approx(
+        3 * 3 / math.sqrt(2) + 1.5)
+    assert default_support_radius(3.0, 'mmpose') == 15.0
+    assert default_support_radius(0.2, 'mmpose') == pytest.approx(
+        mmpose_support_radius(0.2))
+    assert HeatmapPatchEmbed(sigma=0.2, gaussian='mmpose').support_radius \
+        == pytest.approx(mmpose_support_radius(0.2))
+    with pytest.raises(ValueError, match='cover'):
+        HeatmapPatchEmbed(support_radius=6.0, gaussian='mmpose')
+    with pytest.raises(ValueError, match='gaussian must be one of'):
+        HeatmapPatchEmbed(gaussian='dark')
+    with pytest.raises(ValueError, match='gaussian must be one of'):
+        render_heatmaps(torch.zeros(1, K, 2), torch.ones(1, K),
+                        gaussian='unbiased')
+    assert "gaussian='exact'" in repr(HeatmapPatchEmbed())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')

@@ -43,6 +43,26 @@ but a ``(K, B, T, P, D)`` intermediate; on a memory-bound CPU it was slower.)
 The per-window results are added into the tokens with one ``index_add``
 (deterministic on CUDA under ``torch.use_deterministic_algorithms``). No
 Python loop over samples or joints; CPU and CUDA alike.
+
+Gaussian modes (``gaussian`` argument of :func:`render_heatmaps` and
+:class:`HeatmapPatchEmbed`):
+
+- ``'exact'`` (default): the paper's untruncated Gaussian above, sub-pixel
+  centres.
+- ``'mmpose'``: reproduces MMPose 1.3.2's
+  ``mmpose.codecs.utils.generate_gaussian_heatmaps`` (called per sample with
+  ``sigma_m = sigma / sqrt(2)``, so ``sigma`` keeps meaning ``exp(-d^2 /
+  sigma^2)``), for matching MMPose-generated heatmaps. Per axis, with
+  ``r = 3 * sigma_m``: centre ``mu = int(x + 0.5)`` (truncation towards
+  zero), window ``[left, right) = [int(mu - r), int(mu + r + 1))``, peak at
+  ``left + (2 * r + 1) // 2`` (one pixel up-left of ``mu`` when ``r`` is not
+  an integer and ``mu - r >= 0``), value ``exp(-(p - peak)^2 / (2 *
+  sigma_m^2))`` inside the window and exactly 0 outside; joints whose window
+  lies fully outside the map vanish. The map is the product of the two axis
+  factors (MMPose evaluates the 2-D exponent; the difference is float32
+  rounding, < 1e-6). ``weights`` scale the map (MMPose's visibility, 0/1).
+  The rounded centre makes the map piecewise constant in ``joints_px``: no
+  gradient flows to the joints in this mode.
 """
 import math
 from typing import Dict, Optional, Tuple
@@ -53,15 +73,45 @@ from torch import Tensor
 
 __all__ = [
     'HeatmapPatchEmbed', 'render_heatmaps', 'default_support_radius',
-    'num_window_patches', 'joint_window_origins'
+    'num_window_patches', 'joint_window_origins', 'mmpose_support_radius'
 ]
 
 #: Default support radius in sigmas (see :func:`default_support_radius`).
 SUPPORT_RADIUS_SIGMAS = 5.0
 
+#: Gaussian modes, see the module docstring.
+GAUSSIAN_MODES = ('exact', 'mmpose')
 
-def default_support_radius(sigma: float) -> float:
+
+def _check_gaussian(gaussian: str) -> None:
+    if gaussian not in GAUSSIAN_MODES:
+        raise ValueError(f'gaussian must be one of {GAUSSIAN_MODES}, got '
+                         f'{gaussian!r}')
+
+
+def mmpose_support_radius(sigma: float) -> float:
+    """Smallest support radius (px) covering MMPose's window.
+
+    With ``r = 3 * sigma / sqrt(2)``, ``mu = int(x + 0.5)`` lies in ``[x -
+    0.5, x + 1.5)`` (truncation towards zero for negative ``x``) and the
+    window ``[int(mu - r), int(mu + r + 1))`` within ``(mu - r - 1, mu +
+    r]``, so every non-zero pixel is closer than ``r + 1.5`` to ``x``.
+
+    Args:
+        sigma (float): Gaussian width (px) as in ``exp(-d^2 / sigma^2)``.
+
+    Returns:
+        float: ``3 * sigma / sqrt(2) + 1.5`` pixels.
+    """
+    return 3.0 * float(sigma) / math.sqrt(2.0) + 1.5
+
+
+def default_support_radius(sigma: float, gaussian: str = 'exact') -> float:
     """Support radius (px) used when none is given: ``5 * sigma``.
+
+    In ``'mmpose'`` mode it is at least :func:`mmpose_support_radius` (which
+    ``5 * sigma`` already is for ``sigma >= 0.52``); the window then holds
+    MMPose's whole truncated Gaussian and the sparse path is exact.
 
     Truncation error bound. Outside the window every skipped pixel is at
     distance ``> R`` along ``x`` or ``y`` from the joint, so its value is below
@@ -78,11 +128,16 @@ def default_support_radius(sigma: float) -> float:
 
     Args:
         sigma (float): Gaussian width (px) as in ``exp(-d^2 / sigma^2)``.
+        gaussian (str): ``'exact'`` or ``'mmpose'``. Defaults to 'exact'.
 
     Returns:
         float: The support radius in pixels.
     """
-    return SUPPORT_RADIUS_SIGMAS * float(sigma)
+    _check_gaussian(gaussian)
+    radius = SUPPORT_RADIUS_SIGMAS * float(sigma)
+    if gaussian == 'mmpose':
+        radius = max(radius, mmpose_support_radius(sigma))
+    return radius
 
 
 def num_window_patches(support_radius: float, patch_size: int) -> int:
@@ -150,9 +205,39 @@ def _gauss(pix: Tensor, centre: Tensor, sigma: float) -> Tensor:
     return torch.exp(-(pix - centre).square() / (sigma * sigma))
 
 
-def _window_factors(joints_px: Tensor, origins: Tensor, num_tiles: int,
-                    patch_size: int, grid: int,
-                    sigma: float) -> Tuple[Tensor, Tensor, Tensor]:
+def _gauss_mmpose(pix: Tensor, centre: Tensor, sigma: float) -> Tensor:
+    """One axis of MMPose 1.3.2's ``generate_gaussian_heatmaps`` (see the
+    module docstring), same arithmetic: ``sigma_m = sigma / sqrt(2)``,
+    ``radius = 3 * sigma_m``, rounding in the dtype of ``centre`` and window
+    bounds in float64 as numpy does."""
+    sigma_m = sigma / math.sqrt(2.0)
+    radius = sigma_m * 3
+    peak_off = (2 * radius + 1) // 2
+    mu = torch.trunc(centre.detach() + 0.5).to(torch.float64)
+    left = torch.trunc(mu - radius)
+    right = torch.trunc(mu + radius + 1)
+    peak = (left + peak_off).to(pix.dtype)
+    g = torch.exp(-(pix - peak).square() / (2 * sigma_m**2))
+    inside = (pix >= left.to(pix.dtype)) & (pix < right.to(pix.dtype))
+    return g * inside.to(g.dtype)
+
+
+def _axis_factors(pix: Tensor, centre: Tensor, sigma: float,
+                  gaussian: str) -> Tensor:
+    """Per-axis Gaussian factors of either mode (broadcast ``pix`` against
+    ``centre``)."""
+    if gaussian == 'mmpose':
+        return _gauss_mmpose(pix, centre, sigma)
+    return _gauss(pix, centre, sigma)
+
+
+def _window_factors(joints_px: Tensor,
+                    origins: Tensor,
+                    num_tiles: int,
+                    patch_size: int,
+                    grid: int,
+                    sigma: float,
+                    gaussian: str = 'exact') -> Tuple[Tensor, Tensor, Tensor]:
     """Per-axis Gaussian factors on the window tiles.
 
     Returns:
@@ -165,7 +250,7 @@ def _window_factors(joints_px: Tensor, origins: Tensor, num_tiles: int,
     valid = (tiles >= 0) & (tiles < grid)
     offs = torch.arange(patch_size, device=device)
     pix = (tiles[..., None] * patch_size + offs).to(joints_px.dtype)
-    g = _gauss(pix, joints_px[..., None, None], sigma)
+    g = _axis_factors(pix, joints_px[..., None, None], sigma, gaussian)
     g = g * valid[..., None].to(g.dtype)
     return g, tiles, valid
 
@@ -176,12 +261,17 @@ def render_heatmaps(joints_px: Tensor,
                     sigma: float = 3.0,
                     pixel_noise: Optional[Tensor] = None,
                     patch_size: int = 8,
-                    support_radius: Optional[float] = None) -> Tensor:
+                    support_radius: Optional[float] = None,
+                    gaussian: str = 'exact') -> Tensor:
     """Render dense MPT heatmaps, batched (tests, visualisation, dense path).
 
     ``maps[b, k, y, x] = weights[b, k] * exp(-((x - joints_px[b, k, 0])^2 +
     (y - joints_px[b, k, 1])^2) / sigma^2)``, untruncated, pixel centres at
-    integer coordinates. When ``pixel_noise`` is given it is added to each
+    integer coordinates (``gaussian='exact'``); with ``gaussian='mmpose'``
+    MMPose 1.3.2's rounded, truncated Gaussian times ``weights`` (see the
+    module docstring), i.e. ``generate_gaussian_heatmaps((size, size),
+    joints_px[b:b + 1], weights[b:b + 1], sigma / sqrt(2))[0]`` for 0/1
+    weights. When ``pixel_noise`` is given it is added to each
     joint's window of patches exactly as :meth:`HeatmapPatchEmbed.
     forward_joints` does (tiles outside the image and joints with weight 0
     get none), so ``embed(render_heatmaps(j, w, pixel_noise=n)) ==
@@ -200,20 +290,24 @@ def render_heatmaps(joints_px: Tensor,
             Defaults to 8.
         support_radius (float, optional): Window radius (px); defaults to
             :func:`default_support_radius`.
+        gaussian (str): ``'exact'`` (paper) or ``'mmpose'`` (match
+            MMPose-generated heatmaps). Defaults to 'exact'.
 
     Returns:
         Tensor: (B, K, size, size) heatmaps in the dtype of ``joints_px``.
     """
     _check_joints(joints_px, weights)
+    _check_gaussian(gaussian)
     if support_radius is None:
-        support_radius = default_support_radius(sigma)
+        support_radius = default_support_radius(sigma, gaussian)
     dtype = joints_px.dtype if joints_px.is_floating_point() else \
         torch.get_default_dtype()
     joints_px = joints_px.to(dtype)
     weights = weights.to(dtype)
     joints = _sanitize(joints_px, weights, size, support_radius, patch_size)
     pix = torch.arange(size, device=joints.device, dtype=dtype)
-    g = _gauss(pix, joints[..., None], sigma)  # (B, K, 2, size)
+    g = _axis_factors(pix, joints[..., None], sigma,
+                      gaussian)  # (B, K, 2, size)
     gx, gy = g[:, :, 0], g[:, :, 1]
     maps = (weights[..., None, None] * gy[..., :, None]) * gx[..., None, :]
     if pixel_noise is None:
@@ -277,7 +371,12 @@ class HeatmapPatchEmbed(nn.Module):
         support_radius (float, optional): Half-width (px) of the window of
             patches summed per joint by :meth:`forward_joints`; defaults to
             ``5 * sigma`` (see :func:`default_support_radius` for the
-            truncation bound, ~1e-11 relative).
+            truncation bound, ~1e-11 relative). In ``'mmpose'`` mode it must
+            be at least :func:`mmpose_support_radius`.
+        gaussian (str): ``'exact'`` (default): the paper's untruncated
+            Gaussian with sub-pixel centres; ``'mmpose'``: MMPose 1.3.2's
+            rounded, truncated Gaussian, the mode for matching
+            MMPose-generated heatmaps (see the module docstring).
 
     Attributes:
         proj (nn.Conv2d): The linear patch projection, weight (D, C, P, P)
@@ -292,23 +391,32 @@ class HeatmapPatchEmbed(nn.Module):
                  patch_size: int = 8,
                  embed_dim: int = 1024,
                  sigma: float = 3.0,
-                 support_radius: Optional[float] = None) -> None:
+                 support_radius: Optional[float] = None,
+                 gaussian: str = 'exact') -> None:
         super().__init__()
         if input_size % patch_size:
             raise ValueError(f'input_size {input_size} must be a multiple of '
                              f'patch_size {patch_size}')
         if sigma <= 0:
             raise ValueError(f'sigma must be positive, got {sigma}')
+        _check_gaussian(gaussian)
         if support_radius is None:
-            support_radius = default_support_radius(sigma)
+            support_radius = default_support_radius(sigma, gaussian)
         if support_radius <= 0:
             raise ValueError(
                 f'support_radius must be positive, got {support_radius}')
+        if gaussian == 'mmpose' and \
+                support_radius < mmpose_support_radius(sigma):
+            raise ValueError(
+                f'support_radius {support_radius} does not cover MMPose\'s '
+                f'Gaussian window in gaussian=\'mmpose\' mode; need >= '
+                f'{mmpose_support_radius(sigma):.4f} for sigma {sigma}')
         self.in_channels = in_channels
         self.input_size = input_size
         self.patch_size = patch_size
         self.embed_dim = embed_dim
         self.sigma = float(sigma)
+        self.gaussian = gaussian
         self.support_radius = float(support_radius)
         self.grid_size = input_size // patch_size
         self.num_patches = self.grid_size**2
@@ -318,7 +426,8 @@ class HeatmapPatchEmbed(nn.Module):
             in_channels, embed_dim, kernel_size=patch_size, stride=patch_size)
 
     def extra_repr(self) -> str:
-        return (f'sigma={self.sigma}, support_radius={self.support_radius}, '
+        return (f'sigma={self.sigma}, gaussian={self.gaussian!r}, '
+                f'support_radius={self.support_radius}, '
                 f'num_patches={self.num_patches}, '
                 f'window_patches={self.window_patches}')
 
@@ -352,9 +461,10 @@ class HeatmapPatchEmbed(nn.Module):
 
         Equal (up to float rounding and the ~1e-11 truncation) to
         ``self.forward(render_heatmaps(joints_px, weights, input_size, sigma,
-        pixel_noise, patch_size, support_radius))``. Differentiable w.r.t.
-        ``proj``, ``weights``, ``pixel_noise`` and ``joints_px`` (the window
-        placement itself is piecewise constant).
+        pixel_noise, patch_size, support_radius, gaussian))`` (in
+        ``'mmpose'`` mode without truncation error). Differentiable w.r.t.
+        ``proj``, ``weights``, ``pixel_noise`` and, in ``'exact'`` mode,
+        ``joints_px`` (the window placement itself is piecewise constant).
 
         Args:
             joints_px (Tensor): (B, K, 2) joints ``(x, y)`` in pixels, pixel
@@ -383,7 +493,7 @@ class HeatmapPatchEmbed(nn.Module):
         joints = _sanitize(joints_px, weights, self.input_size, R, P)
         origins = joint_window_origins(joints, R, P, self.input_size)
         g, tiles, valid = _window_factors(joints, origins, T, P, G,
-                                          self.sigma)
+                                          self.sigma, self.gaussian)
         # Window values in joint-major layout (K, B, Ty, Tx, P_v, P_u): the
         # outer product of the row and column factors (separable Gaussian).
         gx = g[:, :, 0].transpose(0, 1)  # (K, B, Tx, P): columns u
