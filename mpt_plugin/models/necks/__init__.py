@@ -1,0 +1,3 @@
+from .pose_calibration_neck import PCHMRPoseCalibrationNeck
+
+__all__ = ['PCHMRPoseCalibrationNeck']
