@@ -1,0 +1,248 @@
+"""Vectorised re-implementation of mmhuman3d 0.11.0's evaluation metrics.
+
+Same definitions, units and numbers as ``mmhuman3d/core/evaluation/
+eval_utils.py`` (``keypoint_mpjpe``, ``keypoint_3d_pck``, ``keypoint_3d_auc``,
+``vertice_pve``) and ``mesh_eval.py`` (``compute_similarity_transform``), but
+without per-sample Python loops: the Procrustes alignment of all samples is
+one batched SVD.
+
+Conventions (as in mmhuman3d's ``HumanImageDataset.evaluate``):
+
+- inputs are ``(N, K, C)`` arrays in **millimetres** (root-centred joints or
+  vertices); the errors are returned in the same unit (mm);
+- PCK / AUC are returned in **percent**;
+- a joint error is a mean over all valid joints of all samples (not a mean of
+  per-sample means), exactly as ``norm(pred - gt)[mask].mean()``;
+- inputs are cast to float64. mmhuman3d keeps the input dtype, so on float32
+  inputs it differs from these functions by float32 rounding only.
+"""
+from typing import Tuple
+
+import numpy as np
+
+__all__ = [
+    'ALIGNMENTS', 'AUC_THRESHOLDS_MM', 'mmh3d_similarity_transform',
+    'keypoint_mpjpe', 'keypoint_3d_pck', 'keypoint_3d_auc', 'vertice_pve'
+]
+
+#: Alignment modes accepted by every metric.
+ALIGNMENTS = ('none', 'scale', 'procrustes')
+#: mmhuman3d's 3DAUC thresholds: 0, 5, ..., 150 mm (31 values, 0 included).
+AUC_THRESHOLDS_MM = np.linspace(0., 150, 31)
+
+
+def mmh3d_similarity_transform(pred: np.ndarray,
+                               gt: np.ndarray) -> np.ndarray:
+    """Batched ``compute_similarity_transform`` of mmhuman3d (from HMR).
+
+    For every sample: remove the means, ``K = X1 X2^T`` (3x3),
+    ``U, S, V^T = svd(K)``, ``R = V Z U^T`` with ``Z = diag(1, 1,
+    sign(det(U V^T)))`` (no reflection), ``s = trace(R K) / |X1|^2``,
+    ``t = mu2 - s R mu1`` (evaluated as ``s R (x - mu1) + mu2``). Unlike
+    ``mesh_errors.batch_similarity_transform`` the variance is not clamped,
+    so degenerate inputs give the same ``nan``/``inf`` as mmhuman3d.
+
+    Args:
+        pred (np.ndarray): Source points ``(N, K, 3)``.
+        gt (np.ndarray): Target points ``(N, K, 3)``, same unit.
+
+    Returns:
+        np.ndarray: ``(N, K, 3)`` float64, ``pred`` mapped onto ``gt``.
+    """
+    pred, gt = _check_pair(pred, gt, 'pred', 'gt')
+    if pred.shape[-1] != 3:
+        raise ValueError('procrustes alignment needs 3D points (N, K, 3), '
+                         f'got {pred.shape}')
+    # means as one matmul each (much faster than ``mean(axis=1)``)
+    weights = np.full(pred.shape[1], 1. / pred.shape[1])
+    mu1 = (weights @ pred)[:, None]  # (N, 1, 3)
+    mu2 = (weights @ gt)[:, None]
+    x1 = pred - mu1
+    x2 = gt - mu2
+    var1 = np.einsum('ij,ij->i', x1.reshape(len(x1), -1),
+                     x1.reshape(len(x1), -1))  # (N,) = |X1|^2
+    k_mat = np.swapaxes(x1, 1, 2) @ x2  # (N, 3, 3) = X1 X2^T
+    u, sing, vh = np.linalg.svd(k_mat)
+    # Z[2, 2] = sign(det(U V^T)) = sign(det(U) det(V^T))
+    z_last = np.sign(_det3(u) * _det3(vh))
+    with np.errstate(divide='ignore', invalid='ignore'):
+        # trace(R K) = trace(Z S)
+        scale = (sing[:, 0] + sing[:, 1] + z_last * sing[:, 2]) / var1
+    # aligned rows: s * R x1 + mu2 with R^T = U Z V^T, i.e. x1 @ (s U Z V^T)
+    u = u * np.stack([scale, scale, scale * z_last], axis=-1)[:, None]
+    return x1 @ (u @ vh) + mu2
+
+
+def _det3(mat: np.ndarray) -> np.ndarray:
+    """Determinants of a stack of 3x3 matrices ``(N, 3, 3)`` -> ``(N,)``."""
+    return (mat[:, 0, 0] *
+            (mat[:, 1, 1] * mat[:, 2, 2] - mat[:, 1, 2] * mat[:, 2, 1]) -
+            mat[:, 0, 1] *
+            (mat[:, 1, 0] * mat[:, 2, 2] - mat[:, 1, 2] * mat[:, 2, 0]) +
+            mat[:, 0, 2] *
+            (mat[:, 1, 0] * mat[:, 2, 1] - mat[:, 1, 1] * mat[:, 2, 0]))
+
+
+def keypoint_mpjpe(pred: np.ndarray,
+                   gt: np.ndarray,
+                   mask: np.ndarray,
+                   alignment: str = 'none') -> float:
+    """Mean per-joint position error (MPJPE / PA-MPJPE), mmhuman3d 0.11.0.
+
+    Args:
+        pred (np.ndarray): Predicted joints ``(N, K, C)`` in mm.
+        gt (np.ndarray): Ground-truth joints ``(N, K, C)`` in mm.
+        mask (np.ndarray): Valid joints ``(N, K)`` (bool, or 0/1 numbers);
+            at least one must be valid.
+        alignment (str): ``'none'`` (MPJPE), ``'scale'`` (least-squares
+            scale) or ``'procrustes'`` (PA-MPJPE: scale, rotation and
+            translation). Default: ``'none'``.
+
+    Returns:
+        float: Mean error over all valid joints of all samples, in mm.
+    """
+    err, mask = _joint_errors(pred, gt, mask, alignment)
+    return float(err[mask].mean())
+
+
+def keypoint_3d_pck(pred: np.ndarray,
+                    gt: np.ndarray,
+                    mask: np.ndarray,
+                    alignment: str = 'none',
+                    threshold: float = 150.) -> float:
+    """3D percentage of correct keypoints (3DPCK), mmhuman3d 0.11.0.
+
+    A joint is correct if its error is strictly below ``threshold``. The
+    fraction is computed in float32 and multiplied by 100 in float32, as in
+    mmhuman3d.
+
+    Args:
+        pred (np.ndarray): Predicted joints ``(N, K, C)`` in mm.
+        gt (np.ndarray): Ground-truth joints ``(N, K, C)`` in mm.
+        mask (np.ndarray): Valid joints ``(N, K)``.
+        alignment (str): ``'none'``, ``'scale'`` or ``'procrustes'``.
+        threshold (float): Distance threshold in mm. Default: 150.
+
+    Returns:
+        float: Percentage (0-100) of valid joints that are correct.
+    """
+    err, mask = _joint_errors(pred, gt, mask, alignment)
+    frac = _float32_fraction((err[mask] < threshold).sum(), mask.sum())
+    return float(frac * np.float32(100))
+
+
+def keypoint_3d_auc(pred: np.ndarray,
+                    gt: np.ndarray,
+                    mask: np.ndarray,
+                    alignment: str = 'none') -> float:
+    """Area under the 3DPCK curve (3DAUC), mmhuman3d 0.11.0.
+
+    The mean of the PCK fractions at the 31 thresholds
+    ``AUC_THRESHOLDS_MM`` (0, 5, ..., 150 mm; the PCK at 0 is always 0),
+    times 100 (MPI-INF-3DHP ``mpii_compute_3d_pck.m`` style).
+
+    Args:
+        pred (np.ndarray): Predicted joints ``(N, K, C)`` in mm.
+        gt (np.ndarray): Ground-truth joints ``(N, K, C)`` in mm.
+        mask (np.ndarray): Valid joints ``(N, K)``.
+        alignment (str): ``'none'``, ``'scale'`` or ``'procrustes'``.
+
+    Returns:
+        float: AUC in percent (0-100).
+    """
+    err, mask = _joint_errors(pred, gt, mask, alignment)
+    valid = np.sort(err[mask])
+    # number of errors strictly below each threshold
+    counts = np.searchsorted(valid, AUC_THRESHOLDS_MM, side='left')
+    fracs = _float32_fraction(counts, valid.size).astype(np.float64)
+    return float(fracs.mean() * 100)
+
+
+def vertice_pve(pred: np.ndarray,
+                gt: np.ndarray,
+                alignment: str = 'none') -> float:
+    """Per-vertex error (PVE), mmhuman3d 0.11.0.
+
+    No mask and no root alignment: mmhuman3d poses both meshes with zero
+    translation and compares them directly (``alignment='none'``).
+
+    Args:
+        pred (np.ndarray): Predicted vertices ``(N, V, 3)`` in mm.
+        gt (np.ndarray): Ground-truth vertices ``(N, V, 3)`` in mm.
+        alignment (str): ``'none'``, ``'scale'`` or ``'procrustes'``.
+            Default: ``'none'``.
+
+    Returns:
+        float: Mean vertex error over all vertices and samples, in mm.
+    """
+    pred, gt = _check_pair(pred, gt, 'pred', 'gt')
+    pred = _align(pred, gt, alignment)
+    return float(_norm(pred - gt).mean())
+
+
+# ---------------------------------------------------------------- helpers
+def _check_pair(pred: np.ndarray, gt: np.ndarray, name_a: str,
+                name_b: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Cast to float64 and check both are ``(N, K, C)`` of equal shape."""
+    pred = np.asarray(pred, dtype=np.float64)
+    gt = np.asarray(gt, dtype=np.float64)
+    if pred.ndim != 3 or pred.shape != gt.shape:
+        raise ValueError(f'{name_a} and {name_b} must both be (N, K, C) '
+                         f'with equal shapes, got {pred.shape} and '
+                         f'{gt.shape}')
+    return pred, gt
+
+
+def _check_mask(mask: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+    """Boolean ``(N, K)`` mask with at least one valid joint."""
+    mask = np.asarray(mask)
+    if mask.shape != shape:
+        raise ValueError(f'mask must have shape (N, K) = {shape}, got '
+                         f'{mask.shape}')
+    mask = mask.astype(bool)
+    if not mask.any():
+        raise ValueError('mask has no valid joint (mmhuman3d asserts '
+                         'mask.any())')
+    return mask
+
+
+def _align(pred: np.ndarray, gt: np.ndarray, alignment: str) -> np.ndarray:
+    """Apply mmhuman3d's alignment of ``pred`` (N, K, C) onto ``gt``."""
+    if alignment == 'none':
+        return pred
+    if alignment == 'procrustes':
+        return mmh3d_similarity_transform(pred, gt)
+    if alignment == 'scale':
+        flat_pred = pred.reshape(len(pred), -1)
+        flat_gt = gt.reshape(len(gt), -1)
+        pred_dot_pred = np.einsum('ij,ij->i', flat_pred, flat_pred)
+        pred_dot_gt = np.einsum('ij,ij->i', flat_pred, flat_gt)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            scale = pred_dot_gt / pred_dot_pred
+        return pred * scale[:, None, None]
+    raise ValueError(f'Invalid value for alignment: {alignment!r}, expected '
+                     f'one of {ALIGNMENTS}')
+
+
+def _norm(diff: np.ndarray) -> np.ndarray:
+    """Euclidean norm over the last axis (faster than ``linalg.norm``)."""
+    return np.sqrt(np.einsum('...c,...c->...', diff, diff))
+
+
+def _joint_errors(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray,
+                  alignment: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-joint errors ``(N, K)`` after alignment, and the bool mask."""
+    pred, gt = _check_pair(pred, gt, 'pred', 'gt')
+    mask = _check_mask(mask, pred.shape[:2])
+    pred = _align(pred, gt, alignment)
+    return _norm(pred - gt), mask
+
+
+def _float32_fraction(count, total: int) -> np.ndarray:
+    """``count / total`` rounded like numpy's float32 ``mean`` of 0/1s.
+
+    ``np.float32`` array ``.mean()`` sums 0/1 values exactly (counts below
+    2**24) and divides once; float64 division then rounding to float32 gives
+    the same correctly rounded result.
+    """
+    return (np.asarray(count, np.float64) / total).astype(np.float32)
