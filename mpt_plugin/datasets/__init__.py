@@ -1,3 +1,4 @@
+from . import transforms  # noqa: F401
 from .amass_io import (AMASSFormatError, AMASSSequence, find_amass_sequences,
                        read_amass_sequence, scan_amass_tree)
 from .mocap_heatmap_dataset import MPTMoCapHeatmapDataset

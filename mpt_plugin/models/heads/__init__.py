@@ -1,3 +1,6 @@
+from .key2mesh_regressor import Key2MeshRegressor, project_fixed_camera
 from .mpt_mesh_transformer_head import MPTMeshTransformerHead
 
-__all__ = ['MPTMeshTransformerHead']
+__all__ = [
+    'Key2MeshRegressor', 'MPTMeshTransformerHead', 'project_fixed_camera'
+]

@@ -1,0 +1,220 @@
+"""Key2Mesh pre-training loss (LGD-style, models_spec C.3).
+
+``L = w_pose * L1(theta_aa) + w_betas * L1(beta)
+      + w_2d * wL1(normalize(cam(J3D_pred)), j2d_gt)
+      + w_3d * wL1(J3D_pred, J3D_gt)``
+
+with defaults ``1.0, 1.0, 0.3, 0.3``. ``theta_aa`` is the (B, 72)
+axis-angle pose, ``J3D`` the (B, 18, 3) OpenPose-18 joints in metres
+(untranslated SMPL, so root-relative by construction), ``cam`` Key2Mesh's
+fixed camera and ``normalize`` :func:`normalize_keypoints_2d` applied with
+the GT keypoint mask (so the prediction is normalised with the same set of
+joints as the target).
+
+Reductions: ``L1`` is the element mean (``torch.nn.L1Loss``) over the valid
+samples. ``wL1`` is a weighted element mean: per-joint weights ``w_k``
+(LGD/Key2Mesh: 1 default, 2 shoulders/hips, 4 elbows/knees, 8
+wrists/ankles, OpenPose-18 order) times a per-point mask,
+``sum(w m |d|) / (C sum(w m))`` with ``C`` coordinates, i.e. the weights
+only re-balance the joints and do not change the loss scale. Per-sample
+flags ``has_smpl``, ``has_3d``, ``has_2d`` (B,) select samples; a term with
+no valid sample is exactly zero (finite, attached to the graph). Invalid
+samples may hold any GT values, even NaN.
+"""
+from typing import Dict, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from mpt_plugin.datasets.transforms.normalize_keypoints import \
+    normalize_keypoints_2d
+from mpt_plugin.registry import MODELS
+from ..heads.key2mesh_regressor import project_fixed_camera
+
+#: LGD / Key2Mesh joint weights in OpenPose-18 order (shoulders/hips 2,
+#: elbows/knees 4, wrists/ankles 8, others 1).
+OPENPOSE18_JOINT_WEIGHTS = (1., 1., 2., 4., 8., 2., 4., 8., 2., 4., 8., 2., 4.,
+                            8., 1., 1., 1., 1.)
+
+
+def _masked_weighted_l1(pred: Tensor, target: Tensor, weight: Tensor,
+                        zero: Tensor) -> Tensor:
+    """``sum(w |pred - target|) / (C sum(w))`` over points.
+
+    Args:
+        pred (Tensor): (B, N, C).
+        target (Tensor): (B, N, C); entries with zero weight may be NaN.
+        weight (Tensor): (B, N) non-negative weights (0 = ignore).
+        zero (Tensor): Graph-attached zero returned when ``sum(w) == 0``.
+
+    Returns:
+        Tensor: Scalar loss.
+    """
+    keep = (weight > 0)[..., None]
+    # Replace ignored targets first so NaN never reaches values or grads.
+    target = torch.where(keep, target, pred.detach())
+    diff = (pred - target).abs()
+    denom = weight.sum() * pred.shape[-1]
+    if not bool(keep.any()):
+        return zero
+    return (diff * weight[..., None]).sum() / denom
+
+
+@MODELS.register_module()
+class Key2MeshLoss(nn.Module):
+    """Pose / shape / re-projection / 3D joint losses of Key2Mesh.
+
+    Predictions (dict, as returned by ``Key2MeshRegressor.forward``):
+        - ``pose_aa`` (B, 72) axis-angle, radians.
+        - ``betas`` (B, 10).
+        - ``keypoints3d`` (B, 18, 3) OpenPose-18 joints, metres (needed
+          when the 2D or 3D weight is non-zero).
+
+    Ground truth (dict of tensors; a key is needed only when its term has a
+    non-zero weight):
+        - ``pose_aa`` (B, 72), ``betas`` (B, 10); ``has_smpl`` (B,)
+          optional, default all valid.
+        - ``keypoints3d`` (B, 18, 3) metres; ``has_3d`` (B,) optional.
+        - ``keypoints2d_norm`` (B, 18, 2) normalised keypoints (output of
+          ``normalize_keypoints_2d``); ``keypoints2d_mask`` (B, 18) the
+          mask returned with them (default all valid); ``has_2d`` (B,)
+          optional.
+
+    Args:
+        pose_weight (float): Weight of the pose L1. Defaults to 1.0.
+        betas_weight (float): Weight of the betas L1. Defaults to 1.0.
+        keypoints2d_weight (float): Weight of the re-projection loss.
+            Defaults to 0.3.
+        keypoints3d_weight (float): Weight of the 3D joint loss. Defaults
+            to 0.3.
+        joint_weights (Sequence[float], optional): (18,) per-joint weights.
+            Defaults to :data:`OPENPOSE18_JOINT_WEIGHTS`.
+        focal (float): Fixed-camera focal length (px). Defaults to 256.
+        distance (float): Fixed-camera distance (m). Defaults to 6.
+    """
+
+    def __init__(self,
+                 pose_weight: float = 1.0,
+                 betas_weight: float = 1.0,
+                 keypoints2d_weight: float = 0.3,
+                 keypoints3d_weight: float = 0.3,
+                 joint_weights: Optional[Sequence[float]] = None,
+                 focal: float = 256.0,
+                 distance: float = 6.0) -> None:
+        super().__init__()
+        self.pose_weight = float(pose_weight)
+        self.betas_weight = float(betas_weight)
+        self.keypoints2d_weight = float(keypoints2d_weight)
+        self.keypoints3d_weight = float(keypoints3d_weight)
+        if joint_weights is None:
+            joint_weights = OPENPOSE18_JOINT_WEIGHTS
+        joint_weights = torch.as_tensor(joint_weights, dtype=torch.float32)
+        if joint_weights.ndim != 1 or (joint_weights < 0).any():
+            raise ValueError('joint_weights must be a 1-D non-negative '
+                             f'sequence, got {joint_weights.tolist()}')
+        self.register_buffer('joint_weights', joint_weights, persistent=False)
+        self.focal = float(focal)
+        self.distance = float(distance)
+
+    @staticmethod
+    def _get(data: Dict[str, Tensor], key: str, where: str) -> Tensor:
+        if key not in data:
+            raise KeyError(f'{where} dict lacks {key!r}')
+        return data[key]
+
+    @staticmethod
+    def _sample_mask(gt: Dict[str, Tensor], key: str, bsz: int,
+                     device: torch.device) -> Tensor:
+        if key not in gt or gt[key] is None:
+            return torch.ones(bsz, dtype=torch.bool, device=device)
+        mask = torch.as_tensor(gt[key], device=device).reshape(-1).bool()
+        if mask.numel() != bsz:
+            raise ValueError(f'gt[{key!r}] must have shape ({bsz},), got '
+                             f'{tuple(gt[key].shape)}')
+        return mask
+
+    def _joint_weights(self, num: int, ref: Tensor) -> Tensor:
+        if self.joint_weights.numel() != num:
+            raise ValueError(
+                f'joint_weights has {self.joint_weights.numel()} entries, '
+                f'keypoints have {num} joints')
+        return self.joint_weights.to(ref)
+
+    def _l1(self, pred: Tensor, target: Tensor, valid: Tensor, zero: Tensor,
+            name: str) -> Tensor:
+        if tuple(pred.shape) != tuple(target.shape):
+            raise ValueError(f'{name}: pred {tuple(pred.shape)} and gt '
+                             f'{tuple(target.shape)} differ')
+        flat_p = pred.reshape(pred.shape[0], 1, -1)
+        flat_t = target.reshape(target.shape[0], 1, -1).to(pred)
+        return _masked_weighted_l1(flat_p, flat_t, valid[:, None].to(pred),
+                                   zero)
+
+    def forward(self, pred: Dict[str, Tensor],
+                gt: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Computes the weighted losses.
+
+        Args:
+            pred (dict): Predictions, see the class docstring.
+            gt (dict): Ground truth, see the class docstring.
+
+        Returns:
+            dict[str, Tensor]: ``loss_pose``, ``loss_betas``,
+            ``loss_keypoints2d``, ``loss_keypoints3d`` (weighted scalars;
+            a term with weight 0 is a graph-attached zero).
+        """
+        pose = self._get(pred, 'pose_aa', 'prediction')
+        bsz, device = pose.shape[0], pose.device
+        zero = pose.sum() * 0.0
+        losses = dict(loss_pose=zero,
+                      loss_betas=zero,
+                      loss_keypoints2d=zero,
+                      loss_keypoints3d=zero)
+
+        if self.pose_weight or self.betas_weight:
+            has_smpl = self._sample_mask(gt, 'has_smpl', bsz, device)
+            if self.pose_weight:
+                losses['loss_pose'] = self.pose_weight * self._l1(
+                    pose, self._get(gt, 'pose_aa', 'gt'), has_smpl, zero,
+                    'pose_aa')
+            if self.betas_weight:
+                betas = self._get(pred, 'betas', 'prediction')
+                losses['loss_betas'] = self.betas_weight * self._l1(
+                    betas, self._get(gt, 'betas', 'gt'), has_smpl, zero,
+                    'betas')
+
+        if self.keypoints3d_weight:
+            kp3d = self._get(pred, 'keypoints3d', 'prediction')
+            gt3d = self._get(gt, 'keypoints3d', 'gt').to(kp3d)
+            if gt3d.shape != kp3d.shape:
+                raise ValueError(f'keypoints3d: pred {tuple(kp3d.shape)} and'
+                                 f' gt {tuple(gt3d.shape)} differ')
+            has_3d = self._sample_mask(gt, 'has_3d', bsz, device)
+            weight = self._joint_weights(kp3d.shape[1], kp3d)[None] * \
+                has_3d[:, None].to(kp3d)
+            losses['loss_keypoints3d'] = self.keypoints3d_weight * \
+                _masked_weighted_l1(kp3d, gt3d, weight, zero)
+
+        if self.keypoints2d_weight:
+            kp3d = self._get(pred, 'keypoints3d', 'prediction')
+            gt2d = self._get(gt, 'keypoints2d_norm', 'gt').to(kp3d)
+            if gt2d.shape != (*kp3d.shape[:2], 2):
+                raise ValueError(
+                    'keypoints2d_norm: expected gt shape '
+                    f'{(*kp3d.shape[:2], 2)}, got {tuple(gt2d.shape)}')
+            mask = gt.get('keypoints2d_mask')
+            if mask is None:
+                mask = torch.ones(gt2d.shape[:2],
+                                  dtype=torch.bool,
+                                  device=device)
+            mask = torch.as_tensor(mask, device=device).bool()
+            proj = project_fixed_camera(kp3d, self.focal, self.distance)
+            proj_norm, _ = normalize_keypoints_2d(proj,
+                                                  mask.to(proj),
+                                                  threshold=0.5)
+            has_2d = self._sample_mask(gt, 'has_2d', bsz, device)
+            weight = self._joint_weights(kp3d.shape[1], kp3d)[None] * \
+                (mask & has_2d[:, None]).to(kp3d)
+            losses['loss_keypoints2d'] = self.keypoints2d_weight * \
+                _masked_weighted_l1(proj_norm, gt2d, weight, zero)
+        return losses
