@@ -1,3 +1,4 @@
+from .mesh_metric import MPTMeshMetric
 from .mocap_mesh_metric import MPTMoCapMeshMetric
 
-__all__ = ['MPTMoCapMeshMetric']
+__all__ = ['MPTMeshMetric', 'MPTMoCapMeshMetric']

@@ -1,0 +1,309 @@
+"""mmhuman3d 0.11.0-compatible 3D joint and mesh metrics for image datasets.
+
+Reproduces the evaluation protocol of mmhuman3d's
+``HumanImageDataset.evaluate`` / ``_parse_result`` as an MMEngine metric:
+joint selection by the number of GT joints, pelvis centring, millimetres,
+and the metric functions of
+:mod:`mpt_plugin.evaluation.functional.mmhuman3d_metrics`.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+
+from mpt_plugin.body_models.conventions import H36M_TO_J14
+from mpt_plugin.registry import METRICS
+from ..functional.mmhuman3d_metrics import (keypoint_3d_auc, keypoint_3d_pck,
+                                            keypoint_mpjpe)
+
+__all__ = ['MPTMeshMetric']
+
+#: Metric name -> (function kind, alignment), as mmhuman3d's ``evaluate``.
+_KEYPOINT_METRICS = {
+    'mpjpe': ('mpjpe', 'none'),
+    'pa-mpjpe': ('mpjpe', 'procrustes'),
+    '3dpck': ('pck', 'none'),
+    'pa-3dpck': ('pck', 'procrustes'),
+    '3dauc': ('auc', 'none'),
+    'pa-3dauc': ('auc', 'procrustes'),
+}
+#: Every accepted metric name (mmhuman3d's ``ALLOWED_METRICS`` minus 'ihmr').
+ALLOWED_METRICS = tuple(_KEYPOINT_METRICS) + ('pve', )
+
+#: mmhuman3d's ``smpl_24`` (SPIN's 24 joints) -> LSP-14: the 13 LSP joints
+#: ``0..12`` plus ``head_extra`` (18), i.e. ``constants.J24_TO_J14``.
+SMPL24_TO_J14 = list(range(13)) + [18]
+
+_JOINT_KEYS = ('joints_h36m', 'keypoints3d')
+
+
+@METRICS.register_module()
+class MPTMeshMetric(BaseMetric):
+    """MPJPE, PA-MPJPE, PVE, 3DPCK and 3DAUC as in mmhuman3d 0.11.0.
+
+    Each data sample (a ``PoseDataSample`` as a dict, as MMEngine passes it)
+    holds, in **metres**:
+
+    - ``pred_instances.joints_h36m`` (or ``keypoints3d``): ``(1, K, 3)``
+      predicted joints, with the same ``K`` as the GT. The key with the same
+      name as the GT's is used when present, else the other one.
+    - ``gt_instances.joints_h36m`` (or ``keypoints3d``): ``(1, K, 3)`` GT
+      joints; ``joints_h36m`` is used when both are present.
+    - ``gt_instances.keypoints3d_mask`` (optional): ``(1, K)`` GT joint
+      validity (``> 0`` is valid). Default: all valid.
+    - ``pred_instances.vertices`` and ``gt_instances.vertices``:
+      ``(1, V, 3)`` meshes, needed only for ``'pve'``.
+
+    Joint selection and centring follow mmhuman3d's ``_parse_result``, by
+    the number ``K`` of GT joints:
+
+    - ``K == 17`` (H3.6M regressor order, the shipped benchmarks): the
+      pelvis is joint 0 of each of pred and GT, taken **before** selecting
+      the LSP-14 joints :data:`H36M_TO_J14`.
+    - ``K == 24`` (mmhuman3d's ``smpl_24``, SPIN's 24 joints, not the SMPL
+      kinematic joints): keep :data:`SMPL24_TO_J14` (``0..12`` and
+      ``head_extra`` 18), then the pelvis is the mean of the selected joints
+      2 and 3 (right/left hip), taken after selection.
+
+    Then ``(joints - pelvis) * 1000`` (mm) and ``mask[:, selection] > 0``.
+
+    PVE compares the meshes directly in mm, without any root or pelvis
+    alignment: mmhuman3d poses both with zero translation. For the 3DPW
+    protocol, the GT vertices must come from the **gendered** SMPL (the
+    subject's gender from the annotations) run on the GT pose and shape; the
+    dataset pipeline produces them. mmhuman3d also re-poses the predicted
+    pose/shape through that gendered model; here the prediction side is
+    whatever the model predicts (``pred_instances.vertices``, usually the
+    neutral SMPL, without camera translation), so PVE can differ slightly
+    from mmhuman3d's number on 3DPW.
+
+    To keep memory small only the 14 selected joints (pred and GT, mm), the
+    14-joint mask and, for PVE, the per-sample sum of vertex errors (mm) and
+    vertex count are kept per sample. PVE is the total error sum divided by
+    the total vertex count, i.e. exactly mmhuman3d's mean over all vertices
+    of all samples. The joint metrics are computed once on all gathered
+    samples in :meth:`compute_metrics`, so masked means are over all valid
+    joints of all samples, as in mmhuman3d.
+
+    Args:
+        metric (str | Sequence[str]): Metric names among
+            :data:`ALLOWED_METRICS` (``'mpjpe'``, ``'pa-mpjpe'``, ``'pve'``,
+            ``'3dpck'``, ``'pa-3dpck'``, ``'3dauc'``, ``'pa-3dauc'``).
+            Default: ``('mpjpe', 'pa-mpjpe', 'pve')``.
+        pck_threshold (float): 3DPCK threshold in mm (strict ``<``).
+            Default: 150.
+        collect_device (str): Device used to gather results across ranks,
+            ``'cpu'`` or ``'gpu'``. Default: ``'cpu'``.
+        prefix (str, optional): Prefix of the result keys; ``None`` uses
+            :attr:`default_prefix` (``'mesh'``), giving e.g.
+            ``'mesh/PA-MPJPE'``.
+
+    The results are keyed by the upper-cased metric names: ``'MPJPE'``,
+    ``'PA-MPJPE'``, ``'PVE'`` (mm), ``'3DPCK'``, ``'PA-3DPCK'``, ``'3DAUC'``,
+    ``'PA-3DAUC'`` (%).
+    """
+    default_prefix: Optional[str] = 'mesh'
+
+    def __init__(self,
+                 metric: Union[str, Sequence[str]] = ('mpjpe', 'pa-mpjpe',
+                                                      'pve'),
+                 pck_threshold: float = 150.,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        metrics = [metric] if isinstance(metric, str) else list(metric)
+        if not metrics:
+            raise ValueError(f'{type(self).__name__}: metric is empty, '
+                             f'expected some of {ALLOWED_METRICS}')
+        unknown = [m for m in metrics if m not in ALLOWED_METRICS]
+        if unknown:
+            raise KeyError(f'{type(self).__name__}: unknown metric(s) '
+                           f'{unknown}, expected some of {ALLOWED_METRICS}')
+        # drop duplicates, keep order
+        self.metrics = list(dict.fromkeys(metrics))
+        self.pck_threshold = float(pck_threshold)
+        self._need_joints = any(m in _KEYPOINT_METRICS for m in self.metrics)
+        self._need_vertices = 'pve' in self.metrics
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        """Select, centre and store the joints / vertex errors of a batch.
+
+        Args:
+            data_batch: Unused (the inputs of the batch).
+            data_samples (Sequence[dict]): Per-sample dicts with
+                ``pred_instances`` and ``gt_instances`` as described in the
+                class docstring (metres; tensors or arrays).
+        """
+        n = len(data_samples)
+        if n == 0:
+            return
+        per_sample: List[Dict[str, np.ndarray]] = [{} for _ in range(n)]
+        if self._need_joints:
+            pred_j, gt_j, mask = self._select_joints(data_samples)
+            for i in range(n):
+                per_sample[i].update(
+                    pred_joints=pred_j[i], gt_joints=gt_j[i], mask=mask[i])
+        if self._need_vertices:
+            pred_v = _stack(data_samples, 'pred_instances', 'vertices',
+                            type(self).__name__)
+            gt_v = _stack(data_samples, 'gt_instances', 'vertices',
+                          type(self).__name__)
+            if pred_v.shape != gt_v.shape:
+                raise ValueError(
+                    f'{type(self).__name__}: pred_instances.vertices and '
+                    'gt_instances.vertices must have equal (1, V, 3) shapes, '
+                    f'got {pred_v.shape[1:]} and {gt_v.shape[1:]}')
+            diff = (pred_v - gt_v) * 1000.  # (B, V, 3) mm, no alignment
+            err_sum = np.sqrt(np.einsum('bvc,bvc->bv', diff, diff)).sum(1)
+            for i in range(n):
+                per_sample[i].update(
+                    pve_sum=np.float64(err_sum[i]),
+                    pve_count=np.int64(pred_v.shape[1]))
+        self.results.extend(per_sample)
+
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        """Computes the metrics on all gathered samples.
+
+        Args:
+            results (list): Per-sample dicts stored by :meth:`process`.
+
+        Returns:
+            Dict[str, float]: Upper-cased metric name -> value (mm or %).
+        """
+        if not results:
+            raise ValueError(f'{type(self).__name__}: no sample was '
+                             'processed')
+        out: Dict[str, float] = {}
+        if self._need_joints:
+            pred = np.stack([r['pred_joints'] for r in results])  # (N,14,3)
+            gt = np.stack([r['gt_joints'] for r in results])
+            mask = np.stack([r['mask'] for r in results])  # (N, 14)
+        for name in self.metrics:
+            if name == 'pve':
+                total = np.sum([r['pve_sum'] for r in results])
+                count = np.sum([r['pve_count'] for r in results])
+                out['PVE'] = float(total / count)
+                continue
+            kind, alignment = _KEYPOINT_METRICS[name]
+            if kind == 'mpjpe':
+                value = keypoint_mpjpe(pred, gt, mask, alignment)
+            elif kind == 'pck':
+                value = keypoint_3d_pck(pred, gt, mask, alignment,
+                                        self.pck_threshold)
+            else:
+                value = keypoint_3d_auc(pred, gt, mask, alignment)
+            out[name.upper()] = value
+        return out
+
+    def _select_joints(
+        self, data_samples: Sequence[dict]
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """mmhuman3d's joint selection, pelvis centring and mm conversion.
+
+        Returns:
+            tuple: ``pred (B, 14, 3)`` mm, ``gt (B, 14, 3)`` mm and the
+            ``(B, 14)`` bool mask.
+        """
+        name = type(self).__name__
+        gt_key = _pick_key(data_samples[0], 'gt_instances', _JOINT_KEYS, name)
+        pred_keys = (gt_key, ) + tuple(k for k in _JOINT_KEYS if k != gt_key)
+        pred_key = _pick_key(data_samples[0], 'pred_instances', pred_keys,
+                             name)
+        gt = _stack(data_samples, 'gt_instances', gt_key, name)
+        pred = _stack(data_samples, 'pred_instances', pred_key, name)
+        num_gt = gt.shape[1]
+        if pred.shape[1] != num_gt:
+            raise ValueError(
+                f'{name}: pred_instances.{pred_key} has {pred.shape[1]} '
+                f'joints but gt_instances.{gt_key} has {num_gt}; mmhuman3d '
+                'needs the same joint set on both sides')
+        mask = self._stack_mask(data_samples, num_gt)  # (B, K)
+
+        if num_gt == 17:
+            # pelvis = H36M joint 0, taken BEFORE the selection
+            pred_pelvis, gt_pelvis = pred[:, :1], gt[:, :1]
+            selection = H36M_TO_J14
+            pred, gt = pred[:, selection], gt[:, selection]
+        elif num_gt == 24:
+            selection = SMPL24_TO_J14
+            pred, gt = pred[:, selection], gt[:, selection]
+            # pelvis = mean of the selected right/left hips, AFTER selection
+            pred_pelvis = (pred[:, 2:3] + pred[:, 3:4]) / 2
+            gt_pelvis = (gt[:, 2:3] + gt[:, 3:4]) / 2
+        else:
+            raise ValueError(
+                f'{name}: gt_instances.{gt_key} has {num_gt} joints; '
+                'expected 17 (H3.6M order) or 24 (mmhuman3d smpl_24)')
+        pred = (pred - pred_pelvis) * 1000.
+        gt = (gt - gt_pelvis) * 1000.
+        return pred, gt, mask[:, selection] > 0
+
+    def _stack_mask(self, data_samples: Sequence[dict],
+                    num_joints: int) -> np.ndarray:
+        """``(B, K)`` GT masks; all ones where ``keypoints3d_mask`` is
+        absent."""
+        masks = []
+        for i, sample in enumerate(data_samples):
+            gt = _get_group(sample, 'gt_instances', type(self).__name__)
+            if 'keypoints3d_mask' not in gt:
+                masks.append(np.ones(num_joints))
+                continue
+            m = _to_numpy(gt['keypoints3d_mask'])
+            if m.size != num_joints or m.ndim not in (1, 2) or (
+                    m.ndim == 2 and m.shape[0] != 1):
+                raise ValueError(
+                    f'{type(self).__name__}: gt_instances.keypoints3d_mask '
+                    f'of sample {i} must be (1, {num_joints}) or '
+                    f'({num_joints},), got {m.shape}')
+            masks.append(m.reshape(num_joints))
+        return np.stack(masks)
+
+
+# ---------------------------------------------------------------- helpers
+def _to_numpy(x) -> np.ndarray:
+    """Tensor or array-like -> numpy array."""
+    if hasattr(x, 'detach'):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _get_group(sample: dict, group: str, owner: str) -> dict:
+    """``sample[group]`` with a clear error when missing."""
+    try:
+        return sample[group]
+    except (KeyError, TypeError) as e:
+        raise KeyError(f'{owner}: each data sample needs {group!r}') from e
+
+
+def _pick_key(sample: dict, group: str, keys: Sequence[str],
+              owner: str) -> str:
+    """First of ``keys`` present in ``sample[group]``."""
+    fields = _get_group(sample, group, owner)
+    for key in keys:
+        if key in fields:
+            return key
+    raise KeyError(f'{owner}: each data sample needs {group}.{keys[0]} '
+                   f'(or {group}.{keys[1]})')
+
+
+def _stack(data_samples: Sequence[dict], group: str, key: str,
+           owner: str) -> np.ndarray:
+    """Stack ``sample[group][key]`` ``(1, K, 3)`` of a batch -> ``(B, K, 3)``
+    float64."""
+    arrs = []
+    for i, sample in enumerate(data_samples):
+        fields = _get_group(sample, group, owner)
+        if key not in fields:
+            raise KeyError(f'{owner}: data sample {i} has no {group}.{key}')
+        arr = _to_numpy(fields[key])
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3 or arr.shape[0] != 1 or arr.shape[2] != 3:
+            raise ValueError(f'{owner}: {group}.{key} of sample {i} must be '
+                             f'(1, K, 3) in metres, got {arr.shape}')
+        arrs.append(arr)
+    shapes = {a.shape for a in arrs}
+    if len(shapes) > 1:
+        raise ValueError(f'{owner}: {group}.{key} shapes differ within the '
+                         f'batch: {sorted(shapes)}')
+    return np.concatenate(arrs).astype(np.float64)
