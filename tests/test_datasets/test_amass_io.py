@@ -9,44 +9,7 @@ from mpt_plugin.datasets.amass_io import (AMASS_TO_YUP, AMASSFormatError,
                                           AMASSSequence, find_amass_sequences,
                                           read_amass_sequence, scan_amass_tree,
                                           zup_to_yup_root)
-
-# SMPL rest joints (metres), as given in the project's reference notes.
-# yapf: disable
-REST = np.array([
-    [0, -0.22, 0.03], [0.07, -0.31, 0.02], [-0.07, -0.31, 0.02],
-    [0, -0.10, 0], [0.10, -0.69, 0.01], [-0.10, -0.69, 0.01],
-    [0, 0.03, 0.02], [0.09, -1.09, -0.03], [-0.09, -1.09, -0.03],
-    [0, 0.08, 0.03], [0.12, -1.15, 0.09], [-0.12, -1.15, 0.09],
-    [0, 0.29, -0.01], [0.08, 0.19, -0.01], [-0.08, 0.19, -0.01],
-    [0, 0.35, 0.04], [0.17, 0.22, -0.02], [-0.17, 0.22, -0.02],
-    [0.43, 0.21, -0.03], [-0.43, 0.21, -0.03], [0.70, 0.22, -0.03],
-    [-0.70, 0.22, -0.03], [0.78, 0.21, -0.05], [-0.78, 0.21, -0.05]])
-PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17,
-           18, 19, 20, 21]
-# yapf: enable
-
-
-def rodrigues(aa: np.ndarray) -> np.ndarray:
-    theta = np.linalg.norm(aa, axis=-1, keepdims=True)
-    axis = aa / np.maximum(theta, 1e-12)
-    x, y, z = axis[..., 0], axis[..., 1], axis[..., 2]
-    zero = np.zeros_like(x)
-    k = np.stack([zero, -z, y, z, zero, -x, -y, x, zero],
-                 -1).reshape(aa.shape[:-1] + (3, 3))
-    s, c = np.sin(theta)[..., None], np.cos(theta)[..., None]
-    return np.eye(3) + s * k + (1 - c) * (k @ k)
-
-
-def fk(poses: np.ndarray, trans: np.ndarray) -> np.ndarray:
-    """SMPL joints (T, 24, 3): R_root (J - J0) + J0 + trans, chained."""
-    rot = rodrigues(poses.reshape(-1, 24, 3))
-    glob = [rot[:, 0]]
-    pos = [REST[0] + trans]
-    for j in range(1, 24):
-        p = PARENTS[j]
-        glob.append(glob[p] @ rot[:, j])
-        pos.append(pos[p] + glob[p] @ (REST[j] - REST[p]))
-    return np.stack(pos, 1)
+from tests.kinematics import REST, fk
 
 
 @pytest.fixture(scope='module')
