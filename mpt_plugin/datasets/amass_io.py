@@ -53,7 +53,7 @@ from scipy.spatial.transform import Rotation
 __all__ = [
     'AMASSFormatError', 'AMASSSequence', 'AMASS_TO_YUP',
     'find_amass_sequences', 'read_amass_sequence', 'scan_amass_tree',
-    'zup_to_yup_root'
+    'split_amass_sequences', 'zup_to_yup_root'
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -485,3 +485,41 @@ def scan_amass_tree(
             logger='current',
             level=logging.WARNING)
     return good, bad
+
+
+def split_amass_sequences(root: PathLike, split: str = 'train',
+                          val_fraction: float = 0.1) -> List[str]:
+    """Motion files of ``root`` in a deterministic sequence-level split.
+
+    A sequence belongs to 'val' when the CRC-32 of its path relative to
+    ``root`` (``/`` separators) falls in the first ``val_fraction`` of the
+    hash range, so held-out motions never appear in training and the split
+    does not change when other files are added.
+
+    Args:
+        root: AMASS tree.
+        split: 'train', 'val' or 'all'.
+        val_fraction: share of sequences in 'val', in [0, 1).
+
+    Returns:
+        list[str]: sorted paths relative to ``root``.
+
+    Raises:
+        ValueError: bad ``split`` / ``val_fraction``, or an empty split.
+    """
+    if split not in ('train', 'val', 'all'):
+        raise ValueError(f"split must be 'train', 'val' or 'all', got "
+                         f'{split!r}')
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f'val_fraction must be in [0, 1), got {val_fraction}')
+    rel = [os.path.relpath(str(p), root) for p in find_amass_sequences(root)]
+
+    def split_of(r: str) -> str:
+        h = zlib.crc32(r.replace('\\', '/').encode()) % 10000
+        return 'val' if h < val_fraction * 10000 else 'train'
+
+    chosen = [r for r in rel if split == 'all' or split_of(r) == split]
+    if not chosen:
+        raise ValueError(f'{root}: no sequence falls in split {split!r} '
+                         f'(val_fraction={val_fraction})')
+    return chosen

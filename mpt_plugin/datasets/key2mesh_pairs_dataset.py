@@ -29,9 +29,8 @@ from scipy.spatial.transform import Rotation
 from torch.utils.data import Dataset
 
 from mpt_plugin.registry import DATASETS
-from .amass_io import (AMASSFormatError, find_amass_sequences,
-                       read_amass_sequence, zup_to_yup_root)
-from .mocap_heatmap_dataset import _split_of
+from .amass_io import (AMASSFormatError, read_amass_sequence,
+                       split_amass_sequences, zup_to_yup_root)
 from .mocap_mesh_cache import select_frames
 
 __all__ = [
@@ -237,16 +236,10 @@ class Key2MeshAMASSPairsDataset(Dataset):
                     f'{data_root}: {len(missing)} listed sequence(s) not '
                     f'found, e.g. {missing[0]}')
             return paths
-        paths = [str(p) for p in find_amass_sequences(data_root)]
-        if split != 'all':
-            paths = [
-                p for p in paths
-                if _split_of(osp.relpath(p, data_root), val_fraction) == split
-            ]
-        if not paths:
-            raise ValueError(f'{data_root}: no sequence falls in split '
-                             f'{split!r} (val_fraction={val_fraction})')
-        return paths
+        return [
+            osp.join(data_root, r)
+            for r in split_amass_sequences(data_root, split, val_fraction)
+        ]
 
     @staticmethod
     def _load(paths: List[str], sample_fps: Optional[float],

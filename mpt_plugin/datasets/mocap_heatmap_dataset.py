@@ -1,6 +1,5 @@
 """MoCap meshes seen by virtual cameras: the MPT pre-training data."""
 import os.path as osp
-import zlib
 from typing import Optional, Sequence
 
 import numpy as np
@@ -12,16 +11,10 @@ from mpt_plugin.body_models.conventions import H36M_TO_J14, get_mapping
 from mpt_plugin.cameras import (H36M_S1_CAMERAS, build_virtual_cameras,
                                 crop_to_norm, fit_square_crop, image_to_crop)
 from mpt_plugin.registry import DATASETS
-from .amass_io import find_amass_sequences
+from .amass_io import split_amass_sequences
 from .mocap_mesh_cache import MoCapMeshCache
 
 __all__ = ['MPTMoCapHeatmapDataset']
-
-
-def _split_of(rel_path: str, val_fraction: float) -> str:
-    """Deterministic sequence-level train/val split from the file name."""
-    h = zlib.crc32(rel_path.replace('\\', '/').encode()) % 10000
-    return 'val' if h < val_fraction * 10000 else 'train'
 
 
 @DATASETS.register_module()
@@ -91,12 +84,6 @@ class MPTMoCapHeatmapDataset(Dataset):
                  max_meshes: Optional[int] = None,
                  sequences: Optional[Sequence[str]] = None,
                  verbose: bool = True):
-        if split not in ('train', 'val', 'all'):
-            raise ValueError(f"split must be 'train', 'val' or 'all', got "
-                             f'{split!r}')
-        if not 0.0 <= val_fraction < 1.0:
-            raise ValueError(f'val_fraction must be in [0, 1), got '
-                             f'{val_fraction}')
         self.data_root = data_root
         self.split = split
         self.num_views = int(num_views)
@@ -105,14 +92,7 @@ class MPTMoCapHeatmapDataset(Dataset):
         self.cameras = build_virtual_cameras(camera_file, num_views)
 
         if sequences is None:
-            rel = [osp.relpath(str(p), data_root)
-                   for p in find_amass_sequences(data_root)]
-            sequences = [r for r in rel if split == 'all'
-                         or _split_of(r, val_fraction) == split]
-            if not sequences:
-                raise ValueError(
-                    f'{data_root}: no sequence falls in split {split!r} '
-                    f'(val_fraction={val_fraction})')
+            sequences = split_amass_sequences(data_root, split, val_fraction)
         rank, _ = get_dist_info()
         cache = MoCapMeshCache.get_or_build(
             data_root,
