@@ -1,8 +1,21 @@
-"""Time ``mmhuman3d_metrics`` against mmhuman3d 0.11.0's own metric code.
+"""Time ``MeshMetric`` / ``mmhuman3d_metrics`` against mmhuman3d 0.11.0.
 
-    .venv/bin/python tools/benchmark/bench_mesh_metric.py \
+    .venv/bin/python tools/benchmark/bench_mesh_metric.py --mode run \
+        [--num-samples 35515] [--pve-samples 35515] [--batch-size 32]
+    .venv/bin/python tools/benchmark/bench_mesh_metric.py --mode functions \
         [--num-samples 35515] [--num-joints 14] [--pve-samples 2000] \
         [--num-verts 6890] [--repeat 3] [--wheel-dir DIR]
+
+``--mode run`` is one whole evaluation of a 3DPW-test-sized set in one
+process: our ``MeshMetric`` (``process`` on every batch of model outputs,
+then ``compute_metrics``) against what mmhuman3d's
+``HumanImageDataset.evaluate`` does with the same outputs (concatenate the
+per-batch arrays, select the 14 LSP joints, centre on the pelvis, convert to
+mm, then its ``eval_utils`` function for each of the seven metrics; its
+body-model pass that produces the PVE meshes is not timed). Both report all
+seven metrics; the largest difference is printed.
+
+``--mode functions`` times each functional metric separately.
 
 Random joints in mm, 3DPW-test sized (35,515 samples x 14 LSP joints) with a
 mask containing zeros, for MPJPE / 3DPCK / 3DAUC under every alignment, and
@@ -102,11 +115,113 @@ def best_time(fn, repeat: int):
     return best, out
 
 
+def _run_batches(num: int, num_verts: int, pve_num: int, batch: int,
+                 seed: int):
+    """Model-output-like batches: ``joints_h36m`` (B, 17, 3) and, for the
+    first ``pve_num`` samples, ``vertices`` (B, V, 3), float32 metres."""
+    import torch
+    gen = torch.Generator().manual_seed(seed)
+    for start in range(0, num, batch):
+        bsz = min(batch, num - start)
+        gt_j = torch.randn(bsz, 17, 3, generator=gen) * 0.3
+        pred_j = gt_j * (0.9 + 0.2 * torch.rand(bsz, 1, 1, generator=gen)) \
+            + torch.randn(bsz, 17, 3, generator=gen) * 0.05
+        out = dict(pred_j=pred_j, gt_j=gt_j)
+        nv = max(0, min(bsz, pve_num - start))
+        if nv:
+            gt_v = torch.randn(nv, num_verts, 3, generator=gen) * 0.3
+            out['gt_v'] = gt_v
+            out['pred_v'] = gt_v + torch.randn(
+                nv, num_verts, 3, generator=gen) * 0.05
+        yield out
+
+
+def run_comparison(args, ref) -> None:
+    """One evaluation run of all seven metrics, ours vs mmhuman3d's."""
+    import torch
+
+    from mpt_plugin.body_models.conventions import H36M_TO_J14
+    from mpt_plugin.evaluation.metrics import MeshMetric
+    torch.set_num_threads(args.threads)
+    names = ('mpjpe', 'pa-mpjpe', '3dpck', 'pa-3dpck', '3dauc', 'pa-3dauc')
+    with_pve = args.pve_samples == args.num_samples
+    if not with_pve and args.pve_samples:
+        raise SystemExit('--mode run: --pve-samples must be 0 or equal to '
+                         '--num-samples (PVE needs a mesh for every sample)')
+    metric_names = names + (('pve', ) if with_pve else ())
+
+    # ---- ours: MeshMetric on per-sample dicts, as the Evaluator passes them
+    batches = []
+    for b in _run_batches(args.num_samples, args.num_verts,
+                          args.pve_samples, args.batch_size, args.seed):
+        samples = []
+        for i in range(b['gt_j'].shape[0]):
+            pred = dict(joints_h36m=b['pred_j'][i:i + 1])
+            gt = dict(joints_h36m=b['gt_j'][i:i + 1])
+            if 'gt_v' in b:
+                pred['vertices'] = b['pred_v'][i:i + 1]
+                gt['vertices'] = b['gt_v'][i:i + 1]
+            samples.append(dict(pred_instances=pred, gt_instances=gt))
+        batches.append((b, samples))
+    metric = MeshMetric(metric=metric_names)
+    t0 = time.perf_counter()
+    for _, samples in batches:
+        metric.process({}, samples)
+    res_ours = metric.compute_metrics(metric.results)
+    t_ours = time.perf_counter() - t0
+
+    # ---- mmhuman3d: concatenate outputs, _parse_result, eval_utils
+    t0 = time.perf_counter()
+    pred = np.concatenate([b['pred_j'].numpy() for b, _ in batches])
+    gt = np.concatenate([b['gt_j'].numpy() for b, _ in batches])
+    mask = np.ones(gt.shape[:2])
+    pred_pelvis, gt_pelvis = pred[:, 0], gt[:, 0]
+    pred = (pred[:, H36M_TO_J14] - pred_pelvis[:, None]) * 1000
+    gt = (gt[:, H36M_TO_J14] - gt_pelvis[:, None]) * 1000
+    mask = mask[:, H36M_TO_J14] > 0
+    res_ref = {}
+    for name in names:
+        align = 'procrustes' if name.startswith('pa-') else 'none'
+        fn = dict(mpjpe=ref.keypoint_mpjpe, pck=ref.keypoint_3d_pck,
+                  auc=ref.keypoint_3d_auc)[name.split('-')[-1].replace(
+                      '3d', '')]
+        res_ref[name.upper()] = float(fn(pred, gt, mask, align))
+    t_ref_joints = time.perf_counter() - t0
+    t_ref_pve = 0.
+    if with_pve:
+        t0 = time.perf_counter()
+        pred_v = np.concatenate([b['pred_v'].numpy() for b, _ in batches])
+        gt_v = np.concatenate([b['gt_v'].numpy() for b, _ in batches])
+        res_ref['PVE'] = float(ref.vertice_pve(pred_v * 1000., gt_v * 1000.))
+        t_ref_pve = time.perf_counter() - t0
+        del pred_v, gt_v
+    t_ref = t_ref_joints + t_ref_pve
+
+    diff = max(abs(res_ours[k] - res_ref[k]) for k in res_ref)
+    print('| | samples | mmhuman3d (s) | MeshMetric (s) | speed-up |')
+    print('|---|---:|---:|---:|---:|')
+    print(f'| one evaluation run, {len(metric_names)} metrics | '
+          f'{args.num_samples} | {t_ref:.2f} | {t_ours:.2f} | '
+          f'{t_ref / t_ours:.1f}x |')
+    print(f'\nmmhuman3d: joints {t_ref_joints:.2f} s, PVE {t_ref_pve:.2f} s; '
+          f'largest metric difference {diff:.1e}')
+    print('values:', {k: round(v, 4) for k, v in res_ours.items()})
+    print(f'torch threads {torch.get_num_threads()}; numpy {np.__version__}; '
+          f'command: {" ".join([Path(sys.executable).name] + sys.argv)}')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--mode', choices=('run', 'functions'),
+                        default='run')
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--num-samples', type=int, default=35515)
     parser.add_argument('--num-joints', type=int, default=14)
-    parser.add_argument('--pve-samples', type=int, default=2000)
+    parser.add_argument('--pve-samples', type=int, default=None,
+                        help='meshes for PVE (run: 0 or --num-samples, the '
+                        'default; functions: default 2000)')
     parser.add_argument('--num-verts', type=int, default=6890)
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument(
@@ -116,6 +231,13 @@ def main():
     args = parser.parse_args()
 
     ref = load_reference(args.wheel_dir)
+    if args.mode == 'run':
+        if args.pve_samples is None:
+            args.pve_samples = args.num_samples
+        run_comparison(args, ref)
+        return
+    if args.pve_samples is None:
+        args.pve_samples = 2000
     pred, gt, mask = make_data(args.num_samples, args.num_joints, 0)
     vpred, vgt, _ = make_data(args.pve_samples, args.num_verts, 1)
 

@@ -22,7 +22,9 @@ import numpy as np
 
 __all__ = [
     'ALIGNMENTS', 'AUC_THRESHOLDS_MM', 'mmh3d_similarity_transform',
-    'keypoint_mpjpe', 'keypoint_3d_pck', 'keypoint_3d_auc', 'vertice_pve'
+    'keypoint_mpjpe', 'keypoint_3d_pck', 'keypoint_3d_auc', 'vertice_pve',
+    'keypoint_errors', 'mpjpe_from_errors', 'pck_from_errors',
+    'auc_from_errors'
 ]
 
 #: Alignment modes accepted by every metric.
@@ -101,8 +103,7 @@ def keypoint_mpjpe(pred: np.ndarray,
     Returns:
         float: Mean error over all valid joints of all samples, in mm.
     """
-    err, mask = _joint_errors(pred, gt, mask, alignment)
-    return float(err[mask].mean())
+    return mpjpe_from_errors(*keypoint_errors(pred, gt, mask, alignment))
 
 
 def keypoint_3d_pck(pred: np.ndarray,
@@ -126,9 +127,8 @@ def keypoint_3d_pck(pred: np.ndarray,
     Returns:
         float: Percentage (0-100) of valid joints that are correct.
     """
-    err, mask = _joint_errors(pred, gt, mask, alignment)
-    frac = _float32_fraction((err[mask] < threshold).sum(), mask.sum())
-    return float(frac * np.float32(100))
+    return pck_from_errors(*keypoint_errors(pred, gt, mask, alignment),
+                           threshold=threshold)
 
 
 def keypoint_3d_auc(pred: np.ndarray,
@@ -150,7 +150,50 @@ def keypoint_3d_auc(pred: np.ndarray,
     Returns:
         float: AUC in percent (0-100).
     """
-    err, mask = _joint_errors(pred, gt, mask, alignment)
+    return auc_from_errors(*keypoint_errors(pred, gt, mask, alignment))
+
+
+def keypoint_errors(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray,
+                    alignment: str = 'none') -> Tuple[np.ndarray, np.ndarray]:
+    """Per-joint errors after mmhuman3d's alignment, for reuse.
+
+    One alignment serves MPJPE, 3DPCK and 3DAUC (mmhuman3d aligns once per
+    metric, i.e. three Procrustes passes for the three ``pa-`` metrics);
+    :func:`mpjpe_from_errors`, :func:`pck_from_errors` and
+    :func:`auc_from_errors` then give the same numbers as
+    :func:`keypoint_mpjpe`, :func:`keypoint_3d_pck` and
+    :func:`keypoint_3d_auc`.
+
+    Args:
+        pred (np.ndarray): Predicted joints ``(N, K, C)`` in mm.
+        gt (np.ndarray): Ground-truth joints ``(N, K, C)`` in mm.
+        mask (np.ndarray): Valid joints ``(N, K)``; at least one valid.
+        alignment (str): ``'none'``, ``'scale'`` or ``'procrustes'``.
+
+    Returns:
+        tuple: errors ``(N, K)`` float64 in mm and the bool mask ``(N, K)``.
+    """
+    pred, gt = _check_pair(pred, gt, 'pred', 'gt')
+    mask = _check_mask(mask, pred.shape[:2])
+    pred = _align(pred, gt, alignment)
+    return _norm(pred - gt), mask
+
+
+def mpjpe_from_errors(err: np.ndarray, mask: np.ndarray) -> float:
+    """Mean of the valid errors (mm), see :func:`keypoint_mpjpe`."""
+    return float(err[mask].mean())
+
+
+def pck_from_errors(err: np.ndarray,
+                    mask: np.ndarray,
+                    threshold: float = 150.) -> float:
+    """3DPCK in percent from errors, see :func:`keypoint_3d_pck`."""
+    frac = _float32_fraction((err[mask] < threshold).sum(), mask.sum())
+    return float(frac * np.float32(100))
+
+
+def auc_from_errors(err: np.ndarray, mask: np.ndarray) -> float:
+    """3DAUC in percent from errors, see :func:`keypoint_3d_auc`."""
     valid = np.sort(err[mask])
     # number of errors strictly below each threshold
     counts = np.searchsorted(valid, AUC_THRESHOLDS_MM, side='left')
@@ -227,15 +270,6 @@ def _align(pred: np.ndarray, gt: np.ndarray, alignment: str) -> np.ndarray:
 def _norm(diff: np.ndarray) -> np.ndarray:
     """Euclidean norm over the last axis (faster than ``linalg.norm``)."""
     return np.sqrt(np.einsum('...c,...c->...', diff, diff))
-
-
-def _joint_errors(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray,
-                  alignment: str) -> Tuple[np.ndarray, np.ndarray]:
-    """Per-joint errors ``(N, K)`` after alignment, and the bool mask."""
-    pred, gt = _check_pair(pred, gt, 'pred', 'gt')
-    mask = _check_mask(mask, pred.shape[:2])
-    pred = _align(pred, gt, alignment)
-    return _norm(pred - gt), mask
 
 
 def _float32_fraction(count, total: int) -> np.ndarray:

@@ -9,14 +9,16 @@ and the metric functions of
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import torch
 from mmengine.evaluator import BaseMetric
 
 from mpt_plugin.body_models.conventions import H36M_TO_J14
 from mpt_plugin.registry import METRICS
-from ..functional.mmhuman3d_metrics import (keypoint_3d_auc, keypoint_3d_pck,
-                                            keypoint_mpjpe)
+from ..functional.mmhuman3d_metrics import (auc_from_errors, keypoint_errors,
+                                            mpjpe_from_errors,
+                                            pck_from_errors)
 
-__all__ = ['MPTMeshMetric']
+__all__ = ['MeshMetric']
 
 #: Metric name -> (function kind, alignment), as mmhuman3d's ``evaluate``.
 _KEYPOINT_METRICS = {
@@ -38,7 +40,7 @@ _JOINT_KEYS = ('joints_h36m', 'keypoints3d')
 
 
 @METRICS.register_module()
-class MPTMeshMetric(BaseMetric):
+class MeshMetric(BaseMetric):
     """MPJPE, PA-MPJPE, PVE, 3DPCK and 3DAUC as in mmhuman3d 0.11.0.
 
     Each data sample (a ``PoseDataSample`` as a dict, as MMEngine passes it)
@@ -77,8 +79,8 @@ class MPTMeshMetric(BaseMetric):
     neutral SMPL, without camera translation), so PVE can differ slightly
     from mmhuman3d's number on 3DPW.
 
-    To keep memory small only the 14 selected joints (pred and GT, mm), the
-    14-joint mask and, for PVE, the per-sample sum of vertex errors (mm) and
+    To keep memory small only the 14 selected joints (pred and GT, mm) and
+    their mask, packed in one ``(14, 7)`` array, and, for PVE, the per-sample sum of vertex errors (mm) and
     vertex count are kept per sample. PVE is the total error sum divided by
     the total vertex count, i.e. exactly mmhuman3d's mean over all vertices
     of all samples. The joint metrics are computed once on all gathered
@@ -140,25 +142,31 @@ class MPTMeshMetric(BaseMetric):
         per_sample: List[Dict[str, np.ndarray]] = [{} for _ in range(n)]
         if self._need_joints:
             pred_j, gt_j, mask = self._select_joints(data_samples)
+            # one (14, 7) row per sample: pred xyz, GT xyz (mm), mask
+            packed = np.concatenate([pred_j, gt_j, mask[..., None]], axis=-1)
             for i in range(n):
-                per_sample[i].update(
-                    pred_joints=pred_j[i], gt_joints=gt_j[i], mask=mask[i])
+                per_sample[i]['joints'] = packed[i]
         if self._need_vertices:
-            pred_v = _stack(data_samples, 'pred_instances', 'vertices',
-                            type(self).__name__)
-            gt_v = _stack(data_samples, 'gt_instances', 'vertices',
-                          type(self).__name__)
+            pred_v = _stack_tensors(data_samples, 'pred_instances',
+                                    'vertices', type(self).__name__)
+            gt_v = _stack_tensors(data_samples, 'gt_instances', 'vertices',
+                                  type(self).__name__)
             if pred_v.shape != gt_v.shape:
                 raise ValueError(
                     f'{type(self).__name__}: pred_instances.vertices and '
                     'gt_instances.vertices must have equal (1, V, 3) shapes, '
-                    f'got {pred_v.shape[1:]} and {gt_v.shape[1:]}')
-            diff = (pred_v - gt_v) * 1000.  # (B, V, 3) mm, no alignment
-            err_sum = np.sqrt(np.einsum('bvc,bvc->bv', diff, diff)).sum(1)
+                    f'got {tuple(pred_v.shape[1:])} and '
+                    f'{tuple(gt_v.shape[1:])}')
+            # (B, V) vertex errors in float32 (the model's precision, and
+            # mmhuman3d's), no alignment; summed per sample in float64, mm
+            err_sum = (torch.linalg.vector_norm(
+                pred_v - gt_v.to(pred_v), dim=-1).sum(1, dtype=torch.float64)
+                       * 1000.).cpu().numpy()
+            num_verts = np.int64(pred_v.shape[1])
             for i in range(n):
                 per_sample[i].update(
                     pve_sum=np.float64(err_sum[i]),
-                    pve_count=np.int64(pred_v.shape[1]))
+                    pve_count=num_verts)
         self.results.extend(per_sample)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
@@ -175,9 +183,10 @@ class MPTMeshMetric(BaseMetric):
                              'processed')
         out: Dict[str, float] = {}
         if self._need_joints:
-            pred = np.stack([r['pred_joints'] for r in results])  # (N,14,3)
-            gt = np.stack([r['gt_joints'] for r in results])
-            mask = np.stack([r['mask'] for r in results])  # (N, 14)
+            packed = np.stack([r['joints'] for r in results])  # (N, 14, 7)
+            pred, gt = packed[..., :3], packed[..., 3:6]  # mm
+            mask = packed[..., 6] > 0  # (N, 14)
+        errors = {}  # alignment -> (errors, mask): one Procrustes pass
         for name in self.metrics:
             if name == 'pve':
                 total = np.sum([r['pve_sum'] for r in results])
@@ -185,13 +194,16 @@ class MPTMeshMetric(BaseMetric):
                 out['PVE'] = float(total / count)
                 continue
             kind, alignment = _KEYPOINT_METRICS[name]
+            if alignment not in errors:
+                errors[alignment] = keypoint_errors(pred, gt, mask,
+                                                    alignment)
+            err, valid = errors[alignment]
             if kind == 'mpjpe':
-                value = keypoint_mpjpe(pred, gt, mask, alignment)
+                value = mpjpe_from_errors(err, valid)
             elif kind == 'pck':
-                value = keypoint_3d_pck(pred, gt, mask, alignment,
-                                        self.pck_threshold)
+                value = pck_from_errors(err, valid, self.pck_threshold)
             else:
-                value = keypoint_3d_auc(pred, gt, mask, alignment)
+                value = auc_from_errors(err, valid)
             out[name.upper()] = value
         return out
 
@@ -209,8 +221,10 @@ class MPTMeshMetric(BaseMetric):
         pred_keys = (gt_key, ) + tuple(k for k in _JOINT_KEYS if k != gt_key)
         pred_key = _pick_key(data_samples[0], 'pred_instances', pred_keys,
                              name)
-        gt = _stack(data_samples, 'gt_instances', gt_key, name)
-        pred = _stack(data_samples, 'pred_instances', pred_key, name)
+        gt = _stack_tensors(data_samples, 'gt_instances', gt_key,
+                            name).cpu().double().numpy()
+        pred = _stack_tensors(data_samples, 'pred_instances', pred_key,
+                              name).cpu().double().numpy()
         num_gt = gt.shape[1]
         if pred.shape[1] != num_gt:
             raise ValueError(
@@ -242,6 +256,10 @@ class MPTMeshMetric(BaseMetric):
                     num_joints: int) -> np.ndarray:
         """``(B, K)`` GT masks; all ones where ``keypoints3d_mask`` is
         absent."""
+        if not any('keypoints3d_mask' in _get_group(
+                sample, 'gt_instances', type(self).__name__)
+                   for sample in data_samples):
+            return np.ones((len(data_samples), num_joints))
         masks = []
         for i, sample in enumerate(data_samples):
             gt = _get_group(sample, 'gt_instances', type(self).__name__)
@@ -286,24 +304,44 @@ def _pick_key(sample: dict, group: str, keys: Sequence[str],
                    f'(or {group}.{keys[1]})')
 
 
-def _stack(data_samples: Sequence[dict], group: str, key: str,
-           owner: str) -> np.ndarray:
-    """Stack ``sample[group][key]`` ``(1, K, 3)`` of a batch -> ``(B, K, 3)``
-    float64."""
-    arrs = []
+def _stack_tensors(data_samples: Sequence[dict], group: str, key: str,
+                   owner: str) -> torch.Tensor:
+    """Stack ``sample[group][key]`` of a batch into a ``(B, K, 3)`` tensor.
+
+    Each value is ``(1, K, 3)`` or ``(K, 3)`` (tensor or array). Tensors
+    stay on their device (so vertex errors of a GPU model are computed on
+    the GPU), float32 unless float64. The common case, equal-shaped
+    ``(1, K, 3)`` tensors, is one ``torch.cat``; anything else is checked
+    per sample with an error naming it.
+    """
+    values = []
     for i, sample in enumerate(data_samples):
         fields = _get_group(sample, group, owner)
         if key not in fields:
             raise KeyError(f'{owner}: data sample {i} has no {group}.{key}')
-        arr = _to_numpy(fields[key])
-        if arr.ndim == 2:
-            arr = arr[None]
-        if arr.ndim != 3 or arr.shape[0] != 1 or arr.shape[2] != 3:
+        values.append(fields[key])
+    first = values[0]
+    if (isinstance(first, torch.Tensor) and first.dim() == 3
+            and first.shape[0] == 1 and first.shape[2] == 3):
+        try:
+            out = torch.cat(values).detach()
+        except (TypeError, RuntimeError):
+            out = None
+        if out is not None and out.shape[0] == len(values):
+            return out if out.dtype == torch.float64 else out.float()
+    tensors = []
+    for i, value in enumerate(values):
+        t = torch.as_tensor(value).detach()
+        if t.dim() == 3 and t.shape[0] == 1:
+            t = t[0]
+        if t.dim() != 2 or t.shape[-1] != 3:
             raise ValueError(f'{owner}: {group}.{key} of sample {i} must be '
-                             f'(1, K, 3) in metres, got {arr.shape}')
-        arrs.append(arr)
-    shapes = {a.shape for a in arrs}
+                             f'(1, K, 3) in metres, got {tuple(t.shape)}')
+        tensors.append(t.to(first.device if isinstance(first, torch.Tensor)
+                            else 'cpu'))
+    shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f'{owner}: {group}.{key} shapes differ within the '
                          f'batch: {sorted(shapes)}')
-    return np.concatenate(arrs).astype(np.float64)
+    out = torch.stack(tensors)
+    return out if out.dtype == torch.float64 else out.float()
