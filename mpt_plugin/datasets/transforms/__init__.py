@@ -1,3 +1,12 @@
+from .mesh_affine import MeshAffine
+from .mesh_color_noise import MeshColorNoise
+from .mesh_random_flip import MeshRandomFlip
+from .mesh_random_scale_rotation import MeshRandomScaleRotation
 from .normalize_keypoints import coco17_to_openpose18, normalize_keypoints_2d
+from .pack_mesh_inputs import PackMeshInputs
 
-__all__ = ['coco17_to_openpose18', 'normalize_keypoints_2d']
+__all__ = [
+    'MeshAffine', 'MeshColorNoise', 'MeshRandomFlip',
+    'MeshRandomScaleRotation', 'PackMeshInputs', 'coco17_to_openpose18',
+    'normalize_keypoints_2d'
+]

@@ -1,0 +1,296 @@
+"""MPT on images: HRNet pose feature maps -> mesh regression transformer.
+
+Paper sections 3.2 / 3.3: after pre-training on MoCap heatmaps, the
+transformer head reads the 17 undecoded heatmaps of a stock MMPose HRNet
+("pose feature maps") instead of synthetic Gaussian heatmaps, first without
+fine-tuning, then fine-tuned end to end on mixed 2D/3D image datasets.
+"""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmengine.structures import InstanceData
+from mmpose.structures import PoseDataSample
+from torch import Tensor
+
+from mpt_plugin.body_models import MPTGenderedSMPL
+from mpt_plugin.body_models.conventions import H36M_TO_J14
+from mpt_plugin.registry import MODELS
+from .mpt_pretrain_estimator import MPTPretrainEstimator
+
+__all__ = ['MPTFinetuneEstimator']
+
+#: Per-sample GT fields of ``PackMeshInputs`` and their trailing shapes
+#: (``None`` = any number of joints K).
+_GT_FIELDS = {
+    'keypoints2d': (None, 2),
+    'keypoints2d_visible': (None, ),
+    'keypoints3d': (None, 3),
+    'keypoints3d_visible': (None, ),
+    'smpl_global_orient': (3, ),
+    'smpl_body_pose': (69, ),
+    'smpl_betas': (10, ),
+    'has_smpl': (),
+    'gender': (),
+}
+
+
+@MODELS.register_module()
+class MPTFinetuneEstimator(MPTPretrainEstimator):
+    """MPT fine-tuning / image inference (paper sections 3.2, 3.3).
+
+    Data flow: ``HumanDataDataset`` / ``MixedHumanDataDataset`` ->
+    ``PackMeshInputs`` (224x224 BGR crops, GT in the crop) -> data
+    preprocessor (mmpose ``PoseDataPreprocessor``: BGR->RGB, ImageNet
+    mean/std) -> ``backbone`` (e.g. ``HRNetPoseFeatureMaps``: 17 undecoded
+    COCO heatmaps resized to the head's ``input_size``) -> ``head``
+    (:class:`MPTMeshTransformerHead`, dense input path) -> mesh, joints and
+    weak-perspective camera -> :class:`MPTMeshLoss` / ``MeshMetric``.
+
+    Ground truth is assembled per batch on the device:
+
+    - mesh (``has_mesh``): the GT SMPL parameters (global orientation in the
+      camera frame, no translation) through the **gendered** SMPL of each
+      sample, rotated like the image (the pipeline already did), centred on
+      H3.6M joint 0 of the 17-joint regressor; coarse levels by the mesh
+      sampler.
+    - 3D joints (``has_3d``): the dataset's 17 H3.6M ``keypoints3d`` centred
+      on their pelvis (joint 0) when the pelvis is visible, otherwise the
+      joints regressed from the GT mesh when there is one; the 14 LSP joints
+      are supervised, weighted by visibility.
+    - 2D joints (``has_2d``): ``keypoints2d`` (crop pixels, pixel centres at
+      integers) -> ``[-1, 1]`` (``(x + 0.5) * 2 / S - 1``), weighted by
+      visibility.
+
+    Units: metres, camera-aligned axes (x right, y down, z forward) for all
+    3D quantities, pelvis-centred.
+
+    Loading a pre-training checkpoint with ``load_from``: the head lives
+    under the same name (``head.``) in both estimators, so MMEngine's
+    non-strict loading maps its weights in unchanged; the backbone keeps the
+    weights of its own ``checkpoint`` (they are absent from a pre-training
+    checkpoint). A fine-tuned checkpoint restores both.
+
+    Args:
+        backbone (dict): image -> (B, 17, S, S) maps, e.g.
+            ``HRNetPoseFeatureMaps``.
+        head (dict): ``MPTMeshTransformerHead`` config (owns the loss).
+        body_model (dict): ``MPTSMPL`` arguments (``model_path`` = the
+            directory of ``SMPL_{NEUTRAL,MALE,FEMALE}``, ``joints_regressor``
+            = the 17-joint H3.6M regressor). The neutral model gives the
+            head's template, the gendered ones the GT meshes.
+        mesh_sampler (str): ``mesh_downsampling.npz`` of the topology.
+        data_preprocessor (dict, optional): e.g. ``PoseDataPreprocessor``.
+        init_upsampling_from_sampler (bool): see
+            :class:`MPTPretrainEstimator`.
+        init_cfg (dict, optional): MMEngine init config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 head: dict,
+                 body_model: dict,
+                 mesh_sampler: str,
+                 data_preprocessor: Optional[dict] = None,
+                 init_upsampling_from_sampler: bool = True,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(
+            head=head,
+            body_model=body_model,
+            mesh_sampler=mesh_sampler,
+            data_preprocessor=data_preprocessor,
+            init_upsampling_from_sampler=init_upsampling_from_sampler,
+            init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        bm = {
+            k: v
+            for k, v in body_model.items()
+            if k not in ('type', 'gender', 'joints_regressor')
+        }
+        self.gt_body_model = MPTGenderedSMPL(**bm)
+        for p in self.gt_body_model.parameters():
+            p.requires_grad_(False)
+
+    # ------------------------------------------------------------------ parts
+    def extract_feat(self, inputs: Tensor) -> Tensor:
+        """(B, 3, H, W) normalised images -> (B, 17, S, S) pose maps."""
+        maps = self.backbone(inputs)
+        if isinstance(maps, (list, tuple)):
+            maps = maps[-1]
+        return maps
+
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[Sequence[PoseDataSample]] = None,
+                mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.head(self.extract_feat(inputs))
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
+                         f'{mode!r}')
+
+    # -------------------------------------------------------------- ground truth
+    def _stack_gt(self, data_samples: Sequence[PoseDataSample],
+                  device: torch.device) -> Dict[str, Tensor]:
+        """Batch the ``gt_instances`` fields of ``PackMeshInputs``."""
+        if not data_samples:
+            raise ValueError('MPTFinetuneEstimator needs data_samples')
+        out = {}
+        for key, tail in _GT_FIELDS.items():
+            values = []
+            for i, sample in enumerate(data_samples):
+                gt = sample.gt_instances
+                if key not in gt:
+                    raise KeyError(
+                        f'data sample {i} ({sample.metainfo.get("img_path")})'
+                        f' has no gt_instances.{key}; use PackMeshInputs '
+                        '(mpt_plugin/datasets/transforms/pack_mesh_inputs.py)')
+                values.append(torch.as_tensor(gt[key]))
+            value = torch.cat(values).to(device)
+            expected = [t for t in tail if t is not None]
+            if list(value.shape[value.dim() - len(expected):]) != expected \
+                    or value.dim() != 1 + len(tail):
+                raise ValueError(f'gt_instances.{key} must be (1, '
+                                 f'{", ".join(str(t or "K") for t in tail)})'
+                                 f' per sample, got {tuple(value.shape)} for '
+                                 'the batch')
+            out[key] = value
+        num_joints = out['keypoints3d'].shape[1]
+        if num_joints != 17 or out['keypoints2d'].shape[1] != 17:
+            raise ValueError(
+                'MPTFinetuneEstimator needs keypoints in the 17-joint h36m '
+                "convention (dataset convention='h36m'), got "
+                f'{num_joints} (3D) and {out["keypoints2d"].shape[1]} (2D)')
+        return out
+
+    @torch.no_grad()
+    def gt_meshes(self, gt: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Gendered SMPL meshes of the GT parameters, pelvis-centred.
+
+        Args:
+            gt (dict): batched fields (see :meth:`_stack_gt`).
+
+        Returns:
+            dict: ``vertices`` (B, V, 3) and ``joints_h36m`` (B, 17, 3)
+            metres, camera axes, centred on the regressed pelvis; rows of
+            samples without SMPL are zeros.
+        """
+        dtype = self.joint_regressor.dtype
+        out = self.gt_body_model(
+            betas=gt['smpl_betas'].to(dtype),
+            body_pose=gt['smpl_body_pose'].to(dtype),
+            global_orient=gt['smpl_global_orient'].to(dtype),
+            gender=gt['gender'].long())
+        verts = out['vertices']
+        joints = torch.einsum('jv,bvc->bjc', self.joint_regressor, verts)
+        has = (gt['has_smpl'] > 0)[:, None, None]
+        verts = torch.where(has, verts - joints[:, :1], 0.)
+        joints = torch.where(has, joints - joints[:, :1], 0.)
+        return dict(vertices=verts, joints_h36m=joints)
+
+    def gather_gt(self, data_samples: Sequence[PoseDataSample],
+                  device: Optional[torch.device] = None
+                  ) -> Dict[str, Tensor]:
+        """GT tensors for :class:`MPTMeshLoss` (see the class docstring).
+
+        Returns:
+            dict: ``vertices``/``vertices_mid``/``vertices_coarse`` +
+            ``has_mesh``; ``joints_3d`` (B, 14, 3), ``joints_3d_weights``,
+            ``has_3d``, ``joints_h36m`` (B, 17, 3); ``joints_2d_norm``
+            (B, 14, 2), ``joints_2d_weights``, ``has_2d``; all metres /
+            normalised crop coordinates.
+        """
+        device = device or self.joint_regressor.device
+        gt = self._stack_gt(data_samples, device)
+        dtype = self.joint_regressor.dtype
+        has_mesh = gt['has_smpl'] > 0
+        mesh = self.gt_meshes(gt)
+
+        kp3d = gt['keypoints3d'].to(dtype)
+        vis3d = gt['keypoints3d_visible'].to(dtype)
+        use_kp3d = vis3d[:, 0] > 0  # the pelvis is needed to centre
+        joints = torch.where(use_kp3d[:, None, None],
+                             kp3d - kp3d[:, :1], mesh['joints_h36m'])
+        weights3d = torch.where(use_kp3d[:, None], vis3d,
+                                has_mesh[:, None].to(dtype).expand_as(vis3d))
+        joints_lsp, weights_lsp = joints[:, H36M_TO_J14], \
+            weights3d[:, H36M_TO_J14]
+        has_3d = (weights_lsp > 0).any(dim=1)
+
+        size = float(self.head.input_size)
+        kp2d = gt['keypoints2d'].to(dtype)[:, H36M_TO_J14]
+        vis2d = gt['keypoints2d_visible'].to(dtype)[:, H36M_TO_J14]
+        joints_2d_norm = (kp2d + 0.5) * (2.0 / size) - 1.0
+        verts = mesh['vertices']
+        return dict(
+            vertices=verts,
+            vertices_mid=self.mesh_sampler.downsample(verts, 0, 1),
+            vertices_coarse=self.mesh_sampler.downsample(verts, 0, 2),
+            has_mesh=has_mesh,
+            joints_3d=joints_lsp,
+            joints_3d_weights=weights_lsp,
+            has_3d=has_3d,
+            joints_h36m=joints,
+            joints_h36m_weights=weights3d,
+            joints_2d_norm=joints_2d_norm,
+            joints_2d_weights=vis2d,
+            has_2d=(vis2d > 0).any(dim=1))
+
+    # ------------------------------------------------------------------ modes
+    def loss(self, inputs: Tensor,
+             data_samples: Sequence[PoseDataSample]) -> Dict[str, Tensor]:
+        gt = self.gather_gt(data_samples, inputs.device)
+        return self.head.loss(self.extract_feat(inputs), gt)
+
+    def predict(self,
+                inputs: Tensor,
+                data_samples: Optional[Sequence[PoseDataSample]] = None
+                ) -> List[PoseDataSample]:
+        """Mesh predictions, plus mmhuman3d-style GT for ``MeshMetric``.
+
+        Returns:
+            list[PoseDataSample]: the input samples (or new ones) with
+            ``pred_instances``: ``vertices`` (1, V, 3), ``joints`` (1, 14,
+            3), ``joints_h36m`` (1, 17, 3), ``camera`` (1, 3) (metres,
+            camera axes, pelvis-centred). When GT is available,
+            ``gt_instances`` additionally holds ``joints_h36m`` (1, 17, 3)
+            and ``keypoints3d_mask`` (1, 17): from the GT SMPL through the
+            gendered model (3DPW branch of mmhuman3d, with ``vertices``
+            (1, V, 3) for PVE) when the sample has SMPL, else the dataset's
+            3D keypoints (H3.6M branch). The predicted mesh is the model's
+            own (mmhuman3d re-poses predicted SMPL parameters with the GT
+            gender; MPT predicts vertices, not parameters).
+        """
+        out = self.head.predict(self.extract_feat(inputs))
+        pred_h36m = torch.einsum('jv,bvc->bjc', self.joint_regressor,
+                                 out['vertices'])
+        pred_h36m = pred_h36m - pred_h36m[:, :1]
+        bsz = out['vertices'].shape[0]
+        gt = None
+        if data_samples is not None and len(data_samples) and all(
+                'keypoints3d' in s.gt_instances for s in data_samples):
+            gt = self._stack_gt(data_samples, inputs.device)
+            mesh = self.gt_meshes(gt)
+        results = []
+        for i in range(bsz):
+            sample = (data_samples[i] if data_samples is not None else
+                      PoseDataSample())
+            sample.pred_instances = InstanceData(
+                vertices=out['vertices'][i:i + 1],
+                joints=out['joints'][i:i + 1],
+                joints_h36m=pred_h36m[i:i + 1],
+                camera=out['camera'][i:i + 1])
+            if gt is not None:
+                gi = sample.gt_instances
+                if gt['has_smpl'][i] > 0:
+                    gi.joints_h36m = mesh['joints_h36m'][i:i + 1]
+                    gi.vertices = mesh['vertices'][i:i + 1]
+                    gi.keypoints3d_mask = torch.ones_like(
+                        gt['keypoints3d_visible'][i:i + 1])
+                else:
+                    gi.joints_h36m = gt['keypoints3d'][i:i + 1]
+                    gi.keypoints3d_mask = gt['keypoints3d_visible'][i:i + 1]
+            results.append(sample)
+        return results
