@@ -7,8 +7,8 @@ keypoints_mapping``), so a convention here maps by name onto mmhuman3d's
 - ``smpl_24`` (alias ``smpl``): the 24 SMPL kinematic joints, pelvis first,
   as produced by the SMPL ``J_regressor`` (mmhuman3d calls this list
   ``smpl``). NOTE: mmhuman3d's own ``smpl_24`` is a different list (SPIN's
-  24: LSP-14 + extras regressed by ``J_regressor_extra``); it is not defined
-  here.
+  24: LSP-14 + extras regressed by ``J_regressor_extra``), called
+  ``spin_24`` here.
 - ``smpl_45``: ``smpl_24`` + the 21 landmarks smplx selects from mesh
   vertices (``smplx/vertex_ids.py``, SMPL-H topology): nose, eyes, ears, toes,
   heels, fingertips. This is ``MPTSMPL``'s ``joints`` output on a 6890-vertex
@@ -25,6 +25,25 @@ keypoints_mapping``), so a convention here maps by name onto mmhuman3d's
   detector joints are not the SMPL joints; map them from ``smpl_45`` with
   ``approximate=True``.
 - ``lsp``: the 14 LSP joints (mmhuman3d's evaluation joint set).
+- ``human_data``: mmhuman3d's 190-joint ``human_data`` layout, the joint
+  axis of every ``keypoints2d``/``keypoints3d`` array stored in a HumanData
+  ``.npz`` (0-143 SMPL-X joints and landmarks, 144-152 SPIN's
+  ``J_regressor_extra`` joints, 153-177 OpenPose BODY_25, 178-184
+  MPI-INF-3DHP extras, 185-189 H36M head/headtop, PoseTrack head bottom
+  and the SMPL hands).
+- ``mpii``: the 16 MPII joints (mmhuman3d's names: hips, pelvis, thorax and
+  neck are the ``*_extra`` joints).
+- ``openpose_25``: OpenPose BODY_25 (``*_openpose`` names).
+- ``spin_24``: SPIN's 24 joints (LSP-14, then pelvis, thorax, spine, jaw
+  and head ``*_extra`` joints, nose, eyes, ears); mmhuman3d calls this list
+  ``smpl_24``.
+- ``smpl_49``: SPIN's 49 joints, ``openpose_25 + spin_24``.
+- ``smpl_54``: ``smpl_45`` + the 9 ``*_extra`` joints of SPIN's
+  ``J_regressor_extra``.
+- ``mmh3d_coco`` / ``mmh3d_lsp``: mmhuman3d's own ``coco``/``lsp`` lists,
+  which name the hips (and LSP's neck) ``*_extra`` where ``coco``/``lsp``
+  above use the SMPL names. :data:`MMHUMAN3D_CONVENTIONS` maps every
+  mmhuman3d convention name to the one here with the identical name list.
 
 Where the name mapping comes from:
 
@@ -41,6 +60,12 @@ Where the name mapping comes from:
   which is Key2Mesh's ``SMPL_TO_COCO = [24, 12, 17, 19, 21, 16, 18, 20, 2, 5,
   8, 1, 4, 7, 25, 26, 27, 28]``; ``h36m -> lsp`` gives mmhuman3d's
   :data:`H36M_TO_J14`.
+- With a source ``mask`` and ``approximate=True``, :func:`convert_keypoints`
+  takes the first member of a group that is both present in the source and
+  valid in the mask, so e.g. ``human_data -> h36m`` fills ``pelvis_extra``
+  from ``pelvis`` in a file that only has the SMPL joints. mmhuman3d's
+  ``convert_kps`` ignores the mask when it picks a stand-in; without a
+  mask, or with ``approximate=False``, both give the same result.
 """
 from functools import lru_cache
 from typing import Dict, List, Optional, Tuple, TypeVar, Union
@@ -50,7 +75,8 @@ import torch
 
 __all__ = [
     'KEYPOINT_CONVENTIONS', 'APPROXIMATE_EQUIVALENTS', 'H36M_TO_J14',
-    'get_keypoint_names', 'get_keypoint_num', 'get_mapping',
+    'MMHUMAN3D_CONVENTIONS', 'NUM_HUMAN_DATA_JOINTS', 'get_keypoint_names',
+    'get_keypoint_num', 'get_mapping',
     'convert_keypoints', 'get_flip_indices', 'h36m_regressor_order'
 ]
 
@@ -108,6 +134,105 @@ LSP = [
     'left_shoulder', 'left_elbow', 'left_wrist', 'neck', 'headtop'
 ]
 
+#: mmhuman3d's 190-joint ``human_data`` layout (names and order of mmhuman3d
+#: 0.11.0 ``core/conventions/keypoints_mapping/human_data.py``).
+HUMAN_DATA = [
+    # 0-21: the SMPL-X body joints (SMPL order up to the wrists)
+    'pelvis', 'left_hip', 'right_hip', 'spine_1', 'left_knee', 'right_knee',
+    'spine_2', 'left_ankle', 'right_ankle', 'spine_3', 'left_foot',
+    'right_foot', 'neck', 'left_collar', 'right_collar', 'head',
+    'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow',
+    'left_wrist', 'right_wrist',
+    # 22-24: jaw, eyeballs
+    'jaw', 'left_eyeball', 'right_eyeball',
+    # 25-54: finger joints (left then right hand)
+    'left_index_1', 'left_index_2', 'left_index_3', 'left_middle_1',
+    'left_middle_2', 'left_middle_3', 'left_pinky_1', 'left_pinky_2',
+    'left_pinky_3', 'left_ring_1', 'left_ring_2', 'left_ring_3',
+    'left_thumb_1', 'left_thumb_2', 'left_thumb_3', 'right_index_1',
+    'right_index_2', 'right_index_3', 'right_middle_1', 'right_middle_2',
+    'right_middle_3', 'right_pinky_1', 'right_pinky_2', 'right_pinky_3',
+    'right_ring_1', 'right_ring_2', 'right_ring_3', 'right_thumb_1',
+    'right_thumb_2', 'right_thumb_3',
+    # 55-75: smplx vertex landmarks (face, feet, fingertips)
+    'nose', 'right_eye', 'left_eye', 'right_ear', 'left_ear', 'left_bigtoe',
+    'left_smalltoe', 'left_heel', 'right_bigtoe', 'right_smalltoe',
+    'right_heel', 'left_thumb', 'left_index', 'left_middle', 'left_ring',
+    'left_pinky', 'right_thumb', 'right_index', 'right_middle', 'right_ring',
+    'right_pinky',
+    # 76-143: face landmarks (eyebrows, nose, eyes, mouth, lips, contour)
+    'right_eyebrow_1', 'right_eyebrow_2', 'right_eyebrow_3', 'right_eyebrow_4',
+    'right_eyebrow_5', 'left_eyebrow_5', 'left_eyebrow_4', 'left_eyebrow_3',
+    'left_eyebrow_2', 'left_eyebrow_1', 'nosebridge_1', 'nosebridge_2',
+    'nosebridge_3', 'nosebridge_4', 'right_nose_2', 'right_nose_1',
+    'nose_middle', 'left_nose_1', 'left_nose_2', 'right_eye_1', 'right_eye_2',
+    'right_eye_3', 'right_eye_4', 'right_eye_5', 'right_eye_6', 'left_eye_4',
+    'left_eye_3', 'left_eye_2', 'left_eye_1', 'left_eye_6', 'left_eye_5',
+    'right_mouth_1', 'right_mouth_2', 'right_mouth_3', 'mouth_top',
+    'left_mouth_3', 'left_mouth_2', 'left_mouth_1', 'left_mouth_5',
+    'left_mouth_4', 'mouth_bottom', 'right_mouth_4', 'right_mouth_5',
+    'right_lip_1', 'right_lip_2', 'lip_top', 'left_lip_2', 'left_lip_1',
+    'left_lip_3', 'lip_bottom', 'right_lip_3', 'right_contour_1',
+    'right_contour_2', 'right_contour_3', 'right_contour_4', 'right_contour_5',
+    'right_contour_6', 'right_contour_7', 'right_contour_8', 'contour_middle',
+    'left_contour_8', 'left_contour_7', 'left_contour_6', 'left_contour_5',
+    'left_contour_4', 'left_contour_3', 'left_contour_2', 'left_contour_1',
+    # 144-152: SPIN J_regressor_extra joints
+    'right_hip_extra', 'left_hip_extra', 'neck_extra', 'headtop',
+    'pelvis_extra', 'thorax_extra', 'spine_extra', 'jaw_extra', 'head_extra',
+    # 153-177: OpenPose BODY_25
+    'nose_openpose', 'neck_openpose', 'right_shoulder_openpose',
+    'right_elbow_openpose', 'right_wrist_openpose', 'left_shoulder_openpose',
+    'left_elbow_openpose', 'left_wrist_openpose', 'pelvis_openpose',
+    'right_hip_openpose', 'right_knee_openpose', 'right_ankle_openpose',
+    'left_hip_openpose', 'left_knee_openpose', 'left_ankle_openpose',
+    'right_eye_openpose', 'left_eye_openpose', 'right_ear_openpose',
+    'left_ear_openpose', 'left_bigtoe_openpose', 'left_smalltoe_openpose',
+    'left_heel_openpose', 'right_bigtoe_openpose', 'right_smalltoe_openpose',
+    'right_heel_openpose',
+    # 178-184: MPI-INF-3DHP extras
+    'spine_4_3dhp', 'left_clavicle_3dhp', 'right_clavicle_3dhp',
+    'left_hand_3dhp', 'right_hand_3dhp', 'left_toe_3dhp', 'right_toe_3dhp',
+    # 185-189: H36M GT head/headtop, PoseTrack head bottom, SMPL hands
+    'head_h36m', 'headtop_h36m', 'head_bottom_pt', 'left_hand', 'right_hand',
+]
+
+#: Number of joints of the ``human_data`` layout.
+NUM_HUMAN_DATA_JOINTS = 190
+
+#: OpenPose BODY_25, ``human_data`` indices 153..177.
+OPENPOSE_25 = HUMAN_DATA[153:178]
+
+#: SPIN's ``J_regressor_extra`` joints, ``human_data`` indices 144..152.
+SPIN_EXTRA_9 = HUMAN_DATA[144:153]
+
+MPII = [
+    'right_ankle', 'right_knee', 'right_hip_extra', 'left_hip_extra',
+    'left_knee', 'left_ankle', 'pelvis_extra', 'thorax_extra', 'neck_extra',
+    'headtop', 'right_wrist', 'right_elbow', 'right_shoulder',
+    'left_shoulder', 'left_elbow', 'left_wrist'
+]
+
+# mmhuman3d's own lists; they differ from COCO/LSP above only in the
+# *_extra names of the hips (and LSP's neck).
+MMH3D_LSP = [
+    'right_ankle', 'right_knee', 'right_hip_extra', 'left_hip_extra',
+    'left_knee', 'left_ankle', 'right_wrist', 'right_elbow',
+    'right_shoulder', 'left_shoulder', 'left_elbow', 'left_wrist',
+    'neck_extra', 'headtop'
+]
+
+MMH3D_COCO = COCO[:11] + ['left_hip_extra', 'right_hip_extra'] + COCO[13:]
+
+SPIN_24 = MMH3D_LSP + [
+    'pelvis_extra', 'thorax_extra', 'spine_extra', 'jaw_extra', 'head_extra',
+    'nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear'
+]
+
+SMPL_49 = OPENPOSE_25 + SPIN_24
+
+SMPL_54 = SMPL_45 + SPIN_EXTRA_9
+
 #: Joint names of every convention, by convention name.
 KEYPOINT_CONVENTIONS: Dict[str, Tuple[str, ...]] = {
     'smpl_24': tuple(SMPL_24),
@@ -118,11 +243,39 @@ KEYPOINT_CONVENTIONS: Dict[str, Tuple[str, ...]] = {
     'coco': tuple(COCO),
     'openpose_coco18': tuple(OPENPOSE_COCO18),
     'lsp': tuple(LSP),
+    'human_data': tuple(HUMAN_DATA),
+    'mpii': tuple(MPII),
+    'openpose_25': tuple(OPENPOSE_25),
+    'spin_24': tuple(SPIN_24),
+    'smpl_49': tuple(SMPL_49),
+    'smpl_54': tuple(SMPL_54),
+    'mmh3d_coco': tuple(MMH3D_COCO),
+    'mmh3d_lsp': tuple(MMH3D_LSP),
+}
+
+#: mmhuman3d convention name -> the convention here with the identical
+#: joint-name list. Note mmhuman3d's ``smpl_24`` is SPIN's 24 (``spin_24``
+#: here) while ``smpl_24`` here is mmhuman3d's ``smpl``.
+MMHUMAN3D_CONVENTIONS: Dict[str, str] = {
+    'human_data': 'human_data',
+    'smpl': 'smpl_24',
+    'smpl_45': 'smpl_45',
+    'smpl_49': 'smpl_49',
+    'smpl_54': 'smpl_54',
+    'smpl_24': 'spin_24',
+    'h36m': 'h36m',
+    'h36m_mmpose': 'h36m_mmpose',
+    'coco': 'mmh3d_coco',
+    'lsp': 'mmh3d_lsp',
+    'mpii': 'mpii',
+    'openpose_25': 'openpose_25',
 }
 
 #: Groups of names that may stand in for each other with
-#: ``approximate=True`` (a subset of mmhuman3d's APPROXIMATE_MAPPING_LIST).
-#: Within a group the first member present in the source is used.
+#: ``approximate=True`` (mmhuman3d's APPROXIMATE_MAPPING_LIST). A joint
+#: without an exact match takes the first other member of its group that
+#: is present in the source (and valid in the mask, see
+#: :func:`convert_keypoints`).
 APPROXIMATE_EQUIVALENTS: Tuple[Tuple[str, ...], ...] = (
     ('pelvis', 'pelvis_openpose', 'pelvis_extra'),
     ('left_hip', 'left_hip_openpose', 'left_hip_extra'),
@@ -131,6 +284,8 @@ APPROXIMATE_EQUIVALENTS: Tuple[Tuple[str, ...], ...] = (
     ('jaw', 'jaw_extra'),
     ('head_extra', 'head_h36m'),
     ('headtop', 'headtop_h36m'),
+    ('left_hand', 'left_hand_3dhp'),
+    ('right_hand', 'right_hand_3dhp'),
     ('nose', 'nose_openpose'),
     ('right_shoulder', 'right_shoulder_openpose'),
     ('right_elbow', 'right_elbow_openpose'),
@@ -190,28 +345,53 @@ def get_keypoint_num(convention: str) -> int:
 
 
 @lru_cache(maxsize=None)
+def _candidates(src: str, dst: str,
+                approximate: bool) -> Tuple[Tuple[int, ...], ...]:
+    """Per ``dst`` joint, the ``src`` indices that may provide it, best
+    first: the exact name, then (``approximate``) the other members of its
+    :data:`APPROXIMATE_EQUIVALENTS` group in group order."""
+    src_index = {name: i for i, name in enumerate(get_keypoint_names(src))}
+    out = []
+    for name in get_keypoint_names(dst):
+        cands = [src_index[name]] if name in src_index else []
+        if approximate:
+            cands += [
+                src_index[alt] for alt in _APPROX_MAP.get(name, ())
+                if alt in src_index
+            ]
+        out.append(tuple(cands))
+    return tuple(out)
+
+
+@lru_cache(maxsize=None)
 def _mapping(src: str, dst: str,
              approximate: bool) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
-    src_names = get_keypoint_names(src)
-    dst_names = get_keypoint_names(dst)
-    src_index = {name: i for i, name in enumerate(src_names)}
     dst_idx, src_idx = [], []
-    for d, name in enumerate(dst_names):
-        if name in src_index:
+    for d, cands in enumerate(_candidates(src, dst, approximate)):
+        if cands:
             dst_idx.append(d)
-            src_idx.append(src_index[name])
-        elif approximate:
-            for alt in _APPROX_MAP.get(name, ()):
-                if alt in src_index:
-                    dst_idx.append(d)
-                    src_idx.append(src_index[alt])
-                    break
+            src_idx.append(cands[0])
     return tuple(dst_idx), tuple(src_idx)
 
 
-def get_mapping(src: str,
-                dst: str,
-                approximate: bool = False) -> Tuple[List[int], List[int]]:
+def _masked_mapping(src: str, dst: str,
+                    valid: np.ndarray) -> Tuple[List[int], List[int]]:
+    """Approximate mapping preferring candidates with ``valid[src] != 0``;
+    a joint without a valid candidate keeps its first candidate."""
+    dst_idx, src_idx = [], []
+    for d, cands in enumerate(_candidates(src, dst, True)):
+        if cands:
+            dst_idx.append(d)
+            src_idx.append(next((c for c in cands if valid[c]), cands[0]))
+    return dst_idx, src_idx
+
+
+def get_mapping(
+        src: str,
+        dst: str,
+        approximate: bool = False,
+        src_mask: Optional[Union[np.ndarray, torch.Tensor]] = None
+) -> Tuple[List[int], List[int]]:
     """Joint correspondences from ``src`` to ``dst`` by name.
 
     ``out[..., dst_idx, :] = kps[..., src_idx, :]`` converts keypoints.
@@ -222,11 +402,29 @@ def get_mapping(src: str,
         approximate (bool): Also match the equivalence groups of
             :data:`APPROXIMATE_EQUIVALENTS` when a name has no exact match.
             Defaults to False.
+        src_mask (np.ndarray | torch.Tensor, optional): ``(J_src,)``
+            validity of the source joints. Only used with ``approximate``:
+            each ``dst`` joint then takes the first of its exact match and
+            its group members that is valid (non-zero) in ``src_mask``,
+            falling back to the unmasked choice when none is.
+            Defaults to None.
 
     Returns:
         tuple[list[int], list[int]]: ``(dst_idx, src_idx)``, increasing in
         ``dst_idx``; ``dst`` joints without a match are absent.
+
+    Raises:
+        ValueError: ``src_mask`` does not have shape ``(J_src,)``.
     """
+    if approximate and src_mask is not None:
+        num_src = get_keypoint_num(src)
+        if tuple(src_mask.shape) != (num_src, ):
+            raise ValueError(f'mask expected shape ({num_src},) for '
+                             f'convention {src!r}, got '
+                             f'{tuple(src_mask.shape)}')
+        valid = (src_mask.detach().cpu().numpy() if torch.is_tensor(src_mask)
+                 else np.asarray(src_mask)) != 0
+        return _masked_mapping(src, dst, valid)
     dst_idx, src_idx = _mapping(src, dst, bool(approximate))
     return list(dst_idx), list(src_idx)
 
@@ -250,7 +448,8 @@ def convert_keypoints(
         mask (np.ndarray | torch.Tensor, optional): ``(J_src,)`` validity of
             the source joints. Defaults to all ones.
         approximate (bool): Allow approximate equivalents (see
-            :func:`get_mapping`). Defaults to False.
+            :func:`get_mapping`; with a ``mask``, stand-ins are chosen
+            among the valid source joints). Defaults to False.
 
     Returns:
         tuple: ``(out, out_mask)``: ``out`` ``(..., J_dst, C)`` of the input's
@@ -276,7 +475,7 @@ def convert_keypoints(
     if mask is not None and tuple(mask.shape) != (len(src_names), ):
         raise ValueError(f'mask expected shape ({len(src_names)},) for '
                          f'convention {src!r}, got {tuple(mask.shape)}')
-    dst_idx, src_idx = get_mapping(src, dst, approximate)
+    dst_idx, src_idx = get_mapping(src, dst, approximate, src_mask=mask)
     out_shape = tuple(keypoints.shape[:-2]) + (num_dst, keypoints.shape[-1])
 
     if is_torch:

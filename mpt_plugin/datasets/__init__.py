@@ -2,13 +2,19 @@ from . import transforms  # noqa: F401
 from .amass_io import (AMASSFormatError, AMASSSequence, find_amass_sequences,
                        read_amass_sequence, scan_amass_tree,
                        split_amass_sequences)
+from .human_data_dataset import HumanDataDataset
+from .human_data_io import (HumanDataFormatError, load_human_data,
+                            save_human_data, validate_human_data)
 from .key2mesh_pairs_dataset import Key2MeshAMASSPairsDataset
+from .mixed_human_data_dataset import MixedHumanDataDataset
 from .mocap_heatmap_dataset import MPTMoCapHeatmapDataset
 from .mocap_mesh_cache import MoCapMeshCache, select_frames
 
 __all__ = [
     'AMASSFormatError', 'AMASSSequence', 'find_amass_sequences',
     'read_amass_sequence', 'scan_amass_tree', 'split_amass_sequences',
+    'HumanDataDataset', 'HumanDataFormatError', 'load_human_data',
+    'save_human_data', 'validate_human_data', 'MixedHumanDataDataset',
     'Key2MeshAMASSPairsDataset',
     'MPTMoCapHeatmapDataset',
     'MoCapMeshCache', 'select_frames'

@@ -1,3 +1,4 @@
+from . import hooks  # noqa: F401
 from .distributed import (accelerator_available, cpu_model_wrapper_cfg,
                           init_cpu_process_group, set_launcher_env,
                           setup_distributed)
@@ -6,3 +7,5 @@ __all__ = [
     'accelerator_available', 'cpu_model_wrapper_cfg',
     'init_cpu_process_group', 'set_launcher_env', 'setup_distributed'
 ]
+
+from .hooks import *  # noqa: F401,F403,E402

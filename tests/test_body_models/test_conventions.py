@@ -1,15 +1,19 @@
 """Tests for mpt_plugin.body_models.conventions."""
+import runpy
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from mpt_plugin.body_models.conventions import (H36M_TO_J14,
-                                                KEYPOINT_CONVENTIONS,
-                                                convert_keypoints,
-                                                get_flip_indices,
-                                                get_keypoint_names,
-                                                get_keypoint_num, get_mapping,
-                                                h36m_regressor_order)
+from mpt_plugin.body_models.conventions import (
+    APPROXIMATE_EQUIVALENTS, H36M_TO_J14, KEYPOINT_CONVENTIONS,
+    MMHUMAN3D_CONVENTIONS, NUM_HUMAN_DATA_JOINTS, convert_keypoints,
+    get_flip_indices, get_keypoint_names, get_keypoint_num, get_mapping,
+    h36m_regressor_order)
 
 
 def test_convention_sizes_and_orders():
@@ -190,3 +194,224 @@ def test_h36m_regressor_order():
         h36m_regressor_order(reg[:14], v)
     with pytest.raises(ValueError, match=r'\(20, 3\)'):
         h36m_regressor_order(reg, v[:10])
+
+
+# ---------------------------------------------------------------------------
+# human_data and the other mmhuman3d conventions
+# ---------------------------------------------------------------------------
+
+
+def test_human_data_layout():
+    names = get_keypoint_names('human_data')
+    assert len(names) == NUM_HUMAN_DATA_JOINTS == 190
+    assert len(set(names)) == 190
+    # 0..21 are the SMPL joints up to the wrists; the hands sit at the end
+    assert names[:22] == get_keypoint_names('smpl_24')[:22]
+    assert names[188:] == ['left_hand', 'right_hand']
+    assert names[144:153] == [
+        'right_hip_extra', 'left_hip_extra', 'neck_extra', 'headtop',
+        'pelvis_extra', 'thorax_extra', 'spine_extra', 'jaw_extra',
+        'head_extra'
+    ]
+    assert names[153:178] == get_keypoint_names('openpose_25')
+    assert names[185:188] == ['head_h36m', 'headtop_h36m', 'head_bottom_pt']
+    # every other convention is a subset of human_data
+    for conv in KEYPOINT_CONVENTIONS:
+        assert set(get_keypoint_names(conv)) <= set(names), conv
+    sizes = {'mpii': 16, 'openpose_25': 25, 'spin_24': 24, 'smpl_49': 49,
+             'smpl_54': 54, 'mmh3d_coco': 17, 'mmh3d_lsp': 14}
+    for conv, num in sizes.items():
+        assert get_keypoint_num(conv) == num
+    assert get_keypoint_names('smpl_49')[25:] == get_keypoint_names('spin_24')
+    assert get_keypoint_names('spin_24')[:14] == get_keypoint_names(
+        'mmh3d_lsp')
+
+
+def test_h36m_to_human_data_indices():
+    dst_idx, src_idx = get_mapping('human_data', 'h36m')
+    assert dst_idx == list(range(17))
+    assert src_idx == [
+        148, 145, 4, 7, 144, 5, 8, 150, 146, 152, 147, 16, 18, 20, 17, 19, 21
+    ]
+    # the inverse scatters the 17 joints into the 190
+    dst_idx, src_idx = get_mapping('h36m', 'human_data')
+    assert sorted(dst_idx) == sorted([
+        148, 145, 4, 7, 144, 5, 8, 150, 146, 152, 147, 16, 18, 20, 17, 19, 21
+    ])
+    kps = np.arange(17 * 3, dtype=np.float64).reshape(1, 17, 3)
+    full, mask = convert_keypoints(kps, 'h36m', 'human_data')
+    assert full.shape == (1, 190, 3) and mask.sum() == 17
+    back, back_mask = convert_keypoints(full, 'human_data', 'h36m', mask=mask)
+    np.testing.assert_array_equal(back, kps)
+    assert back_mask.tolist() == [1] * 17
+
+
+def test_approximate_h36m_extras_for_coco_and_mpii():
+    # exact names: COCO (SMPL names) gets no hips from h36m's *_extra hips
+    dst_exact, _ = get_mapping('h36m', 'coco')
+    assert 11 not in dst_exact and 12 not in dst_exact
+    dst_idx, src_idx = get_mapping('h36m', 'coco', approximate=True)
+    assert dst_idx == list(range(5, 17))
+    assert src_idx[6:8] == [1, 4]  # left/right_hip <- *_hip_extra
+    # mmhuman3d's own coco names the hips *_extra: exact match
+    assert get_mapping('h36m', 'mmh3d_coco')[0] == list(range(5, 17))
+    # MPII: everything but thorax_extra (no equivalent in h36m)
+    dst_idx, src_idx = get_mapping('h36m', 'mpii', approximate=True)
+    assert dst_idx == [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15]
+    assert src_idx[6] == 0 and src_idx[:3] == [6, 5, 4]
+    # SMPL joints stand in for the extras and the 3DHP hands
+    dst_idx, src_idx = get_mapping('smpl_24', 'h36m', approximate=True)
+    assert src_idx[:2] == [0, 1] and 0 in dst_idx and 7 not in dst_idx
+    assert get_mapping('human_data', 'smpl_24', True)[1][22:] == [188, 189]
+
+
+def test_masked_approximate_prefers_valid_joints():
+    """With a mask, a stand-in is taken only from joints the file has."""
+    rng = np.random.default_rng(3)
+    kps = rng.normal(size=(4, 190, 3))
+    mask = np.zeros(190, dtype=np.uint8)
+    smpl_like = list(range(22))  # SMPL-X body joints only (e.g. AGORA)
+    mask[smpl_like] = 1
+    kps[:, mask == 0] = 0.0  # as decompressed from a HumanData file
+    out, out_mask = convert_keypoints(
+        kps, 'human_data', 'h36m', mask=mask, approximate=True)
+    # pelvis_extra <- pelvis (0), hips <- SMPL hips (1, 2)
+    np.testing.assert_array_equal(out[:, 0], kps[:, 0])
+    np.testing.assert_array_equal(out[:, 1], kps[:, 1])
+    np.testing.assert_array_equal(out[:, 4], kps[:, 2])
+    # spine/head/headtop have no equivalent among the SMPL joints
+    assert out_mask.tolist() == [1] * 7 + [0, 1, 0, 0] + [1] * 6
+    np.testing.assert_array_equal(out[:, [7, 9, 10]], 0.0)
+    # without the mask the exact names win (all exist in human_data)
+    _, unmasked = convert_keypoints(kps, 'human_data', 'h36m',
+                                    approximate=True)
+    assert unmasked.sum() == 17
+    # a valid exact joint is preferred over a valid stand-in
+    mask[148] = 1
+    out, _ = convert_keypoints(
+        kps, 'human_data', 'h36m', mask=mask, approximate=True)
+    np.testing.assert_array_equal(out[:, 0], kps[:, 148])
+    # torch, mask on the same device
+    out_t, mask_t = convert_keypoints(
+        torch.from_numpy(kps), 'human_data', 'h36m',
+        mask=torch.from_numpy(mask), approximate=True)
+    np.testing.assert_array_equal(out_t.numpy()[:, 1], kps[:, 1])
+    assert mask_t.dtype == torch.uint8 and int(mask_t[0]) == 1
+
+
+# ---------------------------------------------------------------------------
+# Name lists equal mmhuman3d 0.11.0's (from the released wheel)
+# ---------------------------------------------------------------------------
+
+MMH3D_WHEEL_REQ = 'mmhuman3d==0.11.0'
+MMH3D_MAPPING_DIR = 'mmhuman3d/core/conventions/keypoints_mapping/'
+
+
+def _mmhuman3d_wheel(request, tmp_path_factory) -> Path:
+    """Path of mmhuman3d 0.11.0's wheel, downloaded once into the pytest
+    cache (``pip download --no-deps``); skips when it cannot be had."""
+    cache = getattr(request.config, 'cache', None)
+    wheel_dir = (Path(cache.mkdir('mmhuman3d_0.11.0_wheel'))
+                 if cache is not None else
+                 tmp_path_factory.mktemp('mmhuman3d_wheel'))
+    found = sorted(wheel_dir.glob('mmhuman3d-0.11.0-*.whl'))
+    if found:
+        return found[0]
+    cmd = [
+        sys.executable, '-m', 'pip', 'download', MMH3D_WHEEL_REQ,
+        '--no-deps', '--disable-pip-version-check', '-q', '-d',
+        str(wheel_dir)
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    found = sorted(wheel_dir.glob('mmhuman3d-0.11.0-*.whl'))
+    if proc.returncode != 0 or not found:
+        tail = (proc.stderr.strip().splitlines() or [''])[-1]
+        pytest.skip(f'cannot download {MMH3D_WHEEL_REQ}: {tail}')
+    return found[0]
+
+
+@pytest.fixture(scope='module')
+def mmh3d_factory(request, tmp_path_factory):
+    """mmhuman3d's KEYPOINTS_FACTORY entries and APPROXIMATE_MAPPING_LIST,
+    from the plain-list files of the wheel run by path (the mmhuman3d
+    package itself is never imported)."""
+    wheel = _mmhuman3d_wheel(request, tmp_path_factory)
+    out_dir = tmp_path_factory.mktemp('mmh3d_keypoints_mapping')
+    files = ('human_data', 'smpl', 'h36m', 'lsp', 'coco', 'mpii',
+             'openpose')
+    ns = {}
+    with zipfile.ZipFile(wheel) as zf:
+        for name in files:
+            path = out_dir / f'{name}.py'
+            path.write_bytes(zf.read(f'{MMH3D_MAPPING_DIR}{name}.py'))
+            ns[name] = runpy.run_path(str(path))
+    factory = {
+        'human_data': ns['human_data']['HUMAN_DATA'],
+        'smpl': ns['smpl']['SMPL_KEYPOINTS'],
+        'smpl_45': ns['smpl']['SMPL_45_KEYPOINTS'],
+        'smpl_49': ns['smpl']['SMPL_49_KEYPOINTS'],
+        'smpl_54': ns['smpl']['SMPL_54_KEYPOINTS'],
+        'smpl_24': ns['smpl']['SMPL_24_KEYPOINTS'],
+        'h36m': ns['h36m']['H36M_KEYPOINTS'],
+        'h36m_mmpose': ns['h36m']['H36M_KEYPOINTS_MMPOSE'],
+        'coco': ns['coco']['COCO_KEYPOINTS'],
+        'lsp': ns['lsp']['LSP_KEYPOINTS'],
+        'mpii': ns['mpii']['MPII_KEYPOINTS'],
+        'openpose_25': ns['openpose']['OPENPOSE_25_KEYPOINTS'],
+    }
+    return factory, ns['human_data']['APPROXIMATE_MAPPING_LIST']
+
+
+def test_names_equal_mmhuman3d(mmh3d_factory):
+    factory, _ = mmh3d_factory
+    assert set(MMHUMAN3D_CONVENTIONS) == set(factory)
+    for theirs, ours in MMHUMAN3D_CONVENTIONS.items():
+        assert get_keypoint_names(ours) == list(factory[theirs]), theirs
+    # the conventions that carry the same name here
+    for name in ('human_data', 'h36m', 'mpii', 'smpl_45', 'smpl_49'):
+        assert MMHUMAN3D_CONVENTIONS[name] == name
+
+
+def test_approximate_groups_equal_mmhuman3d(mmh3d_factory):
+    _, groups = mmh3d_factory
+    assert sorted(map(tuple, groups)) == sorted(APPROXIMATE_EQUIVALENTS)
+
+
+def test_mapping_matches_mmhuman3d_semantics(mmh3d_factory):
+    """get_mapping reproduces mmhuman3d's name matching (exact name first,
+    then the group members in group order) on the mmhuman3d lists."""
+    factory, groups = mmh3d_factory
+    alternatives = {}
+    for group in groups:
+        for member in group:
+            alternatives[member] = [m for m in group if m != member]
+    for src, dst in (('human_data', 'smpl_24'), ('h36m', 'coco'),
+                     ('smpl_45', 'lsp'), ('smpl_49', 'h36m'),
+                     ('h36m', 'mpii'), ('smpl', 'h36m')):
+        for approximate in (False, True):
+            src_names = list(factory[src])
+            want_dst, want_src = [], []
+            for d, name in enumerate(factory[dst]):
+                cands = [name] + (alternatives.get(name, [])
+                                  if approximate else [])
+                hit = next((c for c in cands if c in src_names), None)
+                if hit is not None:
+                    want_dst.append(d)
+                    want_src.append(src_names.index(hit))
+            got = get_mapping(MMHUMAN3D_CONVENTIONS[src],
+                              MMHUMAN3D_CONVENTIONS[dst], approximate)
+            assert got == (want_dst, want_src), (src, dst, approximate)
+
+
+def test_get_mapping_with_src_mask():
+    mask = np.zeros(190, dtype=np.uint8)
+    mask[[0, 1, 2]] = 1  # SMPL pelvis and hips only
+    dst_idx, src_idx = get_mapping('human_data', 'h36m', True, src_mask=mask)
+    assert dst_idx == list(range(17))
+    assert src_idx[0] == 0 and src_idx[1] == 1 and src_idx[4] == 2
+    assert src_idx[2] == 4  # exact left_knee kept although masked
+    # the mask only matters with approximate=True
+    assert get_mapping('human_data', 'h36m', src_mask=mask) == get_mapping(
+        'human_data', 'h36m')
+    with pytest.raises(ValueError, match=r'mask expected shape \(190,\)'):
+        get_mapping('human_data', 'h36m', True, src_mask=np.ones(3))
