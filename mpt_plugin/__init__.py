@@ -18,6 +18,7 @@ from . import datasets  # noqa: E402,F401
 from . import models  # noqa: E402,F401
 from . import evaluation  # noqa: E402,F401
 from . import engine  # noqa: E402,F401
+from . import visualization  # noqa: E402,F401
 from . import testing  # noqa: E402,F401
 
 __all__ = ['__version__', 'register_checkpoint_safe_globals']

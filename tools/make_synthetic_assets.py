@@ -41,6 +41,7 @@ if _ROOT not in sys.path:  # allow running from a checkout without install
 from mpt_plugin.body_models.synthetic_model import (  # noqa: E402
     GENERATOR_VERSION, make_synthetic_h36m_regressor, make_synthetic_smpl,
     save_smpl_npz)
+from mpt_plugin.utils.file_io import write_atomic  # noqa: E402
 
 GENDER_FILES = {
     'neutral': 'SMPL_NEUTRAL.npz',
@@ -81,23 +82,6 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b''):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def write_atomic(path: Path, writer: Callable[[str], None]) -> None:
-    """Call ``writer(tmp)`` on a temporary file next to ``path`` (same
-    suffix), then rename it to ``path``; the temporary file is removed if
-    the writer fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix=path.suffix,
-                               dir=path.parent)
-    os.close(fd)
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 class _Assets:

@@ -9,6 +9,7 @@ from .key2mesh_pairs_dataset import Key2MeshAMASSPairsDataset
 from .mixed_human_data_dataset import MixedHumanDataDataset
 from .mocap_heatmap_dataset import MPTMoCapHeatmapDataset
 from .mocap_mesh_cache import MoCapMeshCache, select_frames
+from .synthetic_human_images import render_synthetic_human_data
 
 __all__ = [
     'AMASSFormatError', 'AMASSSequence', 'find_amass_sequences',
@@ -17,5 +18,5 @@ __all__ = [
     'save_human_data', 'validate_human_data', 'MixedHumanDataDataset',
     'Key2MeshAMASSPairsDataset',
     'MPTMoCapHeatmapDataset',
-    'MoCapMeshCache', 'select_frames'
+    'MoCapMeshCache', 'select_frames', 'render_synthetic_human_data'
 ]

@@ -1,4 +1,6 @@
-from . import data_preprocessors, estimators, heads, losses, necks, utils  # noqa: F401,E501
+from . import (backbones, data_preprocessors, estimators, heads,  # noqa: F401
+               losses, necks, utils)
+from .backbones import *  # noqa: F401,F403
 from .data_preprocessors import *  # noqa: F401,F403
 from .estimators import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403

@@ -25,6 +25,10 @@ from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .rasterizer import (DEFAULT_LIGHT_DIR, MAX_CANDIDATES, _check_faces,
+                         _check_vertices, _to_numpy, compose_image,
+                         face_normals, lambert_shade, rasterize_triangles)
+
 __all__ = [
     'view_rotation', 'compute_view_fit', 'render_mesh_image',
     'save_mesh_comparison'
@@ -32,53 +36,10 @@ __all__ = [
 
 ViewSpec = Union[str, np.ndarray]
 
-DEFAULT_LIGHT_DIR = (0.4, -0.6, -1.0)  # upper right, towards the viewer
 GT_COLOR = (0.62, 0.80, 0.55)
 PRED_COLOR = (0.55, 0.70, 0.98)
 # Candidate (face, pixel) pairs rasterised per chunk: bounds peak memory.
-_MAX_CANDIDATES = 2_000_000
-
-
-def _to_numpy(x, name: str, dtype=np.float64) -> np.ndarray:
-    """Array-like or (CPU/GPU) tensor -> numpy array of ``dtype``."""
-    if hasattr(x, 'detach'):  # torch.Tensor without importing torch
-        x = x.detach().cpu().numpy()
-    try:
-        return np.asarray(x, dtype=dtype)
-    except (TypeError, ValueError) as e:
-        raise ValueError(
-            f'`{name}` must be convertible to a {np.dtype(dtype).name} '
-            f'array, got {type(x).__name__}: {e}') from e
-
-
-def _check_vertices(vertices, name: str, ndim: int) -> np.ndarray:
-    v = _to_numpy(vertices, name)
-    expected = '(V, 3)' if ndim == 2 else '(N, V, 3)'
-    if v.ndim != ndim or v.shape[-1] != 3 or v.shape[-2] == 0:
-        raise ValueError(f'`{name}` must have shape {expected} (metres), '
-                         f'got {tuple(v.shape)}')
-    if not np.isfinite(v).all():
-        raise ValueError(f'`{name}` contains non-finite values')
-    return v
-
-
-def _check_faces(faces, num_verts: int) -> np.ndarray:
-    if hasattr(faces, 'detach'):
-        faces = faces.detach().cpu().numpy()
-    f = np.asarray(faces)
-    if f.ndim != 2 or f.shape[1] != 3:
-        raise ValueError('`faces` must have shape (F, 3) (vertex indices), '
-                         f'got {tuple(f.shape)}')
-    if f.size and not np.issubdtype(f.dtype, np.integer):
-        if not np.all(np.equal(np.mod(f, 1), 0)):
-            raise ValueError('`faces` must hold integer vertex indices, '
-                             f'got dtype {f.dtype}')
-    f = f.astype(np.int64)
-    if f.size and (f.min() < 0 or f.max() >= num_verts):
-        raise ValueError(
-            f'`faces` indices must lie in [0, {num_verts - 1}] for '
-            f'{num_verts} vertices, got range [{f.min()}, {f.max()}]')
-    return f
+_MAX_CANDIDATES = MAX_CANDIDATES
 
 
 def _check_size(size) -> Tuple[int, int]:
@@ -177,10 +138,11 @@ def _view_box(vertices: Union[np.ndarray, Sequence[np.ndarray]],
 
 def _rasterize(tri_px: np.ndarray, tri_z: np.ndarray, height: int,
                width: int) -> Tuple[np.ndarray, np.ndarray]:
-    """Z-buffer rasterisation of projected triangles.
+    """Z-buffer rasterisation in this module's pixel convention.
 
     Args:
-        tri_px: (F, 3, 2) vertex pixel positions (x right, y down).
+        tri_px: (F, 3, 2) vertex pixel positions (x right, y down, pixel
+            ``(i, j)`` centred at ``(j + 0.5, i + 0.5)``).
         tri_z: (F, 3) view-frame depths (smaller = closer).
         height: image height in pixels.
         width: image width in pixels.
@@ -189,68 +151,11 @@ def _rasterize(tri_px: np.ndarray, tri_z: np.ndarray, height: int,
         tuple: ``face_id`` (H*W,) int64, the nearest face per pixel (-1 for
         background), and ``zbuf`` (H*W,) float64 depths (inf for background).
     """
-    zbuf = np.full(height * width, np.inf)
-    face_id = np.full(height * width, -1, dtype=np.int64)
-    if len(tri_px) == 0:
-        return face_id, zbuf
-    a, b, c = tri_px[:, 0], tri_px[:, 1], tri_px[:, 2]
-    area = ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) -
-            (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
-    # Pixel-centre index ranges covered by each bounding box.
-    lo = np.ceil(tri_px.min(axis=1) - 0.5).astype(np.int64)
-    hi = np.floor(tri_px.max(axis=1) - 0.5).astype(np.int64)
-    j0 = np.clip(lo[:, 0], 0, width)
-    j1 = np.clip(hi[:, 0], -1, width - 1)
-    i0 = np.clip(lo[:, 1], 0, height)
-    i1 = np.clip(hi[:, 1], -1, height - 1)
-    bw = np.maximum(j1 - j0 + 1, 0)
-    bh = np.maximum(i1 - i0 + 1, 0)
-    keep = np.nonzero((bw * bh > 0) & (np.abs(area) > 1e-12))[0]
-    counts = bw[keep] * bh[keep]
-    # Chunk faces so that at most ~_MAX_CANDIDATES (face, pixel) pairs
-    # are live at once (a single huge face still forms its own chunk).
-    cum = np.cumsum(counts)
-    bounds = [0]
-    while bounds[-1] < len(keep):
-        base = cum[bounds[-1] - 1] if bounds[-1] > 0 else 0
-        nxt = int(np.searchsorted(cum, base + _MAX_CANDIDATES, 'right'))
-        bounds.append(max(nxt, bounds[-1] + 1))
-    eps = -1e-9
-    for s, e in zip(bounds[:-1], bounds[1:]):
-        fids = keep[s:e]
-        cnt = counts[s:e]
-        fid = np.repeat(fids, cnt)
-        starts = np.repeat(np.cumsum(cnt) - cnt, cnt)
-        local = np.arange(int(cnt.sum()), dtype=np.int64) - starts
-        w_rep = bw[fid]
-        jj = j0[fid] + local % w_rep
-        ii = i0[fid] + local // w_rep
-        px = jj + 0.5
-        py = ii + 0.5
-        ax, ay = a[fid, 0], a[fid, 1]
-        bx, by = b[fid, 0], b[fid, 1]
-        cx, cy = c[fid, 0], c[fid, 1]
-        inv = 1.0 / area[fid]
-        # Barycentric weights from signed edge functions.
-        w0 = ((bx - px) * (cy - py) - (by - py) * (cx - px)) * inv
-        w1 = ((cx - px) * (ay - py) - (cy - py) * (ax - px)) * inv
-        w2 = 1.0 - w0 - w1
-        inside = (w0 >= eps) & (w1 >= eps) & (w2 >= eps)
-        if not inside.any():
-            continue
-        fid, w0, w1, w2 = fid[inside], w0[inside], w1[inside], w2[inside]
-        pix = ii[inside] * width + jj[inside]
-        z = tri_z[fid]
-        depth = w0 * z[:, 0] + w1 * z[:, 1] + w2 * z[:, 2]
-        order = np.lexsort((depth, pix))
-        pix, depth, fid = pix[order], depth[order], fid[order]
-        first = np.ones(len(pix), dtype=bool)
-        first[1:] = pix[1:] != pix[:-1]
-        pix, depth, fid = pix[first], depth[first], fid[first]
-        closer = depth < zbuf[pix]
-        zbuf[pix[closer]] = depth[closer]
-        face_id[pix[closer]] = fid[closer]
-    return face_id, zbuf
+    # The rasteriser puts pixel centres at integer coordinates.
+    face_id, zbuf = rasterize_triangles(
+        np.asarray(tri_px) - 0.5, tri_z, (height, width),
+        max_candidates=_MAX_CANDIDATES)
+    return face_id.reshape(-1), zbuf.reshape(-1)
 
 
 def render_mesh_image(vertices: np.ndarray,
@@ -303,13 +208,7 @@ def render_mesh_image(vertices: np.ndarray,
     height, width = _check_size(size)
     color = _check_color(color, 'color')
     background = _check_color(background, 'background')
-    light = _to_numpy(light_dir, 'light_dir')
-    if light.shape != (3, ) or np.linalg.norm(light) < 1e-12:
-        raise ValueError('`light_dir` must be a non-zero (3,) direction, '
-                         f'got {light}')
-    light = light / np.linalg.norm(light)
-    if not 0.0 <= ambient <= 1.0:
-        raise ValueError(f'`ambient` must lie in [0, 1], got {ambient}')
+    lambert_shade(np.zeros((0, 3)), light_dir, ambient)  # checks inputs
     if not 0.0 <= margin < 0.5:
         raise ValueError(f'`margin` must lie in [0, 0.5), got {margin}')
     ss = int(supersample)
@@ -341,7 +240,7 @@ def render_mesh_image(vertices: np.ndarray,
         np.array([ws / 2.0, hs / 2.0])
 
     tri = verts_view[faces]  # (F, 3, 3)
-    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normals = face_normals(verts_view, faces)
     norm = np.linalg.norm(normals, axis=1)
     valid = norm > 1e-20
     if cull_backfaces:
@@ -352,14 +251,10 @@ def render_mesh_image(vertices: np.ndarray,
     unit_n = normals[vis] / norm[vis, None]
     # Without culling, a back face seen through a hole is lit as its
     # front (two-sided lighting).
-    lambert = np.abs(unit_n @ light) if not cull_backfaces else \
-        np.clip(unit_n @ light, 0.0, None)
-    shade = ambient + (1.0 - ambient) * lambert  # (F_vis,)
+    shade = lambert_shade(unit_n, light_dir, ambient,
+                          two_sided=not cull_backfaces)  # (F_vis,)
     face_rgb = np.clip(shade[:, None] * color, 0.0, 1.0)
-    img = np.broadcast_to(background, (hs * ws, 3)).copy()
-    hit = face_id >= 0
-    img[hit] = face_rgb[face_id[hit]]
-    img = img.reshape(hs, ws, 3)
+    img = compose_image(face_id.reshape(hs, ws), face_rgb, background)
     if ss > 1:
         img = img.reshape(height, ss, width, ss, 3).mean(axis=(1, 3))
     return np.round(img * 255.0).astype(np.uint8)

@@ -83,7 +83,7 @@ def test_gather_gt_uses_the_right_source(setup):
     bm_dir, cfg = setup
     model = MODELS.build(cfg)
     samples, verts, joints = _samples(bm_dir)
-    gt = model.gather_gt(samples)
+    gt = model.gather_gt(samples, 112)
     assert gt['has_mesh'].tolist() == [True, False, True, False]
     # GT meshes of SMPL samples: the gendered model's, pelvis-centred
     for i in (0, 2):
@@ -110,13 +110,13 @@ def test_missing_and_bad_fields_are_named(setup):
     samples, _, _ = _samples(bm_dir, n=2)
     del samples[1].gt_instances['smpl_betas']
     with pytest.raises(KeyError, match='smpl_betas'):
-        model.gather_gt(samples)
+        model.gather_gt(samples, 112)
     samples, _, _ = _samples(bm_dir, n=2)
     for s in samples:
         s.gt_instances.keypoints3d = s.gt_instances.keypoints3d[:, :14]
         s.gt_instances.keypoints3d_visible = torch.ones(1, 14)
     with pytest.raises(ValueError, match="convention='h36m'"):
-        model.gather_gt(samples)
+        model.gather_gt(samples, 112)
 
 
 def test_train_step_and_predict(setup):

@@ -41,7 +41,7 @@ class MPTFinetuneEstimator(MPTPretrainEstimator):
     Data flow: ``HumanDataDataset`` / ``MixedHumanDataDataset`` ->
     ``PackMeshInputs`` (224x224 BGR crops, GT in the crop) -> data
     preprocessor (mmpose ``PoseDataPreprocessor``: BGR->RGB, ImageNet
-    mean/std) -> ``backbone`` (e.g. ``HRNetPoseFeatureMaps``: 17 undecoded
+    mean/std) -> ``backbone`` (e.g. ``MPTHRNetPoseFeatureMaps``: 17 undecoded
     COCO heatmaps resized to the head's ``input_size``) -> ``head``
     (:class:`MPTMeshTransformerHead`, dense input path) -> mesh, joints and
     weak-perspective camera -> :class:`MPTMeshLoss` / ``MeshMetric``.
@@ -72,7 +72,7 @@ class MPTFinetuneEstimator(MPTPretrainEstimator):
 
     Args:
         backbone (dict): image -> (B, 17, S, S) maps, e.g.
-            ``HRNetPoseFeatureMaps``.
+            ``MPTHRNetPoseFeatureMaps``.
         head (dict): ``MPTMeshTransformerHead`` config (owns the loss).
         body_model (dict): ``MPTSMPL`` arguments (``model_path`` = the
             directory of ``SMPL_{NEUTRAL,MALE,FEMALE}``, ``joints_regressor``
@@ -190,10 +190,19 @@ class MPTFinetuneEstimator(MPTPretrainEstimator):
         joints = torch.where(has, joints - joints[:, :1], 0.)
         return dict(vertices=verts, joints_h36m=joints)
 
-    def gather_gt(self, data_samples: Sequence[PoseDataSample],
+    def gather_gt(self,
+                  data_samples: Sequence[PoseDataSample],
+                  crop_size: int,
                   device: Optional[torch.device] = None
                   ) -> Dict[str, Tensor]:
         """GT tensors for :class:`MPTMeshLoss` (see the class docstring).
+
+        Args:
+            data_samples (Sequence[PoseDataSample]): ``PackMeshInputs``
+                samples.
+            crop_size (int): side S of the input crops in pixels (the frame
+                of ``keypoints2d``).
+            device (torch.device, optional): defaults to the model's.
 
         Returns:
             dict: ``vertices``/``vertices_mid``/``vertices_coarse`` +
@@ -219,7 +228,7 @@ class MPTFinetuneEstimator(MPTPretrainEstimator):
             weights3d[:, H36M_TO_J14]
         has_3d = (weights_lsp > 0).any(dim=1)
 
-        size = float(self.head.input_size)
+        size = float(crop_size)
         kp2d = gt['keypoints2d'].to(dtype)[:, H36M_TO_J14]
         vis2d = gt['keypoints2d_visible'].to(dtype)[:, H36M_TO_J14]
         joints_2d_norm = (kp2d + 0.5) * (2.0 / size) - 1.0
@@ -241,7 +250,7 @@ class MPTFinetuneEstimator(MPTPretrainEstimator):
     # ------------------------------------------------------------------ modes
     def loss(self, inputs: Tensor,
              data_samples: Sequence[PoseDataSample]) -> Dict[str, Tensor]:
-        gt = self.gather_gt(data_samples, inputs.device)
+        gt = self.gather_gt(data_samples, inputs.shape[-1], inputs.device)
         return self.head.loss(self.extract_feat(inputs), gt)
 
     def predict(self,

@@ -1,0 +1,18 @@
+# "Testing without fine-tuning" (Lin et al., section 3.2, table 2 row 5):
+# the MoCap-pre-trained mesh regression transformer reads the pose feature
+# maps of a stock COCO HigherHRNet-W48 on Human3.6M protocol 2 crops; no
+# weight has seen an image-mesh pair.
+#
+#   tools/test.py configs/mpt_test_no_finetune_h36m_p2.py \
+#       checkpoints/mpt_pretrain_amass.pth
+#
+# The checkpoint given on the command line is the PRE-TRAINING one: its
+# `head.` weights load into the head; the backbone keeps the COCO weights
+# loaded from `pose_checkpoint` (absent keys of a pre-training checkpoint are
+# reported by MMEngine and left untouched).
+_base_ = ['./mpt_test_h36m_p2.py']
+
+model = dict(
+    backbone=dict(
+        checkpoint='checkpoints/higher_hrnet48_coco_512x512.pth',
+        freeze=True))
