@@ -263,3 +263,141 @@ def test_init_without_geometry_and_smpl_tree():
     neck2 = PCHMRPoseCalibrationNeck([2**32 - 1] + smpl_parents[1:], 5)
     assert neck2.num_bones == 23
     assert torch.allclose(neck2.blend_weights(), torch.full((5, 23), 1 / 23))
+
+
+# ----------------------------------------------------------------------
+# shape compensation (paper Sec. 4.2 (VI))
+# ----------------------------------------------------------------------
+def _compensation_cfg(**kwargs):
+    """Tiny SMPL-like body model on the chain: 4 joints, hard skinning."""
+    verts, _, skin, _ = _chain_mesh()
+    gen = torch.Generator().manual_seed(0)
+    posedirs = 0.01 * torch.randn(len(verts), 3, 27, generator=gen)
+    cfg = dict(posedirs=posedirs, lbs_weights=skin, parents=PARENTS)
+    cfg.update(kwargs)
+    return cfg
+
+
+def _randomise_last_layer(neck):
+    gen = torch.Generator().manual_seed(1)
+    last = neck.shape_compensation.mlp[2]
+    with torch.no_grad():
+        last.weight.copy_(0.5 * torch.randn(last.weight.shape, generator=gen))
+        last.bias.copy_(0.5 * torch.randn(last.bias.shape, generator=gen))
+
+
+def test_shape_compensation_off_by_default_and_no_op_at_init():
+    verts, joints, _, seg_id = _chain_mesh()
+    plain = _neck()
+    assert plain.shape_compensation is None
+    assert set(plain.state_dict()) == {'W', 'A'}
+    comp = _neck(shape_compensation=_compensation_cfg(param_dim=5))
+    assert {k for k in comp.state_dict() if k.startswith('shape_')} == {
+        'shape_compensation.mlp.0.weight', 'shape_compensation.mlp.0.bias',
+        'shape_compensation.mlp.2.weight', 'shape_compensation.mlp.2.bias'}
+    _, target = _pose(verts, joints, seg_id, [[0, 0, .3], [.4, 0, 0],
+                                              [0, 0, -.6]])
+    ref = plain(verts[None], joints[None], target[None])
+    out = comp(verts[None], joints[None], target[None],
+               mesh_params=torch.randn(1, 5))
+    # the last MLP layer starts at zero: exactly the plain calibration
+    assert torch.equal(out['vertices'], ref['vertices'])
+    assert torch.all(out['shape_offsets'] == 0)
+
+
+def test_shape_compensation_identity_stays_identity():
+    verts, joints, _, _ = _chain_mesh()
+    for params in (0, 6):
+        neck = _neck(shape_compensation=_compensation_cfg(param_dim=params))
+        _randomise_last_layer(neck)
+        shift = torch.tensor([0.1, -0.2, 0.3])
+        posed, jnt = verts[None] + shift, joints[None] + shift
+        mesh_params = torch.randn(2, params) if params else None
+        out = neck(posed.repeat(2, 1, 1), jnt.repeat(2, 1, 1),
+                   jnt.repeat(2, 1, 1), mesh_params=mesh_params)
+        assert torch.allclose(out['vertices'], posed.expand(2, -1, -1),
+                              atol=1e-6)
+        assert out['shape_offsets'].abs().max() < 1e-6
+    # the literal reading (no reference subtraction) is not an identity
+    neck = _neck(shape_compensation=_compensation_cfg(
+        subtract_reference=False))
+    _randomise_last_layer(neck)
+    out = neck(verts[None], joints[None], joints[None])
+    assert out['shape_offsets'].abs().max() > 1e-3
+
+
+def test_shape_compensation_matches_skinned_pose_blend_shapes():
+    """Offsets = sum_k w_vk G_k (sum_j (R_j - I) P_j) for known rotations."""
+    verts, joints, skin, seg_id = _chain_mesh()
+    cfg = _compensation_cfg(subtract_reference=False)
+    neck = _neck(shape_compensation=cfg)
+    aa = torch.tensor([[0.1, 0.2, 0.0], [0.0, 0.5, 0.1], [0.3, 0.0, 0.0],
+                       [0.0, 0.0, -0.4]])
+    with torch.no_grad():  # constant MLP output: the bias
+        neck.shape_compensation.mlp[2].bias.copy_(aa.reshape(-1))
+    rotvecs = [[0, 0, 0.5], [0, 0, 0], [0, 0, 0]]
+    _, target = _pose(verts, joints, seg_id, rotvecs)
+    out = neck(verts[None], joints[None], target[None])
+    rots = axis_angle_to_matrix(aa)
+    glob = [rots[0]]
+    for j in range(1, 4):
+        glob.append(glob[PARENTS[j]] @ rots[j])
+    feat = (rots[1:] - torch.eye(3)).reshape(-1)  # (27,)
+    rest = torch.einsum('p,vcp->vc', feat, cfg['posedirs'])
+    expected = torch.stack([
+        sum(skin[v, k] * glob[k] for k in range(4)) @ rest[v]
+        for v in range(len(verts))
+    ])
+    assert torch.allclose(out['shape_offsets'][0], expected, atol=1e-6)
+    plain = _neck()(verts[None], joints[None], target[None])['vertices']
+    assert torch.allclose(out['vertices'], plain + expected, atol=1e-6)
+
+
+def test_shape_compensation_gradients_reach_new_parameters():
+    verts, joints, _, seg_id = _chain_mesh()
+    neck = _neck(shape_compensation=_compensation_cfg(param_dim=4))
+    target_verts, target_joints = _pose(
+        verts, joints, seg_id, [[0, 0, 0.3], [0.4, 0, 0], [0, 0, -0.6]])
+    params = torch.randn(2, 4, requires_grad=True)
+    opt = torch.optim.SGD(neck.parameters(), lr=0.1)
+    grads = []
+    for _ in range(2):  # step 0: only the (zero) last layer moves
+        opt.zero_grad()
+        out = neck(verts[None].repeat(2, 1, 1), joints[None].repeat(2, 1, 1),
+                   target_joints[None].repeat(2, 1, 1), mesh_params=params)
+        loss = ((out['vertices'] - target_verts - 0.01)**2).mean()
+        loss.backward()
+        grads.append({n: p.grad.clone() for n, p in neck.named_parameters()})
+        opt.step()
+    last = 'shape_compensation.mlp.2.weight'
+    assert grads[0][last].abs().sum() > 0
+    for name in ('shape_compensation.mlp.0.weight',
+                 'shape_compensation.mlp.0.bias', last,
+                 'shape_compensation.mlp.2.bias', 'W', 'A'):
+        assert torch.isfinite(grads[1][name]).all()
+        assert grads[1][name].abs().sum() > 0, name
+    assert params.grad is not None and params.grad.abs().sum() > 0
+
+
+def test_shape_compensation_bad_config_and_inputs():
+    verts, joints, _, _ = _chain_mesh()
+    with pytest.raises(KeyError, match='model_path'):
+        _neck(shape_compensation=dict(param_dim=2))
+    with pytest.raises(KeyError, match='unknown'):
+        _neck(shape_compensation=_compensation_cfg(width=3))
+    cfg = _compensation_cfg()
+    cfg['posedirs'] = cfg['posedirs'][:10]
+    cfg['lbs_weights'] = cfg['lbs_weights'][:10]
+    with pytest.raises(ValueError, match='vertices'):
+        _neck(shape_compensation=cfg)
+    with pytest.raises(ValueError, match='posedirs'):
+        _neck(shape_compensation=_compensation_cfg(
+            posedirs=torch.zeros(len(verts), 3, 9)))
+    neck = _neck(shape_compensation=_compensation_cfg(param_dim=3))
+    with pytest.raises(ValueError, match='mesh_params'):
+        neck(verts[None], joints[None], joints[None])
+    with pytest.raises(ValueError, match='mesh_params'):
+        neck(verts[None], joints[None], joints[None],
+             mesh_params=torch.zeros(1, 2))
+    with pytest.raises(FileNotFoundError):
+        _neck(shape_compensation=dict(model_path='/nonexistent/SMPL.npz'))

@@ -128,6 +128,23 @@ def test_finetune_demo_trains_and_evaluates(workspace):
     assert any(k.startswith('backbone.backbone.') for k in keys)
     assert any(k.startswith('head.') for k in keys)
 
+    # tools/demo.py: one rendered image -> overlay PNG + OBJ mesh
+    image = sorted((workspace / 'data' / 'synthetic_images' / 'datasets' /
+                    'pw3d').rglob('*.jpg'))[0]
+    demo_dir = workspace / 'demo_out'
+    _run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'demo.py'),
+        str(image),
+        osp.join(REPO, 'configs', 'mpt_finetune_demo.py'),
+        str(work / 'epoch_1.pth'), '--out-dir',
+        str(demo_dir)
+    ], cwd=workspace)
+    obj = (demo_dir / f'{image.stem}_mesh.obj').read_text().splitlines()
+    assert sum(line.startswith('v ') for line in obj) == 6890
+    assert sum(line.startswith('f ') for line in obj) == 13776
+    assert (demo_dir / f'{image.stem}_mesh_overlay.png').stat().st_size > 0
+
 
 @pytest.mark.parametrize('name,dataset,metrics', [
     ('mpt_test_h36m_p2', 'h36m_valid_protocol2.npz',

@@ -1,0 +1,181 @@
+# Serial PC-HMR (Luan et al., AAAI 2021, Sec. 3.2, Fig. 2a) on Human3.6M
+# with the MPT mesh regressor as the mesh stream.
+#
+#   tools/dist_train.sh configs/pc_hmr_serial_mpt_h36m.py 8
+#
+# Chain: image -> HRNet heatmaps -> MPT transformer -> mesh M^hmr and weak-
+# perspective camera -> J^hmr = U M^hmr (17 H3.6M joints, Eq. 2) -> 2D pose
+# by the camera (Eq. 3) -> VideoPose3D lifter (243-frame TCN, the single
+# frame replicated; Table 2's best serial lifter) -> J^target (Eq. 4) ->
+# calibration neck with shape compensation (Eq. 5, Sec. 3.3, Table 3's
+# default design) -> M^target.
+#
+# Paper settings (Sec. 4): pretrain the mesh stream and the lifter
+# separately (load_from / init_cfg), then fine-tune everything with 3D mesh
+# supervision on the calibration output and 3D pose supervision on the
+# lifter: H3.6M S1, S5, S6, S7, S8 for training, S9 and S11 for testing,
+# 90 epochs, mini-batch 1024 (here 8 GPUs x 128), lr 1e-3 for the
+# calibration module and 1e-5 for the other modules (lr_mult 0.01). The
+# optimiser is not named by the paper; Adam, as HMR and VideoPose3D.
+#
+# The image datasets (HumanDataDataset, mmhuman3d HumanData files) and the
+# Mesh* transforms are described in /work/notes/image_sample_contract.md.
+_base_ = ['./_base_/default_runtime.py']
+custom_imports = dict(
+    imports=['mpt_plugin', 'mpt_plugin.models.estimators.pc_hmr_estimator'],
+    allow_failed_imports=False)
+
+body_model_dir = 'data/body_models'
+body_model = dict(
+    model_path=body_model_dir,
+    joints_regressor=f'{body_model_dir}/J_regressor_h36m.npy',
+    gender='neutral')
+input_size = 224
+max_epochs = 90
+
+# HRNet-W32 heatmaps of the 17 COCO joints at 1/4 resolution (56 x 56), the
+# MPT fine-tuning input
+hrnet_w32 = dict(
+    type='HRNet',
+    in_channels=3,
+    extra=dict(
+        stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
+                    num_blocks=(4, ), num_channels=(64, )),
+        stage2=dict(num_modules=1, num_branches=2, block='BASIC',
+                    num_blocks=(4, 4), num_channels=(32, 64)),
+        stage3=dict(num_modules=4, num_branches=3, block='BASIC',
+                    num_blocks=(4, 4, 4), num_channels=(32, 64, 128)),
+        stage4=dict(num_modules=3, num_branches=4, block='BASIC',
+                    num_blocks=(4, 4, 4, 4),
+                    num_channels=(32, 64, 128, 256))))
+heatmap_codec = dict(
+    type='MSRAHeatmap',
+    input_size=(input_size, input_size),
+    heatmap_size=(input_size // 4, input_size // 4),
+    sigma=2)
+heatmap_estimator = dict(
+    type='TopdownPoseEstimator',
+    backbone=hrnet_w32,
+    head=dict(
+        type='HeatmapHead',
+        in_channels=32,
+        out_channels=17,
+        deconv_out_channels=None,
+        loss=dict(type='KeypointMSELoss', use_target_weight=True),
+        decoder=heatmap_codec))
+
+# VideoPose3D, as MMPose's video-pose-lift_tcn-243frm-supv-cpn-ft config
+video_pose3d_243 = dict(
+    type='PoseLifter',
+    backbone=dict(
+        type='TCN',
+        in_channels=2 * 17,
+        stem_channels=1024,
+        num_blocks=4,
+        kernel_sizes=(3, 3, 3, 3, 3),
+        dropout=0.25,
+        use_stride_conv=True),
+    head=dict(
+        type='TemporalRegressionHead',
+        in_channels=1024,
+        num_joints=17,
+        loss=dict(type='MPJPELoss'),
+        decoder=dict(
+            type='VideoPoseLifting',
+            num_keypoints=17,
+            zero_center=True,
+            root_index=0,
+            remove_root=False)))
+
+model = dict(
+    type='PCHMREstimator',
+    framework='serial',
+    input_size=input_size,
+    data_preprocessor=dict(
+        type='PoseDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True),
+    body_model=body_model,
+    mesh_stream=dict(
+        type='PCHMRMPTMeshStream',
+        mpt=dict(
+            type='MPTPretrainEstimator',
+            head=dict(
+                type='MPTMeshTransformerHead',
+                input_size=input_size,
+                global_feature='flatten',
+                loss=None),
+            body_model=body_model,
+            mesh_sampler=f'{body_model_dir}/mesh_downsampling.npz'),
+        heatmap_estimator=heatmap_estimator),
+    pose_lifter=video_pose3d_243,
+    neck=dict(
+        type='PCHMRPoseCalibrationNeck',
+        shape_compensation=dict(hidden_dim=256)),
+    loss_weights=dict(vertices=1.0, joints=1.0, pose=1.0))
+
+# data (contract: /work/notes/image_sample_contract.md)
+dataset_type = 'HumanDataDataset'
+data_prefix = 'data'
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='MeshRandomFlip', prob=0.5, convention='h36m'),
+    dict(type='MeshRandomScaleRotation', rot_factor=30, scale_factor=0.25),
+    dict(type='MeshAffine', input_size=input_size),
+    dict(type='MeshColorNoise', noise_factor=0.4),
+    dict(type='PackMeshInputs')
+]
+test_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='MeshAffine', input_size=input_size),
+    dict(type='PackMeshInputs')
+]
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_prefix=data_prefix,
+        ann_file='h36m_train.npz',
+        dataset_name='h36m',
+        convention='h36m',
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=4,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_prefix=data_prefix,
+        ann_file='h36m_valid_protocol2.npz',
+        dataset_name='h36m',
+        convention='h36m',
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='MeshMetric', metric=('mpjpe', 'pa-mpjpe', 'pve'))
+test_evaluator = val_evaluator
+
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=5)
+val_cfg = dict()
+test_cfg = dict()
+
+optim_wrapper = dict(
+    optimizer=dict(type='Adam', lr=1e-3),
+    paramwise_cfg=dict(
+        custom_keys={
+            'mesh_stream': dict(lr_mult=0.01),
+            'pose_lifter': dict(lr_mult=0.01),
+            'neck': dict(lr_mult=1.0)
+        }))
+param_scheduler = []
+auto_scale_lr = dict(base_batch_size=1024, enable=False)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=3,
+                    save_best='mesh/PVE', rule='less'))

@@ -1,0 +1,583 @@
+"""PC-HMR: serial and parallel pose-calibration frameworks (Luan et al.,
+AAAI 2021, Sec. 3.2-3.3) around any mesh regressor.
+
+Data flow (``B`` batch, ``V`` vertices, 17 H3.6M joints, metres,
+camera-aligned axes x right / y down / z forward):
+
+1. mesh stream (``mesh_stream``, see ``PCHMRKey2MeshStream`` for the
+   interface): ``M^hmr`` (B, V, 3), camera ``(s, tx, ty)``, ``Theta``.
+2. Eq. 2: ``J^hmr = U M^hmr`` (B, 17, 3) with the H3.6M regressor ``U``.
+3. 2D pose (B, K, 2) crop-normalised ``[-1, 1]``:
+
+   - ``framework='serial'``: Eq. 3, ``Z^hmr = s (J^hmr_xy + t)``;
+   - ``framework='parallel'``: an MMPose top-down heatmap model
+     (``pose_estimator_2d``) on the image, decoded by a soft-argmax
+     (differentiable), or, without one, the 2D keypoints the mesh stream
+     exposes (``keypoints2d_norm``: dataset detections / Key2Mesh inputs).
+
+4. Eq. 4: an MMPose ``PoseLifter`` (stock-style config: ``TCN`` backbone +
+   ``TemporalRegressionHead`` with an ``ImagePoseLifting`` or
+   ``VideoPoseLifting`` codec) -> ``J^target`` (B, 17, 3), pelvis-centred.
+   A single frame is replicated to the TCN's receptive field
+   (``prod(kernel_sizes)``: 1 for the image / fully connected variant, up to
+   243 for VideoPose3D).
+5. Eq. 5: the calibration neck deforms the pelvis-centred ``M^hmr`` from
+   ``J^hmr`` to ``J^target`` -> ``M^target``; its joints ``U M^target``.
+
+Lifter input normalisation (the lifter's codec decides, so a stock config
+plugs in unchanged): the 2D pose is first expressed in the crop-normalised
+frame ``x_norm = 2 x_px / S - 1`` of the ``S x S`` crop (``input_size``).
+
+- ``VideoPoseLifting``: its ``encode`` maps image pixels with
+  ``(x_px - (w/2, h/2)) / (w/2)`` (VideoPose3D's
+  ``normalize_screen_coordinates``); with the crop as the image
+  (``w = h = S``) that *is* ``x_norm``, so it is used as is.
+- ``ImagePoseLifting``: ``(x_px - keypoints_mean) / keypoints_std`` with
+  ``x_px = (x_norm + 1) S / 2`` (crop pixels), when the codec has
+  statistics (they must describe crop pixels: the stock H3.6M statistics
+  are full-frame 1000 x 1002 px ones); none -> crop pixels are used as is.
+
+Outputs are decoded the codec's way: ``ImagePoseLifting`` de-normalises with
+``target_mean`` / ``target_std`` when given; a removed root is re-inserted
+at the origin. The lifter is supervised exactly as MMPose trains it: its
+head's ``loss_module`` on the encoded label (root-relative GT, root removed
+/ normalised like the codec's ``encode``).
+
+Losses (weights in ``loss_weights``): ``loss_vertices`` L1 between
+``M^target`` and the GT mesh (samples with a mesh), ``loss_joints`` L1
+between ``U M^target`` and the GT H3.6M joints (visible ones), both
+pelvis-centred; ``loss_pose`` the lifter loss. ``mpjpe_lifter`` (mm) is
+logged, not optimised.
+
+Ground truth comes from the mesh stream's ``gather_gt`` for its own batch
+formats (MoCap cache, AMASS pairs) or from ``PoseDataSample.gt_instances``
+(image samples, /work/notes/image_sample_contract.md): ``keypoints3d``
+(1, 17, 3) camera-frame metres and, where ``has_smpl``, the mesh posed by
+``body_model`` from ``smpl_*``.
+
+Separate learning rates (the paper: 1e-3 for the calibration module, 1e-5
+for the rest) come from MMEngine's ``paramwise_cfg.custom_keys`` on the
+attribute names ``mesh_stream``, ``pose_lifter``, ``pose_estimator_2d`` and
+``neck``.
+"""
+import math
+from typing import Dict, List, Optional, Union
+
+import numpy as np
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import InstanceData
+from mmpose.structures import PoseDataSample
+from torch import Tensor
+
+from mpt_plugin.body_models import MPTSMPL
+from mpt_plugin.body_models.conventions import h36m_regressor_order
+from mpt_plugin.body_models.io import load_joint_regressor
+from mpt_plugin.registry import MODELS
+from ..necks.pose_calibration_neck import \
+    PCHMRPoseCalibrationNeck  # noqa: F401 (registers it)
+from ..utils.camera import norm_to_px, weak_perspective_project
+from ..utils.pc_hmr_key2mesh_stream import \
+    PCHMRKey2MeshStream  # noqa: F401 (registers it)
+from ..utils.pc_hmr_mpt_stream import \
+    PCHMRMPTMeshStream  # noqa: F401 (registers it)
+from ..utils.pc_hmr_utils import (H36M_PARENTS, smpl_skinning_to_h36m,
+                                  soft_argmax_2d, to_lifter_sequence)
+
+__all__ = ['PCHMREstimator']
+
+_FRAMEWORKS = ('serial', 'parallel')
+_LIFTER_CODECS = ('ImagePoseLifting', 'VideoPoseLifting')
+_DEFAULT_LOSS_WEIGHTS = dict(vertices=1.0, joints=1.0, pose=1.0)
+
+
+def _masked_l1(pred: Tensor, gt: Tensor, weight: Tensor) -> Tensor:
+    """Mean L1 over the coordinates of weighted entries.
+
+    Args:
+        pred, gt (Tensor): (B, N, 3).
+        weight (Tensor): (B, N) or (B,) non-negative.
+
+    Returns:
+        Tensor: scalar; 0 (with a graph) when every weight is 0.
+    """
+    if weight.dim() == 1:
+        weight = weight[:, None].expand(pred.shape[:2])
+    err = (pred - gt).abs().sum(-1) * weight  # (B, N)
+    return err.sum() / (3.0 * weight.sum()).clamp_min(1.0)
+
+
+@MODELS.register_module()
+class PCHMREstimator(BaseModel):
+    """Serial / parallel PC-HMR around a mesh stream, a pose lifter and the
+    calibration neck (module docstring for the data flow).
+
+    Args:
+        mesh_stream (dict): Mesh stream config, e.g.
+            ``PCHMRMPTMeshStream`` or ``PCHMRKey2MeshStream``.
+        pose_lifter (dict): MMPose ``PoseLifter`` config (stock style).
+        neck (dict): ``PCHMRPoseCalibrationNeck`` config; ``parents``
+            (H3.6M tree), ``num_vertices``, ``rest_vertices`` /
+            ``rest_joints`` and ``skinning_weights`` (SMPL's, moved onto the
+            H3.6M joints) default to values from ``body_model``; a
+            ``shape_compensation`` dict gets ``model_path`` / ``gender``
+            from ``body_model`` and ``param_dim`` from the mesh stream when
+            missing.
+        framework (str): ``'serial'`` or ``'parallel'``.
+        body_model (dict, optional): ``MPTSMPL`` arguments
+            (``model_path``, ``joints_regressor`` = the 17-joint H3.6M
+            regressor, ``gender``): the regressor ``U``, the neck's rest
+            geometry and GT meshes from SMPL parameters.
+        joints_regressor (str | array, optional): (17, V) regressor, when
+            no ``body_model`` is given (or to override its regressor).
+        pose_estimator_2d (dict, optional): MMPose top-down heatmap model
+            of the parallel framework (e.g. a stock ``TopdownPoseEstimator``
+            config); its heatmaps are soft-argmax decoded. Without it the
+            parallel framework uses the mesh stream's 2D keypoints.
+        input_size (int): Side ``S`` of the square crop the 2D coordinates
+            refer to (pixels). Defaults to 224.
+        soft_argmax_beta (float): Inverse temperature of the soft-argmax.
+            Defaults to 100.
+        lifter_seq_len (int, optional): Frames fed to the lifter. Defaults
+            to the TCN's receptive field ``prod(kernel_sizes)`` (1 for other
+            backbones).
+        lifter_causal (bool): Pad sequences causally. Defaults to False.
+        loss_weights (dict): ``vertices``, ``joints``, ``pose`` weights.
+            Defaults to 1 each.
+        data_preprocessor (dict, optional): e.g. ``PoseDataPreprocessor``
+            (images), ``MPTMoCapDataPreprocessor``,
+            ``Key2MeshPairsPreprocessor``.
+        init_cfg (dict, optional): MMEngine init config.
+    """
+
+    def __init__(self,
+                 mesh_stream: dict,
+                 pose_lifter: dict,
+                 neck: dict = dict(type='PCHMRPoseCalibrationNeck'),
+                 framework: str = 'parallel',
+                 body_model: Optional[dict] = None,
+                 joints_regressor: Optional[Union[str, np.ndarray]] = None,
+                 pose_estimator_2d: Optional[dict] = None,
+                 input_size: int = 224,
+                 soft_argmax_beta: float = 100.0,
+                 lifter_seq_len: Optional[int] = None,
+                 lifter_causal: bool = False,
+                 loss_weights: Optional[Dict[str, float]] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        if framework not in _FRAMEWORKS:
+            raise ValueError(f'framework must be one of {_FRAMEWORKS}, got '
+                             f'{framework!r}')
+        if framework == 'serial' and pose_estimator_2d is not None:
+            raise ValueError('pose_estimator_2d belongs to the parallel '
+                             'framework; the serial one projects the mesh '
+                             'joints with the mesh stream camera')
+        self.framework = framework
+        self.input_size = int(input_size)
+        self.soft_argmax_beta = float(soft_argmax_beta)
+        weights = dict(_DEFAULT_LOSS_WEIGHTS)
+        if loss_weights is not None:
+            unknown = sorted(set(loss_weights) - set(weights))
+            if unknown:
+                raise KeyError(f'unknown loss_weights keys {unknown}, '
+                               f'expected {sorted(weights)}')
+            weights.update(loss_weights)
+        self.loss_weights = weights
+
+        bm_cfg = None
+        if body_model is not None:
+            bm_cfg = {k: v for k, v in body_model.items() if k != 'type'}
+            bm_cfg.setdefault('gender', 'neutral')
+            if joints_regressor is None:
+                joints_regressor = bm_cfg.get('joints_regressor')
+            self.body_model = MPTSMPL(**bm_cfg)
+        else:
+            self.body_model = None
+        if joints_regressor is None:
+            raise KeyError('PCHMREstimator needs the 17-joint H3.6M '
+                           'regressor: body_model.joints_regressor or '
+                           'joints_regressor')
+        regressor = (load_joint_regressor(joints_regressor) if isinstance(
+            joints_regressor, str) else np.asarray(joints_regressor,
+                                                   dtype=np.float64))
+        if regressor.ndim != 2 or regressor.shape[0] != 17:
+            raise ValueError('joints_regressor must have shape (17, V) '
+                             f'(H3.6M joints), got {regressor.shape}')
+        self.register_buffer('joint_regressor',
+                             torch.as_tensor(regressor, dtype=torch.float32),
+                             persistent=False)
+        num_verts = regressor.shape[1]
+
+        self.mesh_stream = MODELS.build(mesh_stream)
+        self.pose_lifter = MODELS.build(pose_lifter)
+        self._init_lifter_codec(lifter_seq_len, lifter_causal)
+        self.pose_estimator_2d = (MODELS.build(pose_estimator_2d)
+                                  if pose_estimator_2d is not None else None)
+        self.neck = MODELS.build(
+            self._neck_config(neck, bm_cfg, regressor, num_verts))
+        if self.neck.num_joints != 17:
+            raise ValueError('the neck must use the 17 H3.6M joints, got '
+                             f'{self.neck.num_joints}')
+
+    # ------------------------------------------------------------------ init
+    def _neck_config(self, neck: dict, bm_cfg: Optional[dict],
+                     regressor: np.ndarray, num_verts: int) -> dict:
+        cfg = dict(neck)
+        cfg.setdefault('type', 'PCHMRPoseCalibrationNeck')
+        cfg.setdefault('parents', list(H36M_PARENTS))
+        cfg.setdefault('num_vertices', num_verts)
+        if bm_cfg is not None and 'rest_vertices' not in cfg:
+            with torch.no_grad():
+                rest = self.body_model()['vertices'][0].double().numpy()
+            cfg['rest_vertices'] = rest
+            cfg['rest_joints'] = regressor @ rest
+        if bm_cfg is not None and 'skinning_weights' not in cfg:
+            cfg['skinning_weights'] = smpl_skinning_to_h36m(
+                self.body_model.lbs_weights.double().numpy(),
+                h36m_regressor_order(
+                    regressor, self.body_model.v_template.double().numpy()))
+        comp = cfg.get('shape_compensation')
+        if comp is not None:
+            comp = dict(comp)
+            if 'model_path' not in comp and 'posedirs' not in comp:
+                if bm_cfg is None:
+                    raise KeyError('neck.shape_compensation needs model_path '
+                                   '(or a body_model to take it from)')
+                comp['model_path'] = bm_cfg['model_path']
+                comp.setdefault('gender', bm_cfg['gender'])
+            comp.setdefault('param_dim',
+                            int(getattr(self.mesh_stream, 'param_dim', 0)))
+            cfg['shape_compensation'] = comp
+        return cfg
+
+    def _init_lifter_codec(self, seq_len: Optional[int],
+                           causal: bool) -> None:
+        head = getattr(self.pose_lifter, 'head', None)
+        if head is None:
+            raise ValueError('pose_lifter must have a head (e.g. '
+                             'TemporalRegressionHead)')
+        codec = getattr(head, 'decoder', None)
+        name = type(codec).__name__ if codec is not None else None
+        if codec is not None and name not in _LIFTER_CODECS:
+            raise ValueError(f'unsupported lifter codec {name}; expected '
+                             f'one of {_LIFTER_CODECS} (or none)')
+        self.lifter_codec = name
+        root = list(getattr(codec, 'root_index', [0]))
+        if root != [0]:
+            raise ValueError('the lifter codec must use root_index=0 (the '
+                             f'H3.6M pelvis), got {root}')
+        self.lifter_remove_root = bool(getattr(codec, 'remove_root', False))
+        for key in ('keypoints_mean', 'keypoints_std', 'target_mean',
+                    'target_std'):
+            value = getattr(codec, key, None)
+            if value is not None:
+                value = torch.as_tensor(np.asarray(value, np.float32))
+            self.register_buffer(f'lifter_{key}', value, persistent=False)
+        if seq_len is None:
+            kernels = getattr(self.pose_lifter.backbone, 'kernel_sizes',
+                              (1, ))
+            seq_len = int(math.prod(kernels))
+        self.lifter_seq_len = int(seq_len)
+        self.lifter_causal = bool(causal)
+
+    # --------------------------------------------------------------- lifter
+    def encode_lifter_input(self, keypoints_norm: Tensor) -> Tensor:
+        """Crop-normalised 2D pose -> the lifter codec's input space.
+
+        Args:
+            keypoints_norm (Tensor): (B, [T,] K, 2) crop-normalised.
+
+        Returns:
+            Tensor: same shape (see the module docstring).
+        """
+        if self.lifter_codec != 'ImagePoseLifting':
+            return keypoints_norm
+        px = norm_to_px(keypoints_norm, self.input_size)
+        if self.lifter_keypoints_mean is None:
+            return px
+        mean = self.lifter_keypoints_mean[0].to(px)
+        std = self.lifter_keypoints_std[0].to(px)
+        if mean.shape != px.shape[-2:]:
+            raise ValueError(
+                f'lifter keypoints_mean has shape {tuple(mean.shape)}, the 2D'
+                f' pose {tuple(px.shape[-2:])} (K, 2)')
+        return (px - mean) / std
+
+    def lift(self, keypoints_norm: Tensor) -> Tensor:
+        """Runs the lifter; returns its raw head output (B, J_out, 3).
+
+        Args:
+            keypoints_norm (Tensor): (B, K, 2) or (B, T, K, 2)
+                crop-normalised 2D poses.
+        """
+        x = self.encode_lifter_input(keypoints_norm)
+        seq = to_lifter_sequence(x, self.lifter_seq_len, self.lifter_causal)
+        bsz, num_t, num_k, dim = seq.shape
+        # codec layout: (K, D, T) flattened to (K * D, T)
+        feats = seq.permute(0, 2, 3, 1).reshape(bsz, num_k * dim, num_t)
+        feats = self.pose_lifter.extract_feat(feats)
+        out = self.pose_lifter.head.forward(feats)
+        if out.shape[0] != bsz:
+            raise ValueError(
+                f'the lifter returned {tuple(out.shape)} for {bsz} samples; '
+                f'lifter_seq_len={self.lifter_seq_len} must equal its '
+                'receptive field')
+        return out
+
+    def decode_lifter_output(self, raw: Tensor) -> Tensor:
+        """Raw lifter output -> (B, 17, 3) pelvis-centred metres."""
+        out = raw
+        if self.lifter_target_mean is not None:
+            out = out * self.lifter_target_std[0].to(out) + \
+                self.lifter_target_mean[0].to(out)
+        if self.lifter_remove_root:
+            out = torch.cat([out.new_zeros(out.shape[0], 1, 3), out], 1)
+        if out.shape[1:] != (17, 3):
+            raise ValueError('the lifter must predict the 17 H3.6M joints '
+                             f'(16 without the root), got {tuple(raw.shape)}')
+        return out - out[:, :1]
+
+    def encode_lifter_target(self, joints: Tensor, weight: Tensor) -> tuple:
+        """GT (B, 17, 3) pelvis-centred -> (label, weight) as the codec."""
+        label = joints - joints[:, :1]
+        if self.lifter_remove_root:
+            label, weight = label[:, 1:], weight[:, 1:]
+        if self.lifter_target_mean is not None:
+            label = (label - self.lifter_target_mean[0].to(label)) / \
+                self.lifter_target_std[0].to(label)
+        return label, weight
+
+    # ------------------------------------------------------------ 2D poses
+    def _estimate_2d(self, images: Tensor) -> Tensor:
+        if not isinstance(images, Tensor) or images.dim() != 4:
+            raise ValueError('pose_estimator_2d expects images (B, 3, S, S),'
+                             f' got {tuple(getattr(images, "shape", ()))}')
+        feats = self.pose_estimator_2d.extract_feat(images)
+        heatmaps = self.pose_estimator_2d.head.forward(feats)
+        if isinstance(heatmaps, (tuple, list)):
+            heatmaps = heatmaps[-1]
+        coords, _ = soft_argmax_2d(heatmaps, self.soft_argmax_beta)
+        # MMPose heatmap codecs scale by input / heatmap size (no shift)
+        scale = coords.new_tensor([
+            images.shape[-1] / heatmaps.shape[-1],
+            images.shape[-2] / heatmaps.shape[-2]
+        ])
+        return 2.0 * coords * scale / images.shape[-1] - 1.0
+
+    # -------------------------------------------------------------- forward
+    def _run(self, inputs, data_samples) -> Dict[str, Tensor]:
+        stream = self.mesh_stream(inputs, data_samples)
+        verts = stream['vertices']
+        if verts.dim() != 3 or verts.shape[1:] != (
+                self.joint_regressor.shape[1], 3):
+            raise ValueError(
+                'the mesh stream must return vertices (B, '
+                f'{self.joint_regressor.shape[1]}, 3), got '
+                f'{tuple(verts.shape)}')
+        reg = self.joint_regressor.to(verts.dtype)
+        joints_raw = torch.einsum('jv,bvc->bjc', reg, verts)  # Eq. 2
+        if self.framework == 'serial':
+            if stream.get('camera') is None:
+                raise KeyError('the serial framework needs the mesh stream '
+                               "output 'camera' (B, 3)")
+            kp2d = weak_perspective_project(joints_raw, stream['camera'])
+        elif self.pose_estimator_2d is not None:
+            kp2d = self._estimate_2d(inputs)
+        else:
+            if stream.get('keypoints2d_norm') is None:
+                raise KeyError(
+                    'the parallel framework needs pose_estimator_2d or a '
+                    "mesh stream exposing 'keypoints2d_norm'")
+            kp2d = stream['keypoints2d_norm']
+        lifter_raw = self.lift(kp2d)
+        target = self.decode_lifter_output(lifter_raw)
+        if not torch.isfinite(target).all():
+            raise ValueError(
+                'PCHMREstimator: the pose lifter produced non-finite target '
+                'joints (NaN/Inf); check its 2D input and the learning rate')
+        pelvis = joints_raw[:, :1]
+        verts_c = verts - pelvis
+        joints_c = joints_raw - pelvis
+        calib = self.neck(verts_c, joints_c, target,
+                          mesh_params=stream.get('params'))
+        calib_joints = torch.einsum('jv,bvc->bjc', reg, calib['vertices'])
+        calib_pelvis = calib_joints[:, :1]
+        return dict(
+            vertices=calib['vertices'] - calib_pelvis,
+            joints_h36m=calib_joints - calib_pelvis,
+            vertices_uncalibrated=verts_c,
+            joints_h36m_uncalibrated=joints_c,
+            joints_target=target,
+            lifter_raw=lifter_raw,
+            keypoints2d_norm=kp2d,
+            camera=stream.get('camera'))
+
+    # ---------------------------------------------------------- ground truth
+    def _centre(self, vertices: Optional[Tensor],
+                joints: Optional[Tensor]) -> tuple:
+        if joints is None:
+            joints = torch.einsum('jv,bvc->bjc',
+                                  self.joint_regressor.to(vertices),
+                                  vertices)
+        pelvis = joints[:, :1]
+        vertices = vertices - pelvis if vertices is not None else None
+        return vertices, joints - pelvis
+
+    @torch.no_grad()
+    def gather_gt(self, inputs, data_samples) -> Dict[str, Tensor]:
+        """GT in the estimator's frame (pelvis-centred camera-aligned m).
+
+        Returns:
+            dict: ``joints`` (B, 17, 3), ``joints_weight`` (B, 17),
+            ``vertices`` (B, V, 3) or None, ``vertices_weight`` (B,).
+        """
+        gather = getattr(self.mesh_stream, 'gather_gt', None)
+        gt = gather(inputs, data_samples) if gather is not None else None
+        if gt is not None:
+            verts = gt['vertices']
+            verts, joints = self._centre(verts, gt.get('joints_h36m'))
+            ones = verts.new_ones(verts.shape[0])
+            return dict(joints=joints,
+                        joints_weight=ones[:, None].expand(-1, 17),
+                        vertices=verts, vertices_weight=ones)
+        return self._gt_from_pose_samples(data_samples)
+
+    def _gt_from_pose_samples(self, data_samples) -> Dict[str, Tensor]:
+        if not isinstance(data_samples, (list, tuple)) or not data_samples \
+                or not all(isinstance(d, PoseDataSample)
+                           for d in data_samples):
+            raise KeyError(
+                'PCHMREstimator: no ground truth; data_samples must be '
+                'PoseDataSamples with gt_instances (image samples) or a batch '
+                'format of the mesh stream (MoCap / AMASS pairs)')
+        device = self.joint_regressor.device
+        gts = [d.gt_instances for d in data_samples]
+        if not all('keypoints3d' in g for g in gts):
+            raise KeyError('gt_instances.keypoints3d (1, 17, 3) is required '
+                           'in every sample')
+        joints = torch.cat([torch.as_tensor(g.keypoints3d) for g in gts])
+        joints = joints.to(device, torch.float32)
+        if joints.shape[1:] != (17, 3):
+            raise ValueError('gt_instances.keypoints3d must be (1, 17, 3) '
+                             '(h36m convention), got '
+                             f'{tuple(joints.shape[1:])}')
+        vis = torch.cat([
+            torch.as_tensor(g.keypoints3d_visible) if 'keypoints3d_visible'
+            in g else torch.ones(1, 17) for g in gts
+        ]).to(device, torch.float32)
+        bad = (~torch.isfinite(joints).all(-1)) & (vis > 0)
+        if bad.any():
+            i, k = (int(v) for v in bad.nonzero()[0])
+            raise ValueError(
+                f'gt_instances.keypoints3d of sample {i} '
+                f'({data_samples[i].metainfo.get("img_path", "?")}) has a '
+                f'non-finite visible joint {k}')
+        joints = torch.nan_to_num(joints)
+        weight = vis * (vis[:, :1] > 0)  # no pelvis, no centring
+        joints = joints - joints[:, :1]
+
+        verts = None
+        has_smpl = torch.cat([
+            torch.as_tensor(g.has_smpl).reshape(1) if 'has_smpl' in g else
+            torch.zeros(1) for g in gts
+        ]).to(device, torch.float32)
+        if self.body_model is not None and bool((has_smpl > 0).any()):
+            params = {
+                k: torch.cat([torch.as_tensor(getattr(g, f'smpl_{k}'))
+                              for g in gts]).to(device, torch.float32)
+                for k in ('global_orient', 'body_pose', 'betas')
+            }
+            out = self.body_model(**params)
+            verts, _ = self._centre(out['vertices'], None)
+        else:
+            has_smpl = torch.zeros_like(has_smpl)
+        return dict(joints=joints, joints_weight=weight, vertices=verts,
+                    vertices_weight=has_smpl)
+
+    # ----------------------------------------------------------------- modes
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._run(inputs, data_samples)
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
+                         f'{mode!r}')
+
+    def loss(self, inputs, data_samples) -> Dict[str, Tensor]:
+        """Weighted losses (module docstring)."""
+        out = self._run(inputs, data_samples)
+        gt = self.gather_gt(inputs, data_samples)
+        w = self.loss_weights
+        losses = dict()
+        if gt['vertices'] is not None:
+            losses['loss_vertices'] = w['vertices'] * _masked_l1(
+                out['vertices'], gt['vertices'].to(out['vertices']),
+                gt['vertices_weight'])
+        else:
+            losses['loss_vertices'] = out['vertices'].sum() * 0.0
+        losses['loss_joints'] = w['joints'] * _masked_l1(
+            out['joints_h36m'], gt['joints'].to(out['joints_h36m']),
+            gt['joints_weight'])
+        label, weight = self.encode_lifter_target(gt['joints'],
+                                                  gt['joints_weight'])
+        raw = out['lifter_raw']
+        losses['loss_pose'] = w['pose'] * self.pose_lifter.head.loss_module(
+            raw, label.to(raw), weight.to(raw)[..., None])
+        with torch.no_grad():
+            err = (out['joints_target'] - gt['joints']).norm(dim=-1)
+            wj = gt['joints_weight']
+            losses['mpjpe_lifter'] = 1000.0 * (err * wj).sum() / \
+                wj.sum().clamp_min(1.0)
+        return losses
+
+    def predict(self, inputs, data_samples=None) -> List[PoseDataSample]:
+        """One ``PoseDataSample`` per input.
+
+        ``pred_instances``: ``vertices`` (1, V, 3) calibrated,
+        ``vertices_uncalibrated`` (1, V, 3), ``joints_h36m`` (1, 17, 3)
+        (``U M^target``), ``joints_target`` (1, 17, 3) lifter output,
+        ``keypoints2d_norm`` (1, K, 2) lifter input and ``camera`` (1, 3)
+        when the stream has one; all pelvis-centred metres. Image samples
+        are returned with their ``gt_instances`` plus ``vertices`` (where
+        ``has_smpl``) and ``joints_h36m``; other batch formats get new
+        samples whose ``gt_instances`` hold the stream's GT (when it can
+        gather one).
+        """
+        out = self._run(inputs, data_samples)
+        try:
+            gt = self.gather_gt(inputs, data_samples)
+        except KeyError:
+            gt = None
+        bsz = out['vertices'].shape[0]
+        is_pose = isinstance(data_samples, (list, tuple)) and all(
+            isinstance(d, PoseDataSample) for d in data_samples)
+        results = []
+        for i in range(bsz):
+            sample = data_samples[i] if is_pose else PoseDataSample()
+            pred = dict(
+                vertices=out['vertices'][i:i + 1],
+                vertices_uncalibrated=out['vertices_uncalibrated'][i:i + 1],
+                joints_h36m=out['joints_h36m'][i:i + 1],
+                joints_target=out['joints_target'][i:i + 1],
+                keypoints2d_norm=out['keypoints2d_norm'][i:i + 1])
+            if out['camera'] is not None:
+                pred['camera'] = out['camera'][i:i + 1]
+            sample.pred_instances = InstanceData(
+                **{k: v.detach()
+                   for k, v in pred.items()})
+            if gt is not None:
+                gt_inst = sample.gt_instances if 'gt_instances' in sample \
+                    else InstanceData()
+                gt_inst.joints_h36m = gt['joints'][i:i + 1]
+                if 'keypoints3d_mask' not in gt_inst:
+                    gt_inst.keypoints3d_mask = gt['joints_weight'][i:i + 1]
+                if gt['vertices'] is not None and \
+                        gt['vertices_weight'][i] > 0:
+                    gt_inst.vertices = gt['vertices'][i:i + 1]
+                sample.gt_instances = gt_inst
+            results.append(sample)
+        return results
