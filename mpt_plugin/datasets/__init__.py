@@ -2,6 +2,8 @@ from . import transforms  # noqa: F401
 from .amass_io import (AMASSFormatError, AMASSSequence, find_amass_sequences,
                        read_amass_sequence, scan_amass_tree,
                        split_amass_sequences)
+from .domain_adaptation_collate import mpt_domain_adaptation_collate
+from .domain_adaptation_dataset import DomainAdaptationDataset
 from .human_data_dataset import HumanDataDataset
 from .human_data_io import (HumanDataFormatError, load_human_data,
                             save_human_data, validate_human_data)
@@ -14,7 +16,9 @@ from .synthetic_human_images import render_synthetic_human_data
 __all__ = [
     'AMASSFormatError', 'AMASSSequence', 'find_amass_sequences',
     'read_amass_sequence', 'scan_amass_tree', 'split_amass_sequences',
-    'HumanDataDataset', 'HumanDataFormatError', 'load_human_data',
+    'mpt_domain_adaptation_collate', 'DomainAdaptationDataset',
+    'HumanDataDataset',
+    'HumanDataFormatError', 'load_human_data',
     'save_human_data', 'validate_human_data', 'MixedHumanDataDataset',
     'Key2MeshAMASSPairsDataset',
     'MPTMoCapHeatmapDataset',

@@ -16,6 +16,18 @@ The work is split in two:
 - :class:`mpt_plugin.models.data_preprocessors.Key2MeshPairsPreprocessor`
   (training device) runs the body model once per batch and makes the
   keypoints, jitter, occlusion and ground truth.
+
+For a *target domain* (domain adaptation, e.g. detector-like keypoints)
+the dataset can instead synthesise the 2D keypoints itself, on the CPU,
+with options the training preprocessor does not have (``keypoints2d=``):
+a different 2D joint definition, a systematic per-joint pixel offset,
+heavier jitter and occlusion, applied at evaluation too (deterministic per
+index with ``test_mode=True``), and ``return_3d=False`` to hand out no 3D
+label at all (the adaptation input), while an evaluation copy keeps them.
+The body model runs once at construction: the OpenPose-18 joints of every
+kept frame in its stored orientation; item ``i``'s random root rotation
+``R`` then only rotates them about the pelvis ``J0``
+(``R (j - J0) + J0``, exact for untranslated SMPL), so items stay cheap.
 """
 import logging
 import os.path as osp
@@ -34,8 +46,23 @@ from .amass_io import (AMASSFormatError, read_amass_sequence,
 from .mocap_mesh_cache import select_frames
 
 __all__ = [
-    'Key2MeshAMASSPairsDataset', 'euler_xyz_to_rotmat', 'rotate_smpl_root'
+    'Key2MeshAMASSPairsDataset', 'euler_xyz_to_rotmat', 'rotate_smpl_root',
+    'KEYPOINTS2D_DEFAULTS'
 ]
+
+#: Defaults of the ``keypoints2d`` option of
+#: :class:`Key2MeshAMASSPairsDataset` (Key2Mesh's camera and noise, no
+#: systematic shift).
+KEYPOINTS2D_DEFAULTS = dict(
+    body_model=None,
+    focal=256.0,
+    distance=6.0,
+    jitter_std=1.0,
+    round_jitter=True,
+    occlusion_prob=0.2,
+    bias_px=None,
+    joint_blend=None,
+    chunk_size=512)
 
 
 def euler_xyz_to_rotmat(angles_deg: np.ndarray) -> np.ndarray:
@@ -154,6 +181,24 @@ class Key2MeshAMASSPairsDataset(Dataset):
             False.
         seed (int): Base seed of the rotations. Defaults to 0.
         verbose (bool): Log a summary. Defaults to True.
+        keypoints2d (dict, optional): Synthesise the 2D keypoints here
+            (see the module doc) instead of in the preprocessor. Keys
+            (defaults :data:`KEYPOINTS2D_DEFAULTS`): ``body_model`` (dict,
+            required: an ``MPTSMPL`` config returning ``smpl_45`` joints),
+            ``focal`` (px) and ``distance`` (m) of the fixed camera,
+            ``jitter_std`` (px, Gaussian per coordinate) and
+            ``round_jitter`` (integer pixels, as Key2Mesh),
+            ``occlusion_prob`` (per-joint drop, confidence 0),
+            ``bias_px`` ((2,) or (18, 2) pixels added to every sample: a
+            systematic detector offset), ``joint_blend`` (list of
+            ``(joint, other, weight)``: OpenPose-18 joint ``joint`` becomes
+            ``(1 - weight) * joint + weight * other`` in 3D, a different
+            joint definition) and ``chunk_size`` (frames per body-model
+            call at construction). Defaults to None (SMPL items).
+        return_3d (bool): With ``keypoints2d``, also return the labels
+            (SMPL parameters, 3D joints, rotation, frame). False keeps only
+            ``sample_index``: nothing a label-free adaptation may not see.
+            Defaults to True.
 
     Each item is ``dict(inputs, data_samples)``:
 
@@ -164,6 +209,17 @@ class Key2MeshAMASSPairsDataset(Dataset):
       (3,) float32 ``(x, y, z)`` degrees drawn for this item,
       ``sequence_index`` and ``frame_index`` () int64 (into
       :attr:`sequences` and that file's frames).
+
+    With ``keypoints2d``:
+
+    - ``inputs``: dict of ``keypoints2d_px`` (18, 2) float32 OpenPose-18
+      pixels of the fixed camera (principal point 0, x right, y down),
+      shifted and jittered, and ``keypoints2d_conf`` (18,) float32 (0 for
+      occluded joints): what :class:`Key2MeshDataPreprocessor` takes.
+    - ``data_samples``: ``sample_index``; with ``return_3d`` also the
+      fields above plus ``pose_aa`` (72,) (root rotated), ``betas`` (10,),
+      ``has_smpl`` () bool and ``keypoints3d`` (18, 3) float32 metres, the
+      true (unblended) OpenPose-18 joints, untranslated SMPL.
     """
 
     METAINFO = dict(dataset_name='key2mesh_amass_pairs', num_keypoints=18,
@@ -184,7 +240,9 @@ class Key2MeshAMASSPairsDataset(Dataset):
                  rotate: bool = True,
                  test_mode: bool = False,
                  seed: int = 0,
-                 verbose: bool = True) -> None:
+                 verbose: bool = True,
+                 keypoints2d: Optional[dict] = None,
+                 return_3d: bool = True) -> None:
         if split not in ('train', 'val', 'all'):
             raise ValueError(f"split must be 'train', 'val' or 'all', got "
                              f'{split!r}')
@@ -218,6 +276,13 @@ class Key2MeshAMASSPairsDataset(Dataset):
         self.poses = poses  # (N, 72) float32, y up
         self.betas = betas  # (N, 10) float32
         self.frames = frames  # (N, 2) int64 [sequence, frame]
+        self.return_3d = bool(return_3d)
+        self.keypoints2d_cfg: Optional[dict] = None
+        if keypoints2d is not None:
+            self._setup_keypoints2d(keypoints2d)
+        elif not self.return_3d:
+            raise ValueError('return_3d=False needs keypoints2d=dict(...): '
+                             'SMPL-parameter items are labels themselves')
         if verbose and get_dist_info()[0] == 0:
             print_log(
                 f'Key2MeshAMASSPairsDataset: {len(self)} frames from '
@@ -291,6 +356,92 @@ class Key2MeshAMASSPairsDataset(Dataset):
         return (poses.astype(np.float32), betas.astype(np.float32), frames,
                 good, bad)
 
+    def _setup_keypoints2d(self, cfg: dict) -> None:
+        """Checks the ``keypoints2d`` options and poses every frame once."""
+        unknown = sorted(set(cfg) - set(KEYPOINTS2D_DEFAULTS))
+        if unknown:
+            raise KeyError(f'keypoints2d: unknown option(s) {unknown}, '
+                           f'expected some of {sorted(KEYPOINTS2D_DEFAULTS)}')
+        cfg = dict(KEYPOINTS2D_DEFAULTS, **cfg)
+        if cfg['body_model'] is None:
+            raise KeyError('keypoints2d needs body_model=dict(type='
+                           "'MPTSMPL', model_path=..., gender='neutral')")
+        if not 0.0 <= float(cfg['occlusion_prob']) <= 1.0:
+            raise ValueError('keypoints2d.occlusion_prob must be in [0, 1], '
+                             f"got {cfg['occlusion_prob']}")
+        if not float(cfg['jitter_std']) >= 0.0:
+            raise ValueError('keypoints2d.jitter_std must be >= 0, got '
+                             f"{cfg['jitter_std']}")
+        bias = np.zeros((18, 2), np.float64)
+        if cfg['bias_px'] is not None:
+            given = np.asarray(cfg['bias_px'], dtype=np.float64)
+            if given.shape not in ((2, ), (18, 2)):
+                raise ValueError('keypoints2d.bias_px must have shape (2,) or '
+                                 f'(18, 2) pixels, got {given.shape}')
+            bias = bias + given
+        self._kp_bias = bias
+        joints, pelvis = self._pose_frames(cfg['body_model'],
+                                           int(cfg['chunk_size']))
+        true_joints = joints.copy()
+        for item in cfg['joint_blend'] or ():
+            joint, other, weight = int(item[0]), int(item[1]), float(item[2])
+            if not (0 <= joint < 18 and 0 <= other < 18):
+                raise ValueError('keypoints2d.joint_blend: joint indices must '
+                                 f'be OpenPose-18 indices, got {tuple(item)}')
+            joints[:, joint] = ((1.0 - weight) * true_joints[:, joint] +
+                                weight * true_joints[:, other])
+        self._kp_joints = joints.astype(np.float32)  # (N, 18, 3) detector
+        self._kp_true = true_joints.astype(np.float32)  # (N, 18, 3)
+        self._kp_pelvis = pelvis.astype(np.float32)  # (N, 3)
+        self.keypoints2d_cfg = cfg
+
+    def _pose_frames(self, body_model_cfg: dict, chunk: int) -> tuple:
+        """OpenPose-18 joints (N, 18, 3) and pelvis (N, 3), metres, of the
+        stored (unrotated, y-up) frames."""
+        # local imports: the plain SMPL-parameter dataset needs no model
+        from mpt_plugin.models.heads.key2mesh_regressor import \
+            SMPL45_TO_OPENPOSE18
+        from mpt_plugin.registry import MODELS
+        cfg = dict(body_model_cfg)
+        cfg.setdefault('type', 'MPTSMPL')
+        model = MODELS.build(cfg)
+        if getattr(model, 'joint_convention', None) != 'smpl_45':
+            raise ValueError('keypoints2d.body_model must return the '
+                             "'smpl_45' joints (SMPL topology), got "
+                             f"{getattr(model, 'joint_convention', None)!r}")
+        joints, pelvis = [], []
+        with torch.no_grad():
+            for start in range(0, len(self), max(chunk, 1)):
+                pose = torch.from_numpy(self.poses[start:start + chunk])
+                out = model(betas=torch.from_numpy(
+                    self.betas[start:start + chunk]),
+                            global_orient=pose[:, :3],
+                            body_pose=pose[:, 3:])['joints']
+                joints.append(out[:, SMPL45_TO_OPENPOSE18].double().numpy())
+                pelvis.append(out[:, 0].double().numpy())
+        return np.concatenate(joints), np.concatenate(pelvis)
+
+    def _keypoints_item(self, idx: int, rotmat: np.ndarray,
+                        rng: Optional[np.random.Generator]) -> tuple:
+        """(18, 2) pixels, (18,) confidence, (18, 3) true joints (metres)
+        of item ``idx`` rotated by ``rotmat`` (3, 3)."""
+        cfg = self.keypoints2d_cfg
+        pelvis = self._kp_pelvis[idx].astype(np.float64)
+        det = (self._kp_joints[idx] - pelvis) @ rotmat.T + pelvis
+        true = (self._kp_true[idx] - pelvis) @ rotmat.T + pelvis
+        depth = cfg['distance'] - det[:, 2:3]
+        px = cfg['focal'] * det[:, :2] / depth
+        px[:, 1] *= -1.0
+        px = px + self._kp_bias
+        conf = np.ones(18)
+        if rng is not None and cfg['jitter_std'] > 0:
+            noise = rng.standard_normal((18, 2)) * cfg['jitter_std']
+            px = px + (np.round(noise) if cfg['round_jitter'] else noise)
+        if rng is not None and cfg['occlusion_prob'] > 0:
+            conf = (rng.random(18) >= cfg['occlusion_prob']).astype(
+                np.float64)
+        return px, conf, true
+
     @property
     def metainfo(self) -> dict:
         return dict(self.METAINFO, num_samples=len(self),
@@ -325,15 +476,30 @@ class Key2MeshAMASSPairsDataset(Dataset):
             raise IndexError(f'index {idx} out of range for {len(self)}')
         idx = int(idx) % len(self)
         euler = self.sample_rotation(idx)
+        rotmat = euler_xyz_to_rotmat(euler[None])
         pose = self.poses[idx:idx + 1]
         if self.rotate:
-            pose = rotate_smpl_root(pose, euler_xyz_to_rotmat(euler[None]))
-        return dict(
-            inputs=dict(
-                pose_aa=torch.from_numpy(pose[0].astype(np.float32)),
-                betas=torch.from_numpy(self.betas[idx].copy())),
-            data_samples=dict(
-                sample_index=torch.tensor(idx, dtype=torch.int64),
-                rot_euler_deg=torch.from_numpy(euler.astype(np.float32)),
-                sequence_index=torch.tensor(self.frames[idx, 0]),
-                frame_index=torch.tensor(self.frames[idx, 1])))
+            pose = rotate_smpl_root(pose, rotmat)
+        labels = dict(
+            sample_index=torch.tensor(idx, dtype=torch.int64),
+            rot_euler_deg=torch.from_numpy(euler.astype(np.float32)),
+            sequence_index=torch.tensor(self.frames[idx, 0]),
+            frame_index=torch.tensor(self.frames[idx, 1]))
+        params = dict(pose_aa=torch.from_numpy(pose[0].astype(np.float32)),
+                      betas=torch.from_numpy(self.betas[idx].copy()))
+        if self.keypoints2d_cfg is None:
+            return dict(inputs=params, data_samples=labels)
+        # after the rotation: the same generator gives the noise
+        rng = self._generator(idx) if self.keypoints2d_cfg['jitter_std'] \
+            or self.keypoints2d_cfg['occlusion_prob'] else None
+        px, conf, true = self._keypoints_item(idx, rotmat[0], rng)
+        inputs = dict(keypoints2d_px=torch.from_numpy(px.astype(np.float32)),
+                      keypoints2d_conf=torch.from_numpy(
+                          conf.astype(np.float32)))
+        if not self.return_3d:
+            return dict(inputs=inputs,
+                        data_samples=dict(sample_index=labels['sample_index']))
+        labels.update(params,
+                      has_smpl=torch.tensor(True),
+                      keypoints3d=torch.from_numpy(true.astype(np.float32)))
+        return dict(inputs=inputs, data_samples=labels)

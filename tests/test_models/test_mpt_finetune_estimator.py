@@ -168,3 +168,41 @@ def test_load_from_pretraining_checkpoint_maps_the_head(setup, tmp_path):
                                  model.head.state_dict().items()):
         assert torch.equal(p, q), name
     assert torch.equal(backbone_before, model.backbone.conv.weight)
+
+
+def test_domain_adaptation_protocol(setup):
+    import copy
+    torch.manual_seed(0)
+    bm_dir, cfg = setup
+    model = MODELS.build(cfg)
+    model.init_weights()
+    samples, _, _ = _samples(bm_dir)
+    images = torch.rand(4, 3, 112, 112)
+    # target (images through the backbone) and source (MoCap joints) share
+    # the token encoder and give tokens of the same shape
+    feats_t = model(images, samples, mode='da_features')
+    joints = dict(joints_px=torch.rand(4, 17, 2) * 111,
+                  joint_weights=torch.ones(4, 17))
+    feats_s = model(joints, None, mode='da_features')
+    assert feats_t.shape == feats_s.shape == (4, 196, 32)
+    assert model.da_critic_input(feats_t).shape == (4, 32)
+    # the frozen copy is independent of the adapted encoder
+    frozen = copy.deepcopy(model.da_encoder)
+    with torch.no_grad():
+        model.head.patch_mlp[-1].weight.add_(1.0)
+    assert not torch.allclose(frozen(joints), model.da_encoder(joints))
+    # the target loss reads 2D keypoints only: 3D labels may be NaN (eval
+    # mode, as WGANDomainAdaptation keeps everything but the encoder)
+    model.eval()
+    loss = model(images, samples, mode='da_target_loss', feats=feats_t)
+    for s in samples:
+        gi = s.gt_instances
+        gi.keypoints3d = torch.full_like(gi.keypoints3d, float('nan'))
+        gi.smpl_body_pose = torch.full_like(gi.smpl_body_pose, float('nan'))
+    loss_nan = model(images, samples, mode='da_target_loss', feats=feats_t)
+    assert set(loss) == {'loss_reprojection'}
+    assert torch.isfinite(loss_nan['loss_reprojection'])
+    assert torch.equal(loss['loss_reprojection'],
+                       loss_nan['loss_reprojection'])
+    pred = model(feats_t, None, mode='da_forward_from_features')
+    assert pred['vertices'].shape == (4, 6890, 3)

@@ -183,3 +183,38 @@ def test_paper_test_configs_run(name, dataset, metrics, workspace):
     assert len(preds) == 4
     assert tuple(preds[0]['pred_instances']['vertices'].shape) == (1, 6890,
                                                                   3)
+
+
+def test_mpt_domain_adaptation_demo_trains(workspace):
+    """MPT's token encoder adapted by the WGAN-GP component: MoCap heatmaps
+    (source) vs pose feature maps of rendered images (target)."""
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'mpt_da_h36m.py'))
+    cfg.merge_from_dict({
+        f'model.estimator.{k[len("model."):]}': v
+        for k, v in _synthetic_model_options(workspace).items()
+    })
+    cfg.model.source_checkpoint = None
+    model = MODELS.build(cfg.model)  # paper sizes build
+    assert type(model.estimator).__name__ == 'MPTFinetuneEstimator'
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(
+        n.startswith(('estimator.head.patch_embed.',
+                      'estimator.head.patch_mlp.', 'critic.'))
+        for n in trainable)
+    del model
+
+    work = workspace / 'work_da'
+    out = _run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'train.py'),
+        osp.join(REPO, 'configs', 'mpt_da_demo.py'), '--work-dir',
+        str(work), '--cfg-options', 'train_dataloader.dataset.length=8',
+        'train_dataloader.batch_size=4'
+    ], cwd=workspace)
+    assert 'Epoch(train) [1][2/2]' in out
+    for key in ('loss_critic', 'wasserstein', 'gradient_penalty',
+                'critic_grad_norm', 'loss_domain', 'loss_reprojection',
+                'loss_feature_reg'):
+        assert f'{key}: ' in out, key
+    assert 'mesh/PA-MPJPE' in out

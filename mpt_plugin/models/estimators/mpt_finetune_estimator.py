@@ -10,11 +10,12 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
-from torch import Tensor
+from torch import Tensor, nn
 
 from mpt_plugin.body_models import MPTGenderedSMPL
 from mpt_plugin.body_models.conventions import H36M_TO_J14
 from mpt_plugin.registry import MODELS
+from .domain_adaptation_protocol import DA_MODES, DomainAdaptationProtocol
 from .mpt_pretrain_estimator import MPTPretrainEstimator
 
 __all__ = ['MPTFinetuneEstimator']
@@ -35,7 +36,7 @@ _GT_FIELDS = {
 
 
 @MODELS.register_module()
-class MPTFinetuneEstimator(MPTPretrainEstimator):
+class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
     """MPT fine-tuning / image inference (paper sections 3.2, 3.3).
 
     Data flow: ``HumanDataDataset`` / ``MixedHumanDataDataset`` ->
@@ -69,6 +70,17 @@ class MPTFinetuneEstimator(MPTPretrainEstimator):
     non-strict loading maps its weights in unchanged; the backbone keeps the
     weights of its own ``checkpoint`` (they are absent from a pre-training
     checkpoint). A fine-tuned checkpoint restores both.
+
+    Domain adaptation (:class:`WGANDomainAdaptation`, the
+    :class:`DomainAdaptationProtocol`): the adapted encoder is the head's
+    token encoder (``patch_embed`` + ``patch_mlp``,
+    :attr:`MPTMeshTransformerHead.token_encoder`). Source batches are
+    MoCap joints (``MPTMoCapDataPreprocessor`` output, synthetic heatmap
+    tokens, 3D GT from the mesh cache), target batches are images whose pose
+    feature maps come from the (frozen) backbone; the only target loss is
+    the 2D re-projection against the target's ``keypoints2d`` (detections;
+    no 3D label is read). Token features are averaged over the patches for
+    the critic (``da_critic_reduce = 'mean'``).
 
     Args:
         backbone (dict): image -> (B, 17, S, S) maps, e.g.
@@ -121,7 +133,10 @@ class MPTFinetuneEstimator(MPTPretrainEstimator):
     def forward(self,
                 inputs: Tensor,
                 data_samples: Optional[Sequence[PoseDataSample]] = None,
-                mode: str = 'tensor'):
+                mode: str = 'tensor',
+                **kwargs):
+        if mode in DA_MODES:
+            return self.da_forward(mode, inputs, data_samples, **kwargs)
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'predict':
@@ -303,3 +318,61 @@ class MPTFinetuneEstimator(MPTPretrainEstimator):
                     gi.keypoints3d_mask = gt['keypoints3d_visible'][i:i + 1]
             results.append(sample)
         return results
+
+    # -------------------------------------------------- domain adaptation
+    da_critic_reduce = 'mean'
+
+    @property
+    def da_encoder(self) -> nn.Module:
+        """The head's token encoder (heatmaps / joints -> patch tokens)."""
+        return self.head.token_encoder
+
+    def da_features(self, inputs, data_samples=None,
+                    encoder: Optional[nn.Module] = None) -> Tensor:
+        """(B, P, D0) patch tokens of ``encoder``: MoCap joints (a dict from
+        ``MPTMoCapDataPreprocessor``) or images (through the backbone)."""
+        encoder = self.da_encoder if encoder is None else encoder
+        if isinstance(inputs, Tensor):
+            inputs = self.extract_feat(inputs)
+        return encoder(inputs)
+
+    def da_forward_from_features(self, feats: Tensor,
+                                 data_samples=None) -> Dict[str, Tensor]:
+        return self.head.forward_tokens(feats)
+
+    def da_target_loss(self, inputs, data_samples,
+                       feats: Tensor) -> Dict[str, Tensor]:
+        """2D re-projection of the predicted joints onto the target's
+        ``keypoints2d`` (crop pixels), weighted by their visibility."""
+        gt2d = self._keypoints2d_gt(data_samples, inputs.shape[-1],
+                                    inputs.device)
+        pred = self.head.forward_tokens(feats)
+        losses = self.head.loss_module(
+            pred, dict(gt2d, has_mesh=torch.zeros_like(gt2d['has_2d']),
+                       has_3d=torch.zeros_like(gt2d['has_2d'])))
+        return dict(loss_reprojection=losses['loss_joints_proj'])
+
+    def da_source_loss(self, inputs, data_samples,
+                       feats: Tensor) -> Dict[str, Tensor]:
+        """The pre-training losses on a MoCap source batch."""
+        gt = MPTPretrainEstimator.gather_gt(self, data_samples)
+        return self.head.loss_module(self.head.forward_tokens(feats), gt)
+
+    def _keypoints2d_gt(self, data_samples: Sequence[PoseDataSample],
+                        crop_size: int,
+                        device: torch.device) -> Dict[str, Tensor]:
+        """Only the 2D fields of ``PackMeshInputs`` samples, normalised."""
+        kp, vis = [], []
+        for i, sample in enumerate(data_samples):
+            gt = sample.gt_instances
+            for key in ('keypoints2d', 'keypoints2d_visible'):
+                if key not in gt:
+                    raise KeyError(f'target data sample {i} has no '
+                                   f'gt_instances.{key}')
+            kp.append(torch.as_tensor(gt.keypoints2d))
+            vis.append(torch.as_tensor(gt.keypoints2d_visible))
+        dtype = self.joint_regressor.dtype
+        kp = torch.cat(kp).to(device, dtype)[:, H36M_TO_J14]
+        vis = torch.cat(vis).to(device, dtype)[:, H36M_TO_J14]
+        return dict(joints_2d_norm=(kp + 0.5) * (2.0 / crop_size) - 1.0,
+                    joints_2d_weights=vis, has_2d=(vis > 0).any(dim=1))

@@ -215,6 +215,72 @@ class MPTEncoderBlock(nn.Module):
         return self.out_proj(self.final_norm(h)) + self.residual(x)
 
 
+class MPTTokenEncoder(nn.Module):
+    """Heatmaps or joints -> patch tokens: ``HeatmapPatchEmbed`` + MLP.
+
+    Sparse input ``dict(joints_px=(B, K, 2), joint_weights=(B, K))`` (+
+    optional ``pixel_noise``) synthesises the Gaussian heatmap tokens
+    without dense maps (pre-training); dense maps ``(B, C, H, W)`` (or a
+    sequence whose last item is used, or ``dict(heatmaps=...)``) are
+    resized bilinearly to ``input_size`` and embedded (fine-tuning). Both
+    paths share the same weights.
+
+    Args:
+        patch_embed (HeatmapPatchEmbed): The patch embedding.
+        patch_mlp (nn.Module): GELU + Linear (+ optional LayerNorm).
+        in_channels (int): Heatmap channels C.
+        input_size (int): Heatmap side in pixels.
+    """
+
+    def __init__(self, patch_embed: nn.Module, patch_mlp: nn.Module,
+                 in_channels: int, input_size: int) -> None:
+        super().__init__()
+        self.patch_embed = patch_embed
+        self.patch_mlp = patch_mlp
+        self.in_channels = in_channels
+        self.input_size = input_size
+
+    def forward(self, x: Union[Dict[str, Tensor], Tensor,
+                               Sequence[Tensor]]) -> Tensor:
+        """Returns the patch tokens (B, P, D0)."""
+        if isinstance(x, dict) and 'heatmaps' in x:
+            x = x['heatmaps']
+        if isinstance(x, dict):
+            if 'joints_px' not in x:
+                raise KeyError("input dict must hold 'heatmaps' (B, C, H, W) "
+                               "or 'joints_px' (B, K, 2) (+ optional "
+                               "'joint_weights' (B, K), 'pixel_noise'); got "
+                               f'keys {sorted(x)}')
+            joints_px = x['joints_px']
+            if joints_px.dim() != 3 or joints_px.shape[-1] != 2:
+                raise ValueError("'joints_px' must have shape (B, K, 2), got "
+                                 f'{tuple(joints_px.shape)}')
+            weights = x.get('joint_weights')
+            if weights is None:
+                weights = joints_px.new_ones(joints_px.shape[:2])
+            tokens = self.patch_embed.forward_joints(
+                joints_px, weights, pixel_noise=x.get('pixel_noise'))
+        else:
+            if isinstance(x, (list, tuple)):
+                if len(x) == 0:
+                    raise ValueError('empty feature tuple')
+                x = x[-1]
+            if not isinstance(x, Tensor) or x.dim() != 4:
+                raise ValueError('maps input must be a (B, C, H, W) tensor, '
+                                 f'got {type(x).__name__} '
+                                 f'{tuple(getattr(x, "shape", ()))}')
+            if x.shape[1] != self.in_channels:
+                raise ValueError(f'maps must have {self.in_channels} '
+                                 f'channels, got {x.shape[1]}')
+            if x.shape[-2:] != (self.input_size, self.input_size):
+                x = F.interpolate(
+                    x, size=(self.input_size, self.input_size),
+                    mode='bilinear', align_corners=False)
+            tokens = self.patch_embed(x)
+        return self.patch_mlp(tokens)
+
+
+
 @MODELS.register_module()
 class MPTMeshTransformerHead(BaseModule):
     """MPT mesh regression transformer head.
@@ -474,41 +540,20 @@ class MPTMeshTransformerHead(BaseModule):
     def _embed_input(self, x: Union[Dict[str, Tensor], Tensor,
                                     Sequence[Tensor]]) -> Tensor:
         """Patch tokens (B, P, D0) from joints (sparse) or maps (dense)."""
-        if isinstance(x, dict) and 'heatmaps' in x:
-            x = x['heatmaps']
-        if isinstance(x, dict):
-            if 'joints_px' not in x:
-                raise KeyError("input dict must hold 'heatmaps' (B, C, H, W) "
-                               "or 'joints_px' (B, K, 2) (+ optional "
-                               "'joint_weights' (B, K), 'pixel_noise'); got "
-                               f'keys {sorted(x)}')
-            joints_px = x['joints_px']
-            if joints_px.dim() != 3 or joints_px.shape[-1] != 2:
-                raise ValueError("'joints_px' must have shape (B, K, 2), got "
-                                 f'{tuple(joints_px.shape)}')
-            weights = x.get('joint_weights')
-            if weights is None:
-                weights = joints_px.new_ones(joints_px.shape[:2])
-            tokens = self.patch_embed.forward_joints(
-                joints_px, weights, pixel_noise=x.get('pixel_noise'))
-        else:
-            if isinstance(x, (list, tuple)):
-                if len(x) == 0:
-                    raise ValueError('empty feature tuple')
-                x = x[-1]
-            if not isinstance(x, Tensor) or x.dim() != 4:
-                raise ValueError('maps input must be a (B, C, H, W) tensor, '
-                                 f'got {type(x).__name__} '
-                                 f'{tuple(getattr(x, "shape", ()))}')
-            if x.shape[1] != self.in_channels:
-                raise ValueError(f'maps must have {self.in_channels} '
-                                 f'channels, got {x.shape[1]}')
-            if x.shape[-2:] != (self.input_size, self.input_size):
-                x = F.interpolate(
-                    x, size=(self.input_size, self.input_size),
-                    mode='bilinear', align_corners=False)
-            tokens = self.patch_embed(x)
-        return self.patch_mlp(tokens)
+        return self.token_encoder(x)
+
+    @property
+    def token_encoder(self) -> 'MPTTokenEncoder':
+        """The input -> patch-token part (``patch_embed`` + ``patch_mlp``)
+        as one module, e.g. the encoder a domain adaptation adapts. It is a
+        view: it holds this head's own sub-modules (not registered twice);
+        ``copy.deepcopy`` of it gives an independent encoder."""
+        view = self.__dict__.get('_token_encoder_view')
+        if view is None:
+            view = MPTTokenEncoder(self.patch_embed, self.patch_mlp,
+                                   self.in_channels, self.input_size)
+            self.__dict__['_token_encoder_view'] = view
+        return view
 
     def _mvm_mask(self, batch_size: int, num: int,
                   device: torch.device) -> Tensor:
@@ -551,7 +596,11 @@ class MPTMeshTransformerHead(BaseModule):
             ``vertices_mid`` (B, V1, 3), ``vertices`` (B, V2, 3) in metres
             (pelvis-centred), ``camera`` (B, 3) = ``(s, tx, ty)``.
         """
-        patches = self._embed_input(x)  # (B, P, D0)
+        return self.forward_tokens(self._embed_input(x))
+
+    def forward_tokens(self, patches: Tensor) -> Dict[str, Tensor]:
+        """The transformer on patch tokens (B, P, D0) from
+        :attr:`token_encoder`; outputs as :meth:`forward`."""
         bsz = patches.shape[0]
         if patches.shape[1] != self.num_patches:
             raise ValueError(f'patch embedding gave {patches.shape[1]} '

@@ -1,0 +1,359 @@
+"""Key2Mesh estimator: normalised 2D keypoints -> SMPL mesh (models_spec C).
+
+Data flow: the data preprocessor (:class:`Key2MeshPairsPreprocessor` for
+SMPL-parameter batches, :class:`Key2MeshDataPreprocessor` for keypoint
+batches too) gives ``(B, K, 2)`` normalised keypoints and a dict of ground
+truth; :class:`Key2MeshRegressor` predicts SMPL; :class:`Key2MeshLoss`
+supervises it (pre-training, C.3). For evaluation the mesh ``(B, 6890, 3)``
+(untranslated SMPL, metres) and its 17 H3.6M joints (``J_regressor_h36m``,
+pelvis-centred) are returned for :class:`MeshMetric`.
+
+It implements :class:`DomainAdaptationProtocol`: the adapted encoder is the
+MLP feature extractor, the target loss the label-free 2D re-projection loss
+(fixed camera, input keypoints and their confidence mask as the target,
+OpenPose-18 joint weights), so :class:`WGANDomainAdaptation` can adapt it.
+"""
+from typing import Dict, List, Optional, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import InstanceData
+from mmpose.structures import PoseDataSample
+from torch import Tensor, nn
+
+from mpt_plugin.body_models.io import load_joint_regressor
+from mpt_plugin.datasets.transforms.normalize_keypoints import \
+    coco17_to_openpose18
+from mpt_plugin.registry import MODELS
+from ..heads.key2mesh_regressor import SMPL45_TO_OPENPOSE18
+from ..utils.rotation_6d import rot6d_to_rotmat, rotmat_to_axis_angle
+from .domain_adaptation_protocol import DA_MODES, DomainAdaptationProtocol
+
+__all__ = ['Key2MeshEstimator']
+
+#: SMPL frame (y up, facing +z, toward Key2Mesh's camera) -> camera frame
+#: (x right, y down, z forward): 180 degrees about x.
+_SMPL_TO_CAMERA = (1.0, -1.0, -1.0)
+
+
+@MODELS.register_module()
+class Key2MeshEstimator(DomainAdaptationProtocol, BaseModel):
+    """Key2Mesh: keypoints -> :class:`Key2MeshRegressor` -> SMPL.
+
+    Args:
+        regressor (dict): :class:`Key2MeshRegressor` config; needs a
+            ``body_model`` (SMPL topology) for the mesh and the joints.
+        joint_regressor (str): ``J_regressor_h36m.npy`` ``(17, V)`` used
+            for the evaluation joints.
+        loss (dict): Pre-training loss, :class:`Key2MeshLoss` config.
+            Defaults to ``dict(type='Key2MeshLoss')`` (C.3 weights).
+        target_loss (dict, optional): Label-free target loss for domain
+            adaptation: a :class:`Key2MeshLoss` of which only the 2D
+            re-projection term is used (weight 1 by default; the adapter
+            weighs it). Defaults to None (that default).
+        output_frame (str): Axes of the predicted meshes/joints:
+            ``'smpl'`` (y up, the body faces +z; Key2Mesh's own) or
+            ``'camera'`` (180 degrees about x: x right, y down, z away from
+            the camera, the image-sample contract). Evaluation labels are
+            taken to be in this frame already (synthetic AMASS pairs:
+            ``'smpl'``; HumanData camera-frame SMPL: ``'camera'``).
+            Defaults to ``'smpl'``.
+        data_preprocessor (dict, optional): e.g.
+            ``Key2MeshPairsPreprocessor`` / ``Key2MeshDataPreprocessor``.
+        init_cfg (dict, optional): MMEngine init config.
+
+    ``data_samples`` (the preprocessor's dict): ``keypoints_mask`` (B, K)
+    input validity; training: the :class:`Key2MeshLoss` ground truth;
+    evaluation (top level, or in ``eval_gt`` as
+    :class:`Key2MeshKeypointsDataset` gives them; any of): ``pose_aa`` (B,
+    72) and ``betas`` (B, 10) SMPL labels (``has_smpl`` (B,) optional), or
+    ``gt_vertices`` (B, V, 3) / ``gt_joints_h36m`` (B, 17, 3), or
+    ``keypoints3d`` (B, 17, 3) H3.6M joints (``keypoints3d_mask``);
+    metres in ``output_frame``.
+    """
+
+    def __init__(self,
+                 regressor: dict,
+                 joint_regressor: str,
+                 loss: Optional[dict] = None,
+                 target_loss: Optional[dict] = None,
+                 output_frame: str = 'smpl',
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if isinstance(data_preprocessor, dict):
+            # built from mmpose's registry whatever the default scope
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        if output_frame not in ('smpl', 'camera'):
+            raise ValueError("output_frame must be 'smpl' or 'camera', got "
+                             f'{output_frame!r}')
+        self.regressor = MODELS.build(regressor)
+        if self.regressor.body_model is None:
+            raise KeyError('Key2MeshEstimator: regressor needs a body_model '
+                           "(e.g. dict(type='MPTSMPL', model_path=...)) for "
+                           'meshes and joints')
+        self.loss_module = MODELS.build(loss or dict(type='Key2MeshLoss'))
+        self.target_loss_module = MODELS.build(target_loss or dict(
+            type='Key2MeshLoss',
+            pose_weight=0.0,
+            betas_weight=0.0,
+            keypoints2d_weight=1.0,
+            keypoints3d_weight=0.0))
+        reg = torch.as_tensor(load_joint_regressor(joint_regressor),
+                              dtype=torch.float32)
+        if reg.shape[0] != 17:
+            raise ValueError(f'{joint_regressor}: expected 17 rows (H3.6M '
+                             f'joints), got shape {tuple(reg.shape)}')
+        self.register_buffer('joint_regressor', reg, persistent=False)
+        self.output_frame = output_frame
+        self.register_buffer('openpose18_index',
+                             torch.as_tensor(SMPL45_TO_OPENPOSE18),
+                             persistent=False)
+
+    # ------------------------------------------------------------ helpers
+    @staticmethod
+    def _mask(data_samples: Optional[dict]) -> Optional[Tensor]:
+        if isinstance(data_samples, dict):
+            return data_samples.get('keypoints_mask')
+        return None
+
+    def _to_frame(self, points: Tensor) -> Tensor:
+        if self.output_frame == 'camera':
+            return points * points.new_tensor(_SMPL_TO_CAMERA)
+        return points
+
+    def _h36m(self, vertices: Tensor) -> Tensor:
+        """(B, V, 3) -> (B, 17, 3) H3.6M joints, pelvis at the origin."""
+        joints = torch.einsum('jv,bvc->bjc', self.joint_regressor.to(vertices),
+                              vertices)
+        return joints - joints[:, :1]
+
+    def _openpose18_2d(self, keypoints: Tensor,
+                       mask: Optional[Tensor]) -> Dict[str, Tensor]:
+        """The input keypoints as the OpenPose-18 2D target (label-free)."""
+        if mask is None:
+            mask = torch.ones(keypoints.shape[:2], dtype=torch.bool,
+                              device=keypoints.device)
+        if self.regressor.input_convention == 'coco':
+            keypoints, mask = coco17_to_openpose18(keypoints, mask)
+        return dict(keypoints2d_norm=keypoints, keypoints2d_mask=mask.bool())
+
+    def decode(self, feats: Tensor) -> Dict[str, Tensor]:
+        """SMPL head + body model on (B, D) features.
+
+        Returns:
+            dict: ``betas`` (B, 10), ``rotmat`` (B, 24, 3, 3), ``pose_aa``
+            (B, 72) radians, ``vertices`` (B, V, 3) metres, ``keypoints3d``
+            (B, 18, 3) OpenPose-18 joints, metres (SMPL frame).
+        """
+        reg = self.regressor
+        head = reg.smpl_head(feats)
+        rotmat = rot6d_to_rotmat(head['pose_6d'])
+        body = reg.body_model(betas=head['betas'],
+                              global_orient=rotmat[:, :1],
+                              body_pose=rotmat[:, 1:],
+                              pose2rot=False)
+        return dict(betas=head['betas'],
+                    rotmat=rotmat,
+                    pose_aa=rotmat_to_axis_angle(rotmat).flatten(1),
+                    vertices=body['vertices'],
+                    keypoints3d=body['joints'].index_select(
+                        1, self.openpose18_index))
+
+    # -------------------------------------------------------------- modes
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[dict] = None,
+                mode: str = 'tensor',
+                **kwargs):
+        """``'loss'``, ``'predict'``, ``'tensor'`` or a
+        :data:`DA_MODES` mode (domain-adaptation protocol)."""
+        if mode in DA_MODES:
+            return self.da_forward(mode, inputs, data_samples, **kwargs)
+        if kwargs:
+            raise TypeError(f'mode {mode!r} takes no extra arguments, got '
+                            f'{sorted(kwargs)}')
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.regressor(inputs, self._mask(data_samples))
+        raise ValueError("mode must be 'loss', 'predict', 'tensor' or one of "
+                         f'{DA_MODES}, got {mode!r}')
+
+    def _gt_with_openpose18_2d(self, data_samples: dict) -> dict:
+        gt = dict(data_samples)
+        if self.regressor.input_convention == 'coco' and \
+                'keypoints2d_norm' in gt:
+            gt.update(self._openpose18_2d(gt['keypoints2d_norm'],
+                                          gt.get('keypoints2d_mask')))
+        return gt
+
+    def loss(self, inputs: Tensor, data_samples: dict) -> Dict[str, Tensor]:
+        """Pre-training losses (:class:`Key2MeshLoss`) on a labelled batch.
+
+        Args:
+            inputs (Tensor): (B, K, 2) normalised keypoints.
+            data_samples (dict): The preprocessor's ground truth.
+
+        Returns:
+            dict[str, Tensor]: ``loss_pose``, ``loss_betas``,
+            ``loss_keypoints2d``, ``loss_keypoints3d``.
+        """
+        if not isinstance(data_samples, dict):
+            raise TypeError('Key2MeshEstimator.loss needs the preprocessor '
+                            'ground-truth dict as data_samples, got '
+                            f'{type(data_samples).__name__}')
+        pred = self.regressor(inputs, self._mask(data_samples))
+        return self.loss_module(pred,
+                                self._gt_with_openpose18_2d(data_samples))
+
+    @staticmethod
+    def _labels(data_samples: Optional[dict]) -> Optional[dict]:
+        """The evaluation labels: ``data_samples['eval_gt']`` (the
+        :class:`Key2MeshKeypointsDataset` layout, lists stacked) or the
+        top-level keys."""
+        if not isinstance(data_samples, dict):
+            return None
+        labels = data_samples.get('eval_gt', data_samples)
+        if not isinstance(labels, dict):
+            return None
+        return {
+            k: torch.stack([torch.as_tensor(x) for x in v])
+            if isinstance(v, (list, tuple)) and v and
+            all(isinstance(x, torch.Tensor) for x in v) else v
+            for k, v in labels.items()
+        }
+
+    @torch.no_grad()
+    def _ground_truth(self, data_samples: Optional[dict],
+                      bsz: int) -> Optional[Dict[str, Tensor]]:
+        """GT vertices/joints for the metric, or None without labels.
+
+        Labels are taken as given in ``output_frame`` (only predictions are
+        rotated): SMPL labels ``pose_aa``/``betas`` (``has_smpl``) posed
+        with the neutral body model (Key2Mesh's protocol), else
+        ``gt_vertices`` / ``gt_joints_h36m``, else 17 ``keypoints3d``
+        (H3.6M order, with ``keypoints3d_mask``).
+        """
+        labels = self._labels(data_samples)
+        if labels is None:
+            return None
+        device = self.joint_regressor.device
+        if 'pose_aa' in labels and 'betas' in labels:
+            pose = torch.as_tensor(labels['pose_aa']).to(
+                self.joint_regressor)
+            betas = torch.as_tensor(labels['betas']).to(pose)
+            valid = labels.get('has_smpl')
+            valid = (torch.ones(bsz, dtype=torch.bool, device=device)
+                     if valid is None else torch.as_tensor(valid).to(
+                         device).reshape(bsz).bool())
+            # samples without SMPL may hold anything (even NaN)
+            pose = torch.where(valid[:, None], pose, torch.zeros_like(pose))
+            betas = torch.where(valid[:, None], betas,
+                                torch.zeros_like(betas))
+            verts = self.regressor.body_model(
+                betas=betas, global_orient=pose[:, :3],
+                body_pose=pose[:, 3:])['vertices']
+            return dict(vertices=verts, joints_h36m=self._h36m(verts),
+                        mask=valid[:, None].expand(bsz, 17))
+        if 'gt_joints_h36m' in labels or 'gt_vertices' in labels:
+            out = {}
+            if 'gt_vertices' in labels:
+                out['vertices'] = torch.as_tensor(labels['gt_vertices']).to(
+                    self.joint_regressor)
+            joints = labels.get('gt_joints_h36m')
+            out['joints_h36m'] = (self._h36m(out['vertices'])
+                                  if joints is None else torch.as_tensor(
+                                      joints).to(self.joint_regressor))
+            return out
+        kp3d = labels.get('keypoints3d')
+        if kp3d is not None and torch.as_tensor(kp3d).shape[1:] == (17, 3):
+            kp3d = torch.as_tensor(kp3d).to(self.joint_regressor)
+            mask = labels.get('keypoints3d_mask')
+            mask = (torch.ones(bsz, 17, dtype=torch.bool, device=device)
+                    if mask is None else torch.as_tensor(mask).to(
+                        device).bool())
+            return dict(joints_h36m=kp3d - kp3d[:, :1], mask=mask)
+        return None
+
+    @torch.no_grad()
+    def predict(self, inputs: Tensor,
+                data_samples: Optional[dict] = None) -> List[PoseDataSample]:
+        """One ``PoseDataSample`` per input.
+
+        ``pred_instances``: ``vertices`` (1, V, 3) metres (untranslated
+        SMPL in ``output_frame``), ``joints_h36m`` (1, 17, 3) metres,
+        pelvis-centred, ``betas`` (1, 10), ``pose_aa`` (1, 72).
+        ``gt_instances`` (when the batch has labels, see the class doc):
+        ``vertices``, ``joints_h36m`` and ``keypoints3d_mask`` (1, 17).
+        """
+        pred = self.regressor(inputs, self._mask(data_samples))
+        verts = self._to_frame(pred['vertices'])
+        joints = self._h36m(verts)
+        gt = self._ground_truth(data_samples, verts.shape[0])
+        results = []
+        for i in range(verts.shape[0]):
+            sample = PoseDataSample()
+            sample.pred_instances = InstanceData(
+                vertices=verts[i:i + 1],
+                joints_h36m=joints[i:i + 1],
+                betas=pred['betas'][i:i + 1],
+                pose_aa=pred['pose_aa'][i:i + 1])
+            if gt is not None:
+                gt_inst = InstanceData(joints_h36m=gt['joints_h36m'][i:i + 1])
+                if 'vertices' in gt:
+                    gt_inst.vertices = gt['vertices'][i:i + 1]
+                if 'mask' in gt:
+                    gt_inst.keypoints3d_mask = gt['mask'][i:i + 1].to(verts)
+                sample.gt_instances = gt_inst
+            results.append(sample)
+        return results
+
+    # -------------------------------------- domain-adaptation protocol
+    @property
+    def da_encoder(self) -> nn.Module:
+        """The keypoint feature extractor (adapted; the head is frozen)."""
+        return self.regressor.feature_extractor
+
+    def da_features(self,
+                    inputs: Tensor,
+                    data_samples: Optional[dict] = None,
+                    encoder: Optional[nn.Module] = None) -> Tensor:
+        """(B, D) features of ``encoder`` (default: the regressor's)."""
+        keypoints = self.regressor.prepare_inputs(inputs,
+                                                  self._mask(data_samples))
+        encoder = self.da_encoder if encoder is None else encoder
+        return encoder(keypoints.flatten(1))
+
+    def da_forward_from_features(self,
+                                 feats: Tensor,
+                                 data_samples=None) -> Dict[str, Tensor]:
+        """:meth:`decode` (frozen SMPL head + body model)."""
+        return self.decode(feats)
+
+    def da_target_loss(self, inputs: Tensor, data_samples: Optional[dict],
+                       feats: Tensor) -> Dict[str, Tensor]:
+        """Label-free 2D re-projection loss on target keypoints.
+
+        The predicted OpenPose-18 joints are projected with the fixed
+        camera, normalised with the input's confidence mask and compared
+        (joint-weighted L1) with the normalised input keypoints. Only
+        ``inputs`` and ``data_samples['keypoints_mask']`` are read.
+
+        Returns:
+            dict: ``loss_reprojection`` (unweighted by the adapter).
+        """
+        pred = self.decode(feats)
+        gt2d = self._openpose18_2d(inputs, self._mask(data_samples))
+        losses = self.target_loss_module(pred, gt2d)
+        return dict(loss_reprojection=losses['loss_keypoints2d'])
+
+    def da_source_loss(self, inputs: Tensor, data_samples: dict,
+                       feats: Tensor) -> Dict[str, Tensor]:
+        """Pre-training losses on a labelled source batch from features."""
+        pred = self.decode(feats)
+        return self.loss_module(pred,
+                                self._gt_with_openpose18_2d(data_samples))

@@ -1,0 +1,474 @@
+"""WGAN-GP (WDGRL) domain adaptation of any protocol estimator.
+
+Key2Mesh adapts its pre-trained feature extractor to unlabelled target
+keypoints (paper sec. 3.4-3.6, models_spec C.4). With the frozen
+pre-trained encoder ``E_s``, the adapted copy ``E_t`` (the estimator's own
+encoder, initialised from ``E_s``), the critic ``D`` and the rest of the
+estimator frozen, every training iteration on a batch ``(x_s, x_t)`` does:
+
+1. features ``h_s = E_s(x_s)``, ``h_t = E_t(x_t)`` (no gradient), then
+   ``critic_steps`` critic updates (critic optimiser) minimising
+   ``-W + GP`` with ``W = mean D(h_s) - mean D(h_t)`` and the gradient
+   penalty on per-sample interpolates (:class:`Key2MeshGradientPenalty`,
+   which carries its weight, 50 in Key2Mesh);
+2. one update of ``E_t`` (estimator optimiser) with the critic fixed::
+
+       domain_loss_weight * (-mean D(E_t(x_t)))          loss_domain
+     + sum_k target_loss_weights[k] * L_k(x_t)           e.g. loss_reprojection
+     + feature_reg_weight * MSE(E_t(x_s), E_s(x_s))     loss_feature_reg
+     + source_loss_weight * sum(supervised losses on x_s)  (optional)
+
+   ``-mean D(E_t(x_t))`` has the gradient of ``W`` (the source term does
+   not depend on ``E_t``). The feature regularisation is **inferred**: the
+   paper's Eq. 7 is lost in the text and the released code only defines an
+   MSE criterion; models_spec C.4 reads it as keeping ``E_t`` equal to
+   ``E_s`` on source inputs (``feature_reg_mode='source'``, the default).
+   ``'target'`` instead keeps ``E_t(x_t)`` close to ``E_s(x_t)``. The
+   source supervised loss is off by default (Key2Mesh's loop has none).
+
+The estimator must implement :class:`DomainAdaptationProtocol`; its data
+preprocessor handles both domains unless ``data_preprocessor`` (an
+:class:`MPTDomainAdaptationPreprocessor`) names one per domain. Batches come
+from :class:`DomainAdaptationDataset` as ``dict(source=..., target=...)``;
+validation/test batches are plain target batches, predicted by the
+estimator. The optimisers are an ``OptimWrapperDict`` with keys
+``'estimator'`` and ``'critic'`` (:class:`MPTMultiOptimWrapperConstructor`).
+
+Distributed training: use ``model_wrapper_cfg=dict(
+type='MMSeparateDistributedDataParallel', broadcast_buffers=False,
+find_unused_parameters=False)``. The trainable children (``estimator``,
+``critic``) are then separate DDP modules, always called through
+``__call__`` (protocol ``mode=`` strings, the critic's ``mode='loss'`` /
+``'score'``), so gradients are synchronised. The frozen source encoder has
+no trainable parameter and stays unwrapped. Batch-norm running statistics
+of the adapted encoder are per process (``broadcast_buffers=False``).
+
+The frozen copy is taken lazily, on the first training iteration, i.e.
+after ``init_weights`` (which loads ``source_checkpoint``) and after the
+Runner's ``load_from``. It is a registered sub-module, so checkpoints hold
+it; the persistent flag ``source_initialised`` makes a resumed run keep the
+saved copy instead of copying the already adapted weights.
+"""
+import contextlib
+import copy
+from collections import OrderedDict
+from typing import Dict, Iterator, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.logging import print_log
+from mmengine.model import BaseModel, is_model_wrapper
+from mmengine.optim import OptimWrapperDict
+from mmengine.runner.checkpoint import _load_checkpoint
+from torch import Tensor, nn
+
+from mpt_plugin.registry import MODELS
+from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
+from ..data_preprocessors.domain_adaptation_preprocessor import \
+    MPTDomainAdaptationPreprocessor
+from ..losses.gradient_penalty import wasserstein_estimate
+from .domain_adaptation_protocol import DomainAdaptationProtocol
+
+__all__ = [
+    'WGANDomainAdaptation', 'WassersteinCriticLoss', 'load_estimator_weights'
+]
+
+_FEATURE_REG_MODES = ('source', 'target')
+
+
+def _unwrap(module: nn.Module) -> nn.Module:
+    return module.module if is_model_wrapper(module) else module
+
+
+@contextlib.contextmanager
+def _frozen(module: nn.Module) -> Iterator[None]:
+    """No gradient for ``module``'s parameters, and no DDP gradient sync."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    sync = module.no_sync() if hasattr(module, 'no_sync') else \
+        contextlib.nullcontext()
+    for param in params:
+        param.requires_grad_(False)
+    try:
+        with sync:
+            yield
+    finally:
+        for param in params:
+            param.requires_grad_(True)
+
+
+class WassersteinCriticLoss(nn.Module):
+    """The critic and its WGAN-GP loss as one module.
+
+    One ``forward`` call computes the whole critic loss, so that a DDP
+    wrapper around this module sees a single forward per backward.
+
+    Args:
+        net (nn.Module): Critic, (B, C) features -> (B, 1) scores.
+        gradient_penalty (nn.Module): e.g. :class:`Key2MeshGradientPenalty`
+            (called as ``gp(net, source, target, generator=...)``).
+    """
+
+    def __init__(self, net: nn.Module, gradient_penalty: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.gradient_penalty = gradient_penalty
+
+    def forward(self,
+                source: Tensor,
+                target: Optional[Tensor] = None,
+                mode: str = 'loss',
+                generator: Optional[torch.Generator] = None):
+        """``mode='score'``: (B, 1) scores of ``source``. ``mode='loss'``:
+        the critic loss on (B_s, C) source and (B_t, C) target features.
+
+        Returns:
+            Tensor | dict: scores, or ``loss_critic`` (``-W + GP``, with
+            gradients), ``wasserstein``, ``gradient_penalty`` and
+            ``critic_grad_norm`` (mean input-gradient norm on the
+            interpolates), detached.
+        """
+        if mode == 'score':
+            return self.net(source)
+        if mode != 'loss':
+            raise ValueError(f"mode must be 'loss' or 'score', got {mode!r}")
+        if target is None:
+            raise ValueError("mode='loss' needs source and target features")
+        wdist = wasserstein_estimate(self.net(source), self.net(target))
+        num = min(source.shape[0], target.shape[0])
+        gp = self.gradient_penalty(self.net, source[:num], target[:num],
+                                   generator=generator)
+        return dict(loss_critic=gp['gradient_penalty'] - wdist,
+                    wasserstein=wdist.detach(),
+                    gradient_penalty=gp['gradient_penalty'].detach(),
+                    critic_grad_norm=gp['grad_norm'].detach())
+
+
+@MODELS.register_module()
+class WGANDomainAdaptation(BaseModel):
+    """WDGRL domain adaptation of an estimator's encoder (see module doc).
+
+    Args:
+        estimator (dict): Config of an estimator implementing
+            :class:`DomainAdaptationProtocol` (e.g.
+            :class:`Key2MeshEstimator`), with its data preprocessor.
+        critic (dict): Critic config, e.g. ``dict(type=
+            'Key2MeshDomainCritic', in_dim=1024, hidden_dim=1024)``.
+        critic_steps (int): Critic updates per iteration (Key2Mesh: 10).
+            0 disables the critic updates (the critic is only evaluated for
+            the logs). Defaults to 10.
+        gradient_penalty (dict): Penalty config. Defaults to
+            ``dict(type='Key2MeshGradientPenalty', loss_weight=50.)``.
+        domain_loss_weight (float): Weight of ``-mean D(E_t(x_t))``.
+            Defaults to 0.1.
+        target_loss_weights (dict, optional): Weight of each label-free
+            target loss the estimator returns (``da_target_loss``); losses
+            not listed get weight 1. Defaults to
+            ``dict(loss_reprojection=10.)`` (Key2Mesh).
+        feature_reg_weight (float): Weight of the feature regularisation.
+            Defaults to 20.
+        feature_reg_mode (str): ``'source'`` (MSE(E_t(x_s), E_s(x_s))) or
+            ``'target'`` (MSE(E_t(x_t), E_s(x_t))). Defaults to
+            ``'source'``.
+        source_loss_weight (float): Weight of the estimator's supervised
+            losses on the source batch (``da_source_loss``); 0 skips them.
+            Defaults to 0.
+        source_checkpoint (str, optional): Pre-trained weights loaded into
+            the estimator in :meth:`init_weights` (an estimator checkpoint,
+            or a checkpoint of this model: ``estimator.`` keys). Defaults to
+            None (use ``load_from`` or the estimator's own init).
+        encoder_train_mode (bool): Run the adapted encoder in training mode
+            (dropout, batch statistics) during adaptation. The frozen
+            encoder and the rest of the estimator are always in eval mode.
+            Defaults to True.
+        seed (int): Seed of the interpolation weights of the gradient
+            penalty; the generator is re-seeded from ``(seed, iteration)``
+            every iteration, so a resumed run draws the same numbers.
+            Defaults to 0.
+        data_preprocessor (dict, optional): An
+            :class:`MPTDomainAdaptationPreprocessor` config; a domain
+            without its own preprocessor uses the estimator's. Defaults to
+            None (both use the estimator's).
+        init_cfg (dict, optional): MMEngine init config.
+    """
+
+    def __init__(self,
+                 estimator: dict,
+                 critic: dict,
+                 critic_steps: int = 10,
+                 gradient_penalty: Optional[dict] = None,
+                 domain_loss_weight: float = 0.1,
+                 target_loss_weights: Optional[Dict[str, float]] = None,
+                 feature_reg_weight: float = 20.0,
+                 feature_reg_mode: str = 'source',
+                 source_loss_weight: float = 0.0,
+                 source_checkpoint: Optional[str] = None,
+                 encoder_train_mode: bool = True,
+                 seed: int = 0,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='MPTDomainAdaptationPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            # built from mmpose's registry whatever the default scope
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        if not isinstance(self.data_preprocessor,
+                          MPTDomainAdaptationPreprocessor):
+            raise TypeError('WGANDomainAdaptation: data_preprocessor must be '
+                            'an MPTDomainAdaptationPreprocessor, got '
+                            f'{type(self.data_preprocessor).__name__}')
+        if int(critic_steps) != critic_steps or critic_steps < 0:
+            raise ValueError('critic_steps must be a non-negative integer, '
+                             f'got {critic_steps!r}')
+        if feature_reg_mode not in _FEATURE_REG_MODES:
+            raise ValueError(f'feature_reg_mode must be one of '
+                             f'{_FEATURE_REG_MODES}, got {feature_reg_mode!r}')
+        self.estimator = MODELS.build(estimator)
+        if not isinstance(self.estimator, DomainAdaptationProtocol):
+            raise TypeError(
+                f'WGANDomainAdaptation: {type(self.estimator).__name__} does '
+                'not implement DomainAdaptationProtocol')
+        encoder = self.estimator.da_encoder
+        # the frozen source encoder: same architecture, weights copied on
+        # the first training iteration
+        self.source_encoder = copy.deepcopy(encoder)
+        for param in self.source_encoder.parameters():
+            param.requires_grad_(False)
+        # everything of the estimator but the encoder is frozen
+        adapted = {id(p) for p in encoder.parameters()}
+        for param in self.estimator.parameters():
+            if id(param) not in adapted:
+                param.requires_grad_(False)
+        gp_cfg = gradient_penalty or dict(type='Key2MeshGradientPenalty',
+                                          loss_weight=50.0)
+        self.critic = WassersteinCriticLoss(MODELS.build(critic),
+                                            MODELS.build(gp_cfg))
+        self.data_preprocessor.set_fallback(self.estimator.data_preprocessor)
+
+        self.critic_steps = int(critic_steps)
+        self.domain_loss_weight = float(domain_loss_weight)
+        self.target_loss_weights = dict(
+            dict(loss_reprojection=10.0) if target_loss_weights is None else
+            target_loss_weights)
+        self.feature_reg_weight = float(feature_reg_weight)
+        self.feature_reg_mode = feature_reg_mode
+        self.source_loss_weight = float(source_loss_weight)
+        self.source_checkpoint = source_checkpoint
+        self.encoder_train_mode = bool(encoder_train_mode)
+        self.seed = int(seed)
+        self.register_buffer('source_initialised',
+                             torch.zeros((), dtype=torch.uint8))
+        self.register_buffer('num_iters', torch.zeros((), dtype=torch.int64))
+
+    # --------------------------------------------------------------- set-up
+    def init_weights(self) -> None:
+        """Default init, then ``source_checkpoint`` into the estimator."""
+        super().init_weights()
+        if self.source_checkpoint:
+            load_estimator_weights(_unwrap(self.estimator),
+                                   self.source_checkpoint)
+
+    def train(self, mode: bool = True) -> 'WGANDomainAdaptation':
+        """Frozen parts stay in eval mode; the adapted encoder follows
+        ``mode`` (and ``encoder_train_mode``)."""
+        super().train(mode)
+        estimator = _unwrap(self.estimator)
+        if mode:
+            estimator.eval()
+            estimator.da_encoder.train(self.encoder_train_mode)
+        self.source_encoder.eval()
+        return self
+
+    @torch.no_grad()
+    def init_source_encoder(self, force: bool = False) -> bool:
+        """Copy the estimator's encoder into the frozen source encoder.
+
+        Done once (``source_initialised`` flag, saved in checkpoints).
+
+        Args:
+            force (bool): Copy even if already initialised.
+
+        Returns:
+            bool: Whether a copy was made.
+        """
+        if bool(self.source_initialised) and not force:
+            return False
+        encoder = _unwrap(self.estimator).da_encoder
+        self.source_encoder.load_state_dict(encoder.state_dict())
+        self.source_encoder.eval()
+        self.source_initialised.fill_(1)
+        return True
+
+    # ---------------------------------------------------------------- train
+    def _generator(self) -> torch.Generator:
+        gen = torch.Generator()
+        gen.manual_seed(self.seed * 1_000_003 + int(self.num_iters))
+        return gen
+
+    def _weighted_target_losses(self, losses: Dict[str, Tensor]
+                                ) -> Dict[str, Tensor]:
+        unknown = set(self.target_loss_weights) - set(losses)
+        if unknown:
+            raise KeyError(
+                f'target_loss_weights names {sorted(unknown)}, but the '
+                f'estimator returns only {sorted(losses)}')
+        return {
+            name: self.target_loss_weights.get(name, 1.0) * value
+            for name, value in losses.items()
+        }
+
+    def train_step(self, data: dict,
+                   optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
+        """Critic steps, then one adaptation step (see the module doc).
+
+        Args:
+            data (dict): ``dict(source=batch, target=batch)`` from
+                :class:`DomainAdaptationDataset` (collated).
+            optim_wrapper (OptimWrapperDict): With keys ``'estimator'``
+                and ``'critic'``.
+
+        Returns:
+            dict[str, Tensor]: Detached log values: ``loss`` (the
+            adaptation objective), ``loss_critic``, ``wasserstein``,
+            ``gradient_penalty``, ``critic_grad_norm``, ``loss_domain``,
+            the weighted target losses, ``loss_feature_reg`` and, with a
+            source loss, ``source_*``.
+        """
+        if not isinstance(optim_wrapper, OptimWrapperDict) or not {
+                'estimator', 'critic'
+        } <= set(optim_wrapper.keys()):
+            raise KeyError(
+                'WGANDomainAdaptation needs an OptimWrapperDict with keys '
+                "'estimator' and 'critic' (optim_wrapper=dict(constructor="
+                "'MPTMultiOptimWrapperConstructor', estimator=..., "
+                'critic=...)), got ' + (str(list(optim_wrapper.keys()))
+                                        if isinstance(optim_wrapper,
+                                                      OptimWrapperDict) else
+                                        type(optim_wrapper).__name__))
+        if self.init_source_encoder():
+            print_log('WGANDomainAdaptation: froze a copy of the estimator '
+                      'encoder as the source encoder', logger='current')
+        batch = self.data_preprocessor(data, True)
+        if 'source' not in batch:
+            raise KeyError('WGANDomainAdaptation.train_step needs '
+                           'dict(source=..., target=...) batches '
+                           '(DomainAdaptationDataset)')
+        src, tgt = batch['source'], batch['target']
+        protocol = _unwrap(self.estimator)
+        gen = self._generator()
+        log: Dict[str, Tensor] = OrderedDict()
+
+        # ---- 1. critic: features without gradient, critic_steps updates
+        with torch.no_grad():
+            h_s = self.estimator(src['inputs'], src['data_samples'],
+                                 mode='da_features',
+                                 encoder=self.source_encoder)
+            h_t = self.estimator(tgt['inputs'], tgt['data_samples'],
+                                 mode='da_features')
+        c_s = protocol.da_critic_input(h_s).detach()
+        c_t = protocol.da_critic_input(h_t).detach()
+        critic_wrapper = optim_wrapper['critic']
+        if self.critic_steps == 0:
+            critic_out = self.critic(c_s, c_t, mode='loss', generator=gen)
+        else:
+            critic_wrapper.zero_grad()
+        for _ in range(self.critic_steps):
+            with critic_wrapper.optim_context(self.critic):
+                critic_out = self.critic(c_s, c_t, mode='loss',
+                                         generator=gen)
+            critic_wrapper.update_params(critic_out['loss_critic'])
+        log['loss_critic'] = critic_out['loss_critic'].detach()
+        for key in ('wasserstein', 'gradient_penalty', 'critic_grad_norm'):
+            log[key] = critic_out[key]
+
+        # ---- 2. adaptation of the encoder, critic fixed
+        est_wrapper = optim_wrapper['estimator']
+        with est_wrapper.optim_context(self.estimator):
+            feats_t = self.estimator(tgt['inputs'], tgt['data_samples'],
+                                     mode='da_features')
+            with _frozen(self.critic):
+                score_t = self.critic(protocol.da_critic_input(feats_t),
+                                      mode='score')
+            losses = OrderedDict(loss_domain=self.domain_loss_weight *
+                                 (-score_t.mean()))
+            losses.update(
+                self._weighted_target_losses(
+                    self.estimator(tgt['inputs'], tgt['data_samples'],
+                                   mode='da_target_loss', feats=feats_t)))
+            feats_ts = None
+            if self.source_loss_weight or (self.feature_reg_weight and
+                                           self.feature_reg_mode == 'source'):
+                feats_ts = self.estimator(src['inputs'], src['data_samples'],
+                                          mode='da_features')
+            losses['loss_feature_reg'] = self._feature_reg(
+                feats_t, feats_ts, h_s, tgt)
+            if self.source_loss_weight:
+                source = self.estimator(src['inputs'], src['data_samples'],
+                                        mode='da_source_loss',
+                                        feats=feats_ts)
+                for name, value in source.items():
+                    losses[f'source_{name}'] = self.source_loss_weight * value
+            total = sum(losses.values())
+        est_wrapper.update_params(total)
+        self.num_iters += 1
+
+        log['loss'] = total.detach()
+        for name, value in losses.items():
+            log[name] = value.detach()
+        return log
+
+    def _feature_reg(self, feats_t: Tensor, feats_ts: Optional[Tensor],
+                     h_s: Tensor, tgt: dict) -> Tensor:
+        """Weighted feature regularisation (0 with weight 0)."""
+        if not self.feature_reg_weight:
+            return feats_t.sum() * 0.0
+        if self.feature_reg_mode == 'source':
+            return self.feature_reg_weight * F.mse_loss(feats_ts, h_s)
+        with torch.no_grad():
+            ref = self.estimator(tgt['inputs'], tgt['data_samples'],
+                                 mode='da_features',
+                                 encoder=self.source_encoder)
+        return self.feature_reg_weight * F.mse_loss(feats_t, ref)
+
+    # ------------------------------------------------------ val/test/forward
+    def forward(self,
+                inputs,
+                data_samples=None,
+                mode: str = 'tensor'):
+        """Prediction and tensor modes run the (adapted) estimator."""
+        return self.estimator(inputs, data_samples, mode=mode)
+
+
+def load_estimator_weights(estimator: nn.Module, path: str) -> None:
+    """Load pre-trained weights into ``estimator`` (in place).
+
+    Accepts an estimator checkpoint (keys as the estimator's
+    ``state_dict``) or a :class:`WGANDomainAdaptation` checkpoint (keys
+    ``estimator.*``). Missing or unexpected keys raise.
+
+    Args:
+        estimator (nn.Module): The estimator.
+        path (str): Checkpoint file (``state_dict`` inside, or the dict
+            itself).
+    """
+    register_checkpoint_safe_globals()
+    ckpt = _load_checkpoint(path, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise KeyError(f'{path}: no state_dict found')
+    if any(k.startswith('estimator.') for k in state):
+        state = {
+            k[len('estimator.'):]: v
+            for k, v in state.items() if k.startswith('estimator.')
+        }
+    state = {k[len('module.'):] if k.startswith('module.') else k: v
+             for k, v in state.items()}
+    result = estimator.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise KeyError(
+            f'{path}: checkpoint does not match {type(estimator).__name__}: '
+            f'missing {result.missing_keys[:5]}, unexpected '
+            f'{result.unexpected_keys[:5]}')
+    print_log(f'WGANDomainAdaptation: loaded source weights from {path}',
+              logger='current')

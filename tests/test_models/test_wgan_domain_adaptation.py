@@ -1,0 +1,269 @@
+"""Tests for WGANDomainAdaptation (WDGRL adaptation of Key2Mesh)."""
+import copy
+import math
+
+import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import DefaultScope
+
+from mpt_plugin.datasets.domain_adaptation_dataset import \
+    DomainAdaptationDataset
+from mpt_plugin.engine.optim_wrappers import MPTMultiOptimWrapperConstructor
+from mpt_plugin.models.data_preprocessors.key2mesh_data_preprocessor import \
+    Key2MeshDataPreprocessor  # noqa: F401 (registers it)
+from mpt_plugin.models.estimators.key2mesh_estimator import \
+    Key2MeshEstimator  # noqa: F401 (registers it)
+from mpt_plugin.models.estimators.wgan_domain_adaptation import (
+    WassersteinCriticLoss, WGANDomainAdaptation)
+from mpt_plugin.models.heads.key2mesh_domain_critic import \
+    Key2MeshDomainCritic
+from mpt_plugin.models.losses.gradient_penalty import Key2MeshGradientPenalty
+from mpt_plugin.registry import MODELS
+
+LOG_KEYS = {
+    'loss', 'loss_critic', 'wasserstein', 'gradient_penalty',
+    'critic_grad_norm', 'loss_domain', 'loss_reprojection',
+    'loss_feature_reg'
+}
+
+
+@pytest.fixture(scope='module')
+def paths(synthetic_assets):
+    bm_dir = synthetic_assets / 'body_models'
+    return dict(
+        body_model=dict(type='MPTSMPL', model_path=str(bm_dir),
+                        gender='neutral'),
+        regressor=str(bm_dir / 'J_regressor_h36m.npy'),
+        amass=str(synthetic_assets / 'amass'))
+
+
+def _model_cfg(paths, **kwargs):
+    cfg = dict(
+        type='WGANDomainAdaptation',
+        estimator=dict(
+            type='Key2MeshEstimator',
+            regressor=dict(type='Key2MeshRegressor', hidden_dim=32,
+                           dropout=0.0, body_model=paths['body_model']),
+            joint_regressor=paths['regressor'],
+            data_preprocessor=dict(type='Key2MeshDataPreprocessor',
+                                   body_model=paths['body_model'],
+                                   jitter_std=0.0, occlusion_prob=0.0)),
+        critic=dict(type='Key2MeshDomainCritic', in_dim=32, hidden_dim=16,
+                    dropout=0.0),
+        critic_steps=2,
+        gradient_penalty=dict(type='Key2MeshGradientPenalty',
+                              loss_weight=10.0))
+    cfg.update(kwargs)
+    return cfg
+
+
+def _build(paths, **kwargs):
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        return MODELS.build(_model_cfg(paths, **kwargs))
+
+
+def _optim(model, lr=1e-2):
+    return MPTMultiOptimWrapperConstructor(
+        dict(estimator=dict(optimizer=dict(type='Adam', lr=lr)),
+             critic=dict(optimizer=dict(type='Adam', lr=lr))))(model)
+
+
+@pytest.fixture(scope='module')
+def batches(paths):
+    """Two paired batches; the target also as a labelled copy."""
+    amass = dict(data_root=paths['amass'], num_samples=16, verbose=False)
+    kp = dict(body_model=paths['body_model'], jitter_std=2.0,
+              occlusion_prob=0.3, bias_px=(1.0, -1.0))
+    free = DomainAdaptationDataset(
+        dict(type='Key2MeshAMASSPairsDataset', **amass),
+        dict(type='Key2MeshAMASSPairsDataset', keypoints2d=kp,
+             return_3d=False, test_mode=True, seed=1, **amass))
+    labelled = DomainAdaptationDataset(
+        dict(type='Key2MeshAMASSPairsDataset', **amass),
+        dict(type='Key2MeshAMASSPairsDataset', keypoints2d=kp,
+             test_mode=True, seed=1, **amass))
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        return dict(
+            free=[pseudo_collate([free[i] for i in range(j, j + 6)])
+                  for j in (0, 6)],
+            labelled=[pseudo_collate([labelled[i] for i in range(j, j + 6)])
+                      for j in (0, 6)])
+
+
+def _params(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def test_adaptation_steps(paths, batches):
+    model = _build(paths)
+    est = model.estimator
+    # frozen: everything but the encoder
+    trainable = {n for n, p in est.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith('regressor.feature_extractor.')
+                             for n in trainable)
+    assert not any(p.requires_grad
+                   for p in model.source_encoder.parameters())
+    # weights loaded after construction (e.g. load_from) are what is frozen
+    with torch.no_grad():
+        for p in est.regressor.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    pre_encoder = _params(est.da_encoder)
+    pre_head = _params(est.regressor.smpl_head)
+    critic_before = _params(model.critic)
+    optim = _optim(model)
+    model.train()
+    assert not est.regressor.smpl_head.training
+    assert est.da_encoder.training and not model.source_encoder.training
+    for batch in batches['free']:
+        log = model.train_step(batch, optim)
+        assert set(log) == LOG_KEYS
+        assert all(math.isfinite(float(v)) for v in log.values())
+    assert int(model.num_iters) == 2 and int(model.source_initialised) == 1
+    # the source encoder is the pre-adaptation encoder, untouched
+    for key, value in _params(model.source_encoder).items():
+        assert torch.equal(value, pre_encoder[key]), key
+    # the target encoder moved, the head did not, the critic trained
+    changed = [k for k, v in _params(est.da_encoder).items()
+               if not torch.equal(v, pre_encoder[k])]
+    assert changed
+    for key, value in _params(est.regressor.smpl_head).items():
+        assert torch.equal(value, pre_head[key]), key
+    assert any(not torch.equal(v, critic_before[k])
+               for k, v in _params(model.critic).items())
+    # the adaptation step left no gradient on the critic
+    assert all(p.grad is None or not p.grad.any()
+               for p in model.critic.parameters())
+
+    # evaluation runs the adapted estimator on plain target batches
+    model.eval()
+    preds = model.val_step(batches['labelled'][0]['target'])
+    assert preds[0].pred_instances.vertices.shape == (1, 6890, 3)
+    assert preds[0].gt_instances.joints_h36m.shape == (1, 17, 3)
+
+
+def test_no_target_labels_are_used(paths, batches):
+    """NaN target labels give exactly the run without labels."""
+    nan_batches = copy.deepcopy(batches['labelled'])
+    for batch in nan_batches:
+        samples = batch['target']['data_samples']
+        for key in ('pose_aa', 'betas', 'keypoints3d', 'rot_euler_deg'):
+            samples[key] = [torch.full_like(v, float('nan'))
+                            for v in samples[key]]
+    logs = []
+    states = []
+    for data in (batches['free'], nan_batches):
+        model = _build(paths)
+        optim = _optim(model)
+        model.train()
+        logs.append([model.train_step(b, optim) for b in data])
+        states.append(_params(model))
+    for a, b in zip(*logs):
+        for key in LOG_KEYS:
+            assert math.isfinite(float(b[key]))
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    for key, value in states[0].items():
+        assert torch.equal(value, states[1][key]), key
+
+
+def test_resume_keeps_the_frozen_copy(paths, batches):
+    model = _build(paths)
+    optim = _optim(model)
+    model.train()
+    model.train_step(batches['free'][0], optim)
+    state = model.state_dict()
+    assert 'source_initialised' in state and 'num_iters' in state
+    assert any(k.startswith('source_encoder.') for k in state)
+
+    resumed = _build(paths)
+    resumed.load_state_dict(state)
+    assert int(resumed.source_initialised) == 1
+    # the estimator encoder is already adapted: it must not be re-copied
+    enc = _params(resumed.estimator.da_encoder)
+    src = _params(resumed.source_encoder)
+    assert any(not torch.equal(enc[k], src[k]) for k in enc)
+    resumed.train()
+    resumed.train_step(batches['free'][1], _optim(resumed))
+    for key, value in _params(resumed.source_encoder).items():
+        assert torch.equal(value, src[key])
+
+
+def test_source_checkpoint(paths, tmp_path):
+    donor = _build(paths).estimator
+    with torch.no_grad():
+        for p in donor.parameters():
+            p.add_(1.0)
+    path = tmp_path / 'pretrained.pth'
+    torch.save(dict(state_dict=donor.state_dict()), path)
+    model = _build(paths, source_checkpoint=str(path))
+    model.init_weights()
+    for key, value in donor.state_dict().items():
+        assert torch.equal(model.estimator.state_dict()[key], value), key
+    assert model.init_source_encoder()
+    assert not model.init_source_encoder()
+    # a checkpoint of the adaptation model works too
+    path2 = tmp_path / 'da.pth'
+    torch.save(dict(state_dict=model.state_dict()), path2)
+    other = _build(paths, source_checkpoint=str(path2))
+    other.init_weights()
+    assert torch.equal(other.estimator.regressor.smpl_head.fc.weight,
+                       donor.regressor.smpl_head.fc.weight)
+    bad = tmp_path / 'bad.pth'
+    torch.save(dict(state_dict=dict(foo=torch.zeros(1))), bad)
+    with pytest.raises(KeyError, match='does not match'):
+        _build(paths, source_checkpoint=str(bad)).init_weights()
+
+
+def test_options_and_errors(paths, batches):
+    model = _build(paths, feature_reg_mode='target', source_loss_weight=0.5,
+                   critic_steps=0)
+    model.train()
+    critic_before = _params(model.critic)
+    log = model.train_step(batches['free'][0], _optim(model))
+    assert {'source_loss_pose', 'source_loss_keypoints3d'} <= set(log)
+    assert float(log['loss_feature_reg']) >= 0
+    for key, value in _params(model.critic).items():  # critic_steps=0
+        assert torch.equal(value, critic_before[key])
+
+    with pytest.raises(KeyError, match='OptimWrapperDict'):
+        model.train_step(batches['free'][0], None)
+    with pytest.raises(KeyError, match='dict\\(source=...'):
+        model.train_step(batches['free'][0]['target'], _optim(model))
+    with pytest.raises(KeyError, match='target_loss_weights'):
+        _build(paths, target_loss_weights=dict(loss_foo=1.0)).train_step(
+            batches['free'][0], _optim(model))
+    with pytest.raises(ValueError, match='feature_reg_mode'):
+        _build(paths, feature_reg_mode='weights')
+    with pytest.raises(ValueError, match='critic_steps'):
+        _build(paths, critic_steps=-1)
+    with pytest.raises(TypeError, match='DomainAdaptationProtocol'):
+        WGANDomainAdaptation(estimator=dict(type='Key2MeshDomainCritic'),
+                             critic=dict(type='Key2MeshDomainCritic'))
+
+
+def test_critic_gradient_norm_approaches_one():
+    """The penalised critic becomes ~1-Lipschitz on the interpolates."""
+    torch.manual_seed(0)
+    critic = WassersteinCriticLoss(
+        Key2MeshDomainCritic(in_dim=8, hidden_dim=32, dropout=0.0),
+        Key2MeshGradientPenalty(loss_weight=50.0))  # Key2Mesh's weight
+    opt = torch.optim.Adam(critic.parameters(), lr=1e-3, betas=(0.5, 0.9))
+    source = torch.randn(64, 8) + 1.0
+    target = torch.randn(64, 8)
+    gen = torch.Generator().manual_seed(0)
+    norms = []
+    for _ in range(300):
+        out = critic(source, target, generator=gen)
+        opt.zero_grad()
+        out['loss_critic'].backward()
+        opt.step()
+        norms.append(float(out['critic_grad_norm']))
+    assert abs(norms[0] - 1.0) > 0.3
+    assert abs(sum(norms[-20:]) / 20 - 1.0) < 0.1
+    # a 1-Lipschitz estimate of W1 between N(0, I) and N(1, I) in 8-D:
+    # the distance of the means, sqrt(8)
+    assert 2.0 < float(out['wasserstein']) < 4.0
+    assert critic(source, mode='score').shape == (64, 1)
+    with pytest.raises(ValueError, match='mode'):
+        critic(source, target, mode='other')
