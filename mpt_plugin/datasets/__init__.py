@@ -7,6 +7,8 @@ from .domain_adaptation_dataset import DomainAdaptationDataset
 from .human_data_dataset import HumanDataDataset
 from .human_data_io import (HumanDataFormatError, load_human_data,
                             save_human_data, validate_human_data)
+from .key2mesh_keypoints_dataset import (Key2MeshKeypointsDataset,
+                                         Key2MeshKeypointsFormatError)
 from .key2mesh_pairs_dataset import Key2MeshAMASSPairsDataset
 from .mixed_human_data_dataset import MixedHumanDataDataset
 from .mocap_heatmap_dataset import MPTMoCapHeatmapDataset
@@ -20,6 +22,7 @@ __all__ = [
     'HumanDataDataset',
     'HumanDataFormatError', 'load_human_data',
     'save_human_data', 'validate_human_data', 'MixedHumanDataDataset',
+    'Key2MeshKeypointsDataset', 'Key2MeshKeypointsFormatError',
     'Key2MeshAMASSPairsDataset',
     'MPTMoCapHeatmapDataset',
     'MoCapMeshCache', 'select_frames', 'render_synthetic_human_data'
