@@ -6,37 +6,24 @@
 - ``tools/dist_train.sh configs/mpt_pretrain_demo.py 2`` trains on CPU with
   two gloo processes.
 """
-import os
 import os.path as osp
-import socket
-import subprocess
 import sys
 
-import pytest
 import torch
 from mmengine.config import Config
+
+from tests.tool_runner import free_port, run_tool, tool_env
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TIMEOUT = 600
 
 
 def _env():
-    env = dict(os.environ)
-    env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
-    env['PYTHON'] = sys.executable
-    env['OMP_NUM_THREADS'] = '1'
-    for name in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR',
-                 'MASTER_PORT'):
-        env.pop(name, None)
-    return env
+    return tool_env()
 
 
 def _run(cmd, env=None):
-    proc = subprocess.run(cmd, cwd=REPO, env=env or _env(),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=TIMEOUT)
-    assert proc.returncode == 0, proc.stdout[-6000:]
-    return proc.stdout
+    return run_tool(cmd, timeout=TIMEOUT, env=env)
 
 
 def _data_options(assets, cache, max_meshes, batch_size, sampling):
@@ -95,11 +82,8 @@ def test_paper_config_dimensions_and_iterations(synthetic_assets, tmp_path):
 
 def test_demo_config_dist_train_two_cpu_processes(synthetic_assets,
                                                   tmp_path):
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
     env = _env()
-    env['PORT'] = str(port)
+    env['PORT'] = str(free_port())
     work = tmp_path / 'work'
     out = _run([
         'bash', 'tools/dist_train.sh', 'configs/mpt_pretrain_demo.py', '2',

@@ -18,7 +18,6 @@ directory.
 import os
 import os.path as osp
 import pickle
-import subprocess
 import sys
 
 import pytest
@@ -27,6 +26,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mpt_plugin.registry import DATASETS, METRICS, MODELS, TRANSFORMS
+from tests.tool_runner import run_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TIMEOUT = 900
@@ -35,22 +35,8 @@ IMAGE_CONFIGS = ('mpt_finetune_mixed', 'mpt_finetune_3dpw',
                  'mpt_test_no_finetune_h36m_p2', 'mpt_finetune_demo')
 
 
-def _env():
-    env = dict(os.environ)
-    env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
-    env['OMP_NUM_THREADS'] = '1'
-    for name in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR',
-                 'MASTER_PORT'):
-        env.pop(name, None)
-    return env
-
-
 def _run(cmd, cwd):
-    proc = subprocess.run(cmd, cwd=cwd, env=_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True,
-                          timeout=TIMEOUT)
-    assert proc.returncode == 0, proc.stdout[-6000:]
-    return proc.stdout
+    return run_tool(cmd, cwd=cwd, timeout=TIMEOUT)
 
 
 @pytest.fixture(scope='module')

@@ -4,9 +4,7 @@
 The paper-setting configs read image datasets (HumanDataDataset) or keypoint
 datasets that may not exist yet, so only their models are built (with the
 body-model paths pointed at the synthetic assets)."""
-import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
@@ -16,19 +14,10 @@ from mmengine.registry import init_default_scope
 
 from mpt_plugin.models.estimators.pc_hmr_estimator import PCHMREstimator
 from mpt_plugin.registry import MODELS
+from tests.tool_runner import run_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TIMEOUT = 600
-
-
-def _env():
-    env = dict(os.environ)
-    env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
-    env['OMP_NUM_THREADS'] = '1'
-    for name in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR',
-                 'MASTER_PORT'):
-        env.pop(name, None)
-    return env
 
 
 def _body_model_options(assets, mpt: bool):
@@ -91,11 +80,7 @@ def test_every_config_builds_its_model(synthetic_assets, name, framework,
 
 
 def _run(cmd):
-    proc = subprocess.run(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True,
-                          timeout=TIMEOUT)
-    assert proc.returncode == 0, proc.stdout[-6000:]
-    return proc.stdout
+    return run_tool(cmd, timeout=TIMEOUT)
 
 
 def test_serial_demo_trains(synthetic_assets, tmp_path):

@@ -1,0 +1,44 @@
+"""Running the project's tools in subprocesses from tests: one environment
+(the repository on PYTHONPATH, one OpenMP thread, no inherited launcher
+variables) and one runner that shows the tool's output tail on failure."""
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+from typing import Optional, Sequence
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+LAUNCHER_VARS = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR',
+                 'MASTER_PORT')
+
+
+def tool_env() -> dict:
+    """Environment for ``tools/*.py`` and ``tools/*.sh`` subprocesses."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
+    env['PYTHON'] = sys.executable
+    env['OMP_NUM_THREADS'] = '1'
+    for name in LAUNCHER_VARS:
+        env.pop(name, None)
+    return env
+
+
+def run_tool(cmd: Sequence[str],
+             cwd: Optional[str] = None,
+             timeout: float = 600,
+             env: Optional[dict] = None) -> str:
+    """Run ``cmd``; assert it succeeds; return its stdout + stderr."""
+    proc = subprocess.run(list(map(str, cmd)), cwd=cwd or REPO,
+                          env=env or tool_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    return proc.stdout
+
+
+def free_port() -> int:
+    """A free TCP port on localhost (for distributed rendezvous)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
