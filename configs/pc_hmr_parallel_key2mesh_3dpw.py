@@ -18,11 +18,10 @@
 # 1e-5 for the others (Adam).
 #
 # Data: training pairs synthesised from AMASS (Key2MeshAMASSPairsDataset +
-# Key2MeshPairsPreprocessor, as Key2Mesh pre-training); the 3DPW test
-# keypoints come from Key2MeshKeypointsDataset. NOT VERIFIED end to end: the
-# Key2Mesh stream reads evaluation labels as AMASS pairs (SMPL frame) and
-# does not yet take the dataset's `eval_gt` (3DPW camera-frame SMPL), see
-# the note on issue 6.
+# Key2MeshDataPreprocessor, as Key2Mesh pre-training); the 3DPW test
+# keypoints come from Key2MeshKeypointsDataset (OpenPose detections in a
+# HumanData file; its `eval_gt` SMPL labels, camera frame, give the GT mesh
+# through the neutral body model as Key2Mesh evaluates).
 _base_ = ['./_base_/default_runtime.py']
 custom_imports = dict(
     imports=['mpt_plugin', 'mpt_plugin.models.estimators.pc_hmr_estimator'],
@@ -39,7 +38,8 @@ max_epochs = 50
 model = dict(
     type='PCHMREstimator',
     framework='parallel',
-    data_preprocessor=dict(type='Key2MeshPairsPreprocessor', body_model=smpl),
+    # AMASS pairs (training) and keypoint batches (3DPW detections)
+    data_preprocessor=dict(type='Key2MeshDataPreprocessor', body_model=smpl),
     body_model=body_model,
     mesh_stream=dict(
         type='PCHMRKey2MeshStream',

@@ -79,12 +79,17 @@ VARIANTS = {
 }
 
 
-def variants(feature_reg_weights) -> Dict[str, dict]:
+def variants(feature_reg_weights, feature_reg_mode='source'
+             ) -> Dict[str, dict]:
     """The ablation rows; one full-method row per feature-reg weight."""
     rows = dict(VARIANTS)
     for w in feature_reg_weights:
-        rows[f'DA: + feature regularisation (full, weight {w:g})'] = dict(
-            domain_loss_weight=0.1, feature_reg_weight=float(w))
+        name = f'DA: + feature regularisation (full, weight {w:g}'
+        name += ')' if feature_reg_mode == 'source' else \
+            f', mode {feature_reg_mode})'
+        rows[name] = dict(domain_loss_weight=0.1,
+                          feature_reg_weight=float(w),
+                          feature_reg_mode=feature_reg_mode)
     return rows
 
 
@@ -111,6 +116,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--feature-reg-weights', type=float, nargs='+',
                         default=[20.0],
                         help='one full-method run per weight (released: 20)')
+    parser.add_argument('--feature-reg-mode', choices=('source', 'target'),
+                        default='source',
+                        help="WGANDomainAdaptation.feature_reg_mode of the "
+                        'full-method rows')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)
@@ -263,7 +272,8 @@ def main(argv=None) -> None:
         base = evaluate(wrap, data['target_eval'])
         rows.append(('pre-trained', base, pre_time, {}))
         _progress(f"pre-trained target PA-MPJPE {base['PA-MPJPE']:.1f}", t0)
-        for name, overrides in variants(args.feature_reg_weights).items():
+        for name, overrides in variants(args.feature_reg_weights,
+                                        args.feature_reg_mode).items():
             model, secs, log = adapt(estimator, data, args,
                                      **copy.deepcopy(overrides))
             rows.append((name, evaluate(model, data['target_eval']), secs,

@@ -133,19 +133,40 @@ class PCHMRKey2MeshStream(BaseModule):
 
     @torch.no_grad()
     def gather_gt(self, inputs, data_samples) -> Optional[Dict[str, Tensor]]:
-        """GT mesh of Key2Mesh AMASS pairs (``pose_aa``, ``betas``).
+        """GT mesh from SMPL labels, in camera-aligned metres.
+
+        Two label sources:
+
+        - AMASS training pairs (``pose_aa``, ``betas`` at the top level of
+          the collated ``data_samples``): the root is in SMPL's y-up frame
+          like the regressor's output, so the mesh is flipped into camera
+          axes the same way;
+        - evaluation labels of :class:`Key2MeshKeypointsDataset`
+          (``data_samples['eval_gt']``, from HumanData ``smpl``): the global
+          orientation is already in the camera frame (mmhuman3d's 3DPW
+          convention), so the mesh is used as posed. The neutral body model
+          is used, as Key2Mesh evaluates.
 
         Returns:
-            dict | None: ``vertices`` (B, V, 3) camera-aligned metres from
-            the regressor's body model, or None when ``data_samples`` is not
-            a dict with ``pose_aa`` and ``betas``.
+            dict | None: ``vertices`` (B, V, 3), or None when there is no
+            SMPL label.
         """
-        if not (isinstance(data_samples, dict) and 'pose_aa' in data_samples
-                and 'betas' in data_samples):
+        if not isinstance(data_samples, dict):
             return None
-        pose = data_samples['pose_aa']
+        labels, camera_frame = data_samples, False
+        if isinstance(data_samples.get('eval_gt'), dict):
+            labels, camera_frame = data_samples['eval_gt'], True
+        if 'pose_aa' not in labels or 'betas' not in labels:
+            return None
+        device, dtype = self.flip.device, self.flip.dtype
+        pose = torch.as_tensor(labels['pose_aa']).to(device, dtype)
+        betas = torch.as_tensor(labels['betas']).to(device, dtype)
+        has_smpl = labels.get('has_smpl')
+        if has_smpl is not None and not bool(
+                (torch.as_tensor(has_smpl) > 0).all()):
+            raise ValueError('PCHMRKey2MeshStream: some evaluation samples '
+                             'have no SMPL label (eval_gt.has_smpl == 0)')
         out = self.regressor.body_model(
-            betas=data_samples['betas'],
-            global_orient=pose[:, :3],
-            body_pose=pose[:, 3:])
-        return dict(vertices=out['vertices'] * self.flip)
+            betas=betas, global_orient=pose[:, :3], body_pose=pose[:, 3:])
+        verts = out['vertices']
+        return dict(vertices=verts if camera_frame else verts * self.flip)
