@@ -26,7 +26,6 @@ from mpt_plugin.datasets.transforms.normalize_keypoints import \
     coco17_to_openpose18
 from mpt_plugin.registry import MODELS
 from ..heads.key2mesh_regressor import SMPL45_TO_OPENPOSE18
-from ..utils.rotation_6d import rot6d_to_rotmat, rotmat_to_axis_angle
 from .domain_adaptation_protocol import DA_MODES, DomainAdaptationProtocol
 
 __all__ = ['Key2MeshEstimator']
@@ -147,18 +146,15 @@ class Key2MeshEstimator(DomainAdaptationProtocol, BaseModel):
             (B, 72) radians, ``vertices`` (B, V, 3) metres, ``keypoints3d``
             (B, 18, 3) OpenPose-18 joints, metres (SMPL frame).
         """
-        reg = self.regressor
-        head = reg.smpl_head(feats)
-        rotmat = rot6d_to_rotmat(head['pose_6d'])
-        body = reg.body_model(betas=head['betas'],
-                              global_orient=rotmat[:, :1],
-                              body_pose=rotmat[:, 1:],
-                              pose2rot=False)
-        return dict(betas=head['betas'],
-                    rotmat=rotmat,
-                    pose_aa=rotmat_to_axis_angle(rotmat).flatten(1),
-                    vertices=body['vertices'],
-                    keypoints3d=body['joints'].index_select(
+        out = self.regressor.decode(feats)
+        if 'vertices' not in out:
+            raise ValueError('Key2MeshEstimator needs a regressor with a '
+                             'body_model (the mesh is predicted)')
+        return dict(betas=out['betas'],
+                    rotmat=out['rotmat'],
+                    pose_aa=out['pose_aa'],
+                    vertices=out['vertices'],
+                    keypoints3d=out['joints'].index_select(
                         1, self.openpose18_index))
 
     # -------------------------------------------------------------- modes

@@ -262,6 +262,12 @@ class Key2MeshRegressor(BaseModule):
         keypoints = self.prepare_inputs(keypoints, keypoints_mask)
         batch = keypoints.shape[0]
         feats = self.feature_extractor(keypoints.reshape(batch, -1))
+        return self.decode(feats)
+
+    def decode(self, feats: Tensor) -> Dict[str, Tensor]:
+        """SMPL head (+ body model) on (B, hidden_dim) features; the same
+        outputs as :meth:`forward` (e.g. for domain-adapted features)."""
+        batch = feats.shape[0]
         head = self.smpl_head(feats)
         rotmat = rot6d_to_rotmat(head['pose_6d'])  # (B, J, 3, 3)
         pose_aa = rotmat_to_axis_angle(rotmat).reshape(batch, -1)
