@@ -19,6 +19,8 @@ def tool_env() -> dict:
     env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
     env['PYTHON'] = sys.executable
     env['OMP_NUM_THREADS'] = '1'
+    # checkpoints must load under torch's weights_only default
+    env.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)
     for name in LAUNCHER_VARS:
         env.pop(name, None)
     return env

@@ -24,13 +24,11 @@ except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mpt_plugin  # noqa: F401
 from mpt_plugin.engine.distributed import setup_distributed
+from mpt_plugin.apis.tool_config import (ToolArgumentError, build_runner,
+                                         enable_visualization, set_work_dir)
 from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
 
 OUT_EXTENSIONS = ('.json', '.yaml', '.yml', '.pkl', '.pickle')
-
-
-class ToolArgumentError(ValueError):
-    """A command-line option that the config cannot honour."""
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -114,13 +112,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """
     cfg.launcher = args.launcher
     cfg.load_from = args.checkpoint
-
-    # work_dir: command line > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args)
 
     for key in ('test_dataloader', 'test_cfg', 'test_evaluator'):
         if cfg.get(key, None) is None:
@@ -129,17 +121,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     hooks = cfg.get('default_hooks', None) or {}
     if args.show or args.show_dir is not None:
-        if 'visualization' not in hooks:
-            raise ToolArgumentError(
-                '--show/--show-dir need a `visualization` hook in '
-                '`default_hooks`, which this config does not have')
-        vis = cfg.default_hooks.visualization
-        vis.enable = True
-        vis.show = args.show
-        if args.show:
-            vis.wait_time = args.wait_time
-        vis.out_dir = args.show_dir
-        vis.interval = args.interval
+        enable_visualization(cfg, args)
 
     if args.badcase:
         if 'badcase' not in hooks:
@@ -215,12 +197,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     except ToolArgumentError as err:
         sys.exit(f'{osp.basename(__file__)}: error: {err}')
     setup_distributed(cfg)
-    if 'runner_type' in cfg:
-        from mmpose.registry import RUNNERS
-        runner = RUNNERS.build(cfg)
-    else:
-        from mmengine.runner import Runner
-        runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     if args.out is not None:
         runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')
     return runner.test()

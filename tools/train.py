@@ -26,11 +26,10 @@ except ImportError:  # running from a checkout that is not installed
     import mpt_plugin  # noqa: F401
 from mpt_plugin.engine.distributed import (accelerator_available,
                                            setup_distributed)
+from mpt_plugin.apis.tool_config import (ToolArgumentError,  # noqa: F401
+                                         build_runner, enable_visualization,
+                                         set_work_dir)
 from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
-
-
-class ToolArgumentError(ValueError):
-    """A command-line option that the config or machine cannot honour."""
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -141,24 +140,6 @@ def _enable_amp(cfg: Config) -> None:
         switch(sub, f'optim_wrapper.{key}')
 
 
-def _enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
-    """Turn on the ``visualization`` default hook for --show/--show-dir."""
-    hooks = cfg.get('default_hooks', None) or {}
-    if 'visualization' not in hooks:
-        raise ToolArgumentError(
-            '--show/--show-dir need a `visualization` hook in '
-            '`default_hooks` (e.g. visualization=dict(type='
-            "'PoseVisualizationHook', enable=False)), which this config does "
-            'not have')
-    vis = cfg.default_hooks.visualization
-    vis.enable = True
-    vis.show = args.show
-    if args.show:
-        vis.wait_time = args.wait_time
-    vis.out_dir = args.show_dir
-    vis.interval = args.interval
-
-
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Merge the command line into ``cfg`` (``--cfg-options`` last).
 
@@ -173,13 +154,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         ToolArgumentError: If an option cannot be applied to this config.
     """
     cfg.launcher = args.launcher
-
-    # work_dir: command line > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args)
 
     if args.no_validate:
         cfg.val_cfg = None
@@ -205,7 +180,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.load_from = args.resume
 
     if args.show or args.show_dir is not None:
-        _enable_visualization(cfg, args)
+        enable_visualization(cfg, args)
 
     # legacy name of the data preprocessor config
     if cfg.get('preprocess_cfg', None) is not None:
@@ -217,22 +192,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     return cfg
-
-
-def build_runner(cfg: Config):
-    """Build the Runner: ``RUNNERS.build`` if ``runner_type`` is set.
-
-    Args:
-        cfg (Config): The merged config.
-
-    Returns:
-        mmengine.runner.Runner: The runner.
-    """
-    if 'runner_type' in cfg:
-        from mmpose.registry import RUNNERS
-        return RUNNERS.build(cfg)
-    from mmengine.runner import Runner
-    return Runner.from_cfg(cfg)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

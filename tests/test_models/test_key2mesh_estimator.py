@@ -20,16 +20,6 @@ from mpt_plugin.models.estimators.key2mesh_estimator import \
 from mpt_plugin.registry import MODELS
 
 
-@pytest.fixture(scope='module')
-def paths(synthetic_assets):
-    bm_dir = synthetic_assets / 'body_models'
-    return dict(
-        body_model=dict(type='MPTSMPL', model_path=str(bm_dir),
-                        gender='neutral'),
-        regressor=str(bm_dir / 'J_regressor_h36m.npy'),
-        amass=str(synthetic_assets / 'amass'))
-
-
 def _cfg(paths, **kwargs):
     cfg = dict(
         type='Key2MeshEstimator',

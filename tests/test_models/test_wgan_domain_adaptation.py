@@ -28,16 +28,6 @@ LOG_KEYS = {
 }
 
 
-@pytest.fixture(scope='module')
-def paths(synthetic_assets):
-    bm_dir = synthetic_assets / 'body_models'
-    return dict(
-        body_model=dict(type='MPTSMPL', model_path=str(bm_dir),
-                        gender='neutral'),
-        regressor=str(bm_dir / 'J_regressor_h36m.npy'),
-        amass=str(synthetic_assets / 'amass'))
-
-
 def _model_cfg(paths, **kwargs):
     cfg = dict(
         type='WGANDomainAdaptation',

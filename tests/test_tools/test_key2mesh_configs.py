@@ -1,8 +1,6 @@
 """Key2Mesh configs: every config builds; the demo ones train (single
 process, 2 CPU processes with gloo) and resume bit-identically."""
-import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
@@ -22,6 +20,7 @@ from mpt_plugin.models.estimators.wgan_domain_adaptation import \
     WGANDomainAdaptation
 from mpt_plugin.registry import MODELS
 from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
+from tests.tool_runner import free_port, tool_env
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs')
@@ -120,14 +119,7 @@ def test_config_builds(name, synthetic_assets):
 
 # ---------------------------------------------------------------- runs
 def _env() -> dict:
-    env = dict(os.environ)
-    env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
-    env['PYTHON'] = sys.executable
-    env['OMP_NUM_THREADS'] = '1'
-    for name in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR',
-                 'MASTER_PORT'):
-        env.pop(name, None)
-    return env
+    return tool_env()
 
 
 def _start(cmd, cwd, env=None) -> subprocess.Popen:
@@ -147,9 +139,7 @@ def _finish(proc) -> tuple:
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    return free_port()
 
 
 def _load(path):

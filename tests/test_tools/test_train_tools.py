@@ -10,7 +10,6 @@ import importlib.util
 import json
 import os
 import os.path as osp
-import socket
 import stat
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import mpt_plugin.testing  # noqa: F401  (registers the toy components)
 from mpt_plugin.registry import DATASETS, MODELS
 from mpt_plugin.testing import MPTToyRegressor
 from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
+from tests.tool_runner import free_port, tool_env
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
@@ -37,15 +37,7 @@ TIMEOUT = 300
 
 
 def _env() -> dict:
-    env = dict(os.environ)
-    env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
-    env['PYTHON'] = sys.executable
-    env['OMP_NUM_THREADS'] = '1'
-    env.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)
-    for name in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR',
-                 'MASTER_PORT'):
-        env.pop(name, None)
-    return env
+    return tool_env()
 
 
 def _start(cmd, env=None) -> subprocess.Popen:
@@ -93,9 +85,7 @@ def _derived_config(path, body: str) -> str:
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    return free_port()
 
 
 def _load(path):

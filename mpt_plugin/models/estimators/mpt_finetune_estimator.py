@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from mpt_plugin.body_models import MPTGenderedSMPL
 from mpt_plugin.body_models.conventions import H36M_TO_J14
+from mpt_plugin.cameras.crop import crop_to_norm
 from mpt_plugin.registry import MODELS
 from .domain_adaptation_protocol import DA_MODES, DomainAdaptationProtocol
 from .mpt_pretrain_estimator import MPTPretrainEstimator
@@ -137,23 +138,21 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
                 **kwargs):
         if mode in DA_MODES:
             return self.da_forward(mode, inputs, data_samples, **kwargs)
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.head(self.extract_feat(inputs))
-        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
-                         f'{mode!r}')
+        return super().forward(inputs, data_samples, mode)
 
     # -------------------------------------------------------------- ground truth
-    def _stack_gt(self, data_samples: Sequence[PoseDataSample],
-                  device: torch.device) -> Dict[str, Tensor]:
-        """Batch the ``gt_instances`` fields of ``PackMeshInputs``."""
+    def _stack_gt(self,
+                  data_samples: Sequence[PoseDataSample],
+                  device: torch.device,
+                  keys: Sequence[str] = tuple(_GT_FIELDS)
+                  ) -> Dict[str, Tensor]:
+        """Batch the ``gt_instances`` fields ``keys`` of ``PackMeshInputs``.
+        """
         if not data_samples:
             raise ValueError('MPTFinetuneEstimator needs data_samples')
         out = {}
-        for key, tail in _GT_FIELDS.items():
+        for key in keys:
+            tail = _GT_FIELDS[key]
             values = []
             for i, sample in enumerate(data_samples):
                 gt = sample.gt_instances
@@ -172,13 +171,23 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
                                  f' per sample, got {tuple(value.shape)} for '
                                  'the batch')
             out[key] = value
-        num_joints = out['keypoints3d'].shape[1]
-        if num_joints != 17 or out['keypoints2d'].shape[1] != 17:
+        counts = {k: out[k].shape[1]
+                  for k in ('keypoints3d', 'keypoints2d') if k in out}
+        if any(n != 17 for n in counts.values()):
             raise ValueError(
                 'MPTFinetuneEstimator needs keypoints in the 17-joint h36m '
-                "convention (dataset convention='h36m'), got "
-                f'{num_joints} (3D) and {out["keypoints2d"].shape[1]} (2D)')
+                f"convention (dataset convention='h36m'), got {counts}")
         return out
+
+    def _keypoints2d_gt(self, gt: Dict[str, Tensor],
+                        crop_size: int) -> Dict[str, Tensor]:
+        """LSP-14 2D GT for :class:`MPTMeshLoss` from batched ``keypoints2d``
+        (crop pixels, pixel centres at integers) -> ``[-1, 1]``."""
+        dtype = self.joint_regressor.dtype
+        kp = gt['keypoints2d'].to(dtype)[:, H36M_TO_J14]
+        vis = gt['keypoints2d_visible'].to(dtype)[:, H36M_TO_J14]
+        return dict(joints_2d_norm=crop_to_norm(kp, crop_size),
+                    joints_2d_weights=vis, has_2d=(vis > 0).any(dim=1))
 
     @torch.no_grad()
     def gt_meshes(self, gt: Dict[str, Tensor]) -> Dict[str, Tensor]:
@@ -243,10 +252,6 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
             weights3d[:, H36M_TO_J14]
         has_3d = (weights_lsp > 0).any(dim=1)
 
-        size = float(crop_size)
-        kp2d = gt['keypoints2d'].to(dtype)[:, H36M_TO_J14]
-        vis2d = gt['keypoints2d_visible'].to(dtype)[:, H36M_TO_J14]
-        joints_2d_norm = (kp2d + 0.5) * (2.0 / size) - 1.0
         verts = mesh['vertices']
         return dict(
             vertices=verts,
@@ -258,9 +263,7 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
             has_3d=has_3d,
             joints_h36m=joints,
             joints_h36m_weights=weights3d,
-            joints_2d_norm=joints_2d_norm,
-            joints_2d_weights=vis2d,
-            has_2d=(vis2d > 0).any(dim=1))
+            **self._keypoints2d_gt(gt, crop_size))
 
     # ------------------------------------------------------------------ modes
     def loss(self, inputs: Tensor,
@@ -344,8 +347,10 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
                        feats: Tensor) -> Dict[str, Tensor]:
         """2D re-projection of the predicted joints onto the target's
         ``keypoints2d`` (crop pixels), weighted by their visibility."""
-        gt2d = self._keypoints2d_gt(data_samples, inputs.shape[-1],
-                                    inputs.device)
+        gt2d = self._keypoints2d_gt(
+            self._stack_gt(data_samples, inputs.device,
+                           keys=('keypoints2d', 'keypoints2d_visible')),
+            inputs.shape[-1])
         pred = self.head.forward_tokens(feats)
         losses = self.head.loss_module(
             pred, dict(gt2d, has_mesh=torch.zeros_like(gt2d['has_2d']),
@@ -357,22 +362,3 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
         """The pre-training losses on a MoCap source batch."""
         gt = MPTPretrainEstimator.gather_gt(self, data_samples)
         return self.head.loss_module(self.head.forward_tokens(feats), gt)
-
-    def _keypoints2d_gt(self, data_samples: Sequence[PoseDataSample],
-                        crop_size: int,
-                        device: torch.device) -> Dict[str, Tensor]:
-        """Only the 2D fields of ``PackMeshInputs`` samples, normalised."""
-        kp, vis = [], []
-        for i, sample in enumerate(data_samples):
-            gt = sample.gt_instances
-            for key in ('keypoints2d', 'keypoints2d_visible'):
-                if key not in gt:
-                    raise KeyError(f'target data sample {i} has no '
-                                   f'gt_instances.{key}')
-            kp.append(torch.as_tensor(gt.keypoints2d))
-            vis.append(torch.as_tensor(gt.keypoints2d_visible))
-        dtype = self.joint_regressor.dtype
-        kp = torch.cat(kp).to(device, dtype)[:, H36M_TO_J14]
-        vis = torch.cat(vis).to(device, dtype)[:, H36M_TO_J14]
-        return dict(joints_2d_norm=(kp + 0.5) * (2.0 / crop_size) - 1.0,
-                    joints_2d_weights=vis, has_2d=(vis > 0).any(dim=1))

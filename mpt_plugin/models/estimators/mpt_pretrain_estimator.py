@@ -148,6 +148,11 @@ class MPTPretrainEstimator(BaseModel):
             joints_2d_norm=data_samples['joints2d_norm'].to(verts))
 
     # ------------------------------------------------------------------ modes
+    def extract_feat(self, inputs):
+        """The head's input: MoCap joints go to the head as they are (it
+        synthesises the heatmap tokens); image estimators override this."""
+        return inputs
+
     def forward(self,
                 inputs: Union[Dict[str, Tensor], Tensor],
                 data_samples: Optional[dict] = None,
@@ -157,13 +162,13 @@ class MPTPretrainEstimator(BaseModel):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
-            return self.head(inputs)
+            return self.head(self.extract_feat(inputs))
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got "
                          f'{mode!r}')
 
     def loss(self, inputs, data_samples: dict) -> Dict[str, Tensor]:
         gt = self.gather_gt(data_samples)
-        return self.head.loss(inputs, gt)
+        return self.head.loss(self.extract_feat(inputs), gt)
 
     def predict(self, inputs, data_samples: Optional[dict] = None
                 ) -> List[PoseDataSample]:
