@@ -23,7 +23,8 @@ try:
 except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mpt_plugin  # noqa: F401
-from mpt_plugin.engine.distributed import setup_distributed
+from mpt_plugin.engine.distributed import (setup_distributed,
+                                           teardown_distributed)
 from mpt_plugin.apis.tool_config import (ToolArgumentError, build_runner,
                                          enable_visualization, set_work_dir)
 from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
@@ -197,10 +198,16 @@ def main(argv: Optional[List[str]] = None) -> dict:
     except ToolArgumentError as err:
         sys.exit(f'{osp.basename(__file__)}: error: {err}')
     setup_distributed(cfg)
-    runner = build_runner(cfg)
-    if args.out is not None:
-        runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')
-    return runner.test()
+    success = False
+    try:
+        runner = build_runner(cfg)
+        if args.out is not None:
+            runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')
+        metrics = runner.test()
+        success = True
+    finally:
+        teardown_distributed(success)
+    return metrics
 
 
 if __name__ == '__main__':

@@ -25,7 +25,8 @@ except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mpt_plugin  # noqa: F401
 from mpt_plugin.engine.distributed import (accelerator_available,
-                                           setup_distributed)
+                                           setup_distributed,
+                                           teardown_distributed)
 from mpt_plugin.apis.tool_config import (ToolArgumentError,  # noqa: F401
                                          build_runner, enable_visualization,
                                          set_work_dir)
@@ -204,8 +205,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     except ToolArgumentError as err:
         sys.exit(f'{osp.basename(__file__)}: error: {err}')
     setup_distributed(cfg)
-    runner = build_runner(cfg)
-    runner.train()
+    success = False
+    try:
+        runner = build_runner(cfg)
+        runner.train()
+        success = True
+    finally:
+        teardown_distributed(success)
 
 
 if __name__ == '__main__':

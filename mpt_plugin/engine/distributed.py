@@ -282,3 +282,29 @@ def setup_distributed(cfg: Config) -> str:
     init_cpu_process_group(launcher, **dist_cfg)
     cfg.model_wrapper_cfg = cpu_model_wrapper_cfg(cfg)
     return backend
+
+
+def teardown_distributed(success: bool = True) -> None:
+    """Leave the process group cleanly at the end of a tool.
+
+    A process that exits with a live gloo/NCCL group can abort in the C++
+    destructor of the group's worker threads (``terminate called without
+    an active exception``, exit code -6), which torchrun reports as a failed
+    run although training had finished. ``tools/train.py`` and
+    ``tools/test.py`` therefore call this before returning: after a
+    successful run every rank first waits for the others (so no rank tears
+    down while a peer still talks to it), then the group is destroyed. After
+    an error the barrier is skipped (a failed peer would never reach it).
+    Nothing happens when no group exists.
+
+    Args:
+        success (bool): Whether the run finished without an exception.
+            Defaults to True.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    try:
+        if success:
+            torch_dist.barrier()
+    finally:
+        torch_dist.destroy_process_group()

@@ -189,6 +189,18 @@ def test_setup_creates_gloo_group(single_rank_group):
     assert mpt_dist.setup_distributed(cfg) == 'gloo'
 
 
+
+@pytest.mark.parametrize('success', [True, False])
+def test_teardown_destroys_the_group(single_rank_group, success):
+    cfg = Config(dict(launcher='pytorch', env_cfg=dict(dist_cfg=dict())))
+    mpt_dist.setup_distributed(cfg)
+    assert torch_dist.is_initialized()
+    mpt_dist.teardown_distributed(success)
+    assert not torch_dist.is_initialized()
+    # without a group it is a no-op
+    mpt_dist.teardown_distributed()
+    assert not torch_dist.is_initialized()
+
 class _TwoPart(BaseModel):
     """GAN-like model: two trainable children, one frozen child."""
 
