@@ -7,7 +7,9 @@ from mpt_plugin.evaluation.functional.mmhuman3d_metrics import (
     keypoint_3d_auc, keypoint_3d_pck, keypoint_mpjpe, vertice_pve)
 from mpt_plugin.evaluation.metrics.mesh_metric import (ALLOWED_METRICS,
                                                        SMPL24_TO_J14,
-                                                       MeshMetric)
+                                                       MeshMetric,
+                                                       _consecutive_rows,
+                                                       vertex_error_sums)
 from mpt_plugin.registry import METRICS
 
 H36M_TO_J14 = [6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10]
@@ -193,6 +195,60 @@ def test_pve_equals_direct_computation():
     np.testing.assert_allclose(res['mesh/PVE'], expected, rtol=1e-6)
     assert res['mesh/PVE'] > 90.  # the 100 mm shift is not aligned away
 
+
+
+def test_vertex_error_sums_matches_norm():
+    gen = torch.Generator().manual_seed(0)
+    pred = torch.randn(4, 100, 3, generator=gen)
+    gt = torch.randn(4, 100, 3, generator=gen).double()
+    sums = vertex_error_sums(pred, gt)
+    assert sums.dtype == torch.float64 and sums.shape == (4, )
+    expected = torch.linalg.vector_norm(pred.double() - gt, dim=-1).sum(-1)
+    torch.testing.assert_close(sums, expected, rtol=1e-6, atol=0)
+    assert torch.equal(pred, pred.clone())  # the inputs are not modified
+
+
+def test_consecutive_rows_detects_batch_views():
+    batch = torch.arange(5 * 4 * 3, dtype=torch.float32).reshape(5, 4, 3)
+    views = [batch[i:i + 1] for i in range(1, 4)]
+    rows = _consecutive_rows(views)
+    assert rows is not None and torch.equal(rows, batch[1:4])
+    assert rows.data_ptr() == batch[1].data_ptr()  # no copy
+    assert _consecutive_rows([batch[i][None] for i in range(5)]) is not None
+    # not one block of rows: copies, a gap, another order, two tensors
+    assert _consecutive_rows([v.clone() for v in views]) is None
+    assert _consecutive_rows([batch[0:1], batch[2:3]]) is None
+    assert _consecutive_rows([batch[1:2], batch[0:1]]) is None
+    other = batch.clone()
+    assert _consecutive_rows([batch[0:1], other[1:2]]) is None
+    # rows of a non-contiguous tensor
+    wide = torch.zeros(3, 4, 6)[..., :3]
+    assert _consecutive_rows([wide[i:i + 1] for i in range(3)]) is None
+
+
+def test_pve_same_for_batch_views_and_copies():
+    """The zero-copy batch path and the per-sample path agree."""
+    gen = torch.Generator().manual_seed(1)
+    gt_v = torch.randn(6, 200, 3, generator=gen)
+    pred_v = gt_v + 0.05 * torch.randn(6, 200, 3, generator=gen)
+
+    def samples(copy):
+        def get(x, i):
+            return x[i:i + 1].clone() if copy else x[i:i + 1]
+        return [
+            dict(pred_instances=dict(vertices=get(pred_v, i)),
+                 gt_instances=dict(vertices=get(gt_v, i))) for i in range(6)
+        ]
+
+    results = []
+    for copy in (False, True):
+        metric = MeshMetric(metric='pve')
+        metric.process({}, samples(copy))
+        results.append(np.array([r['pve_sum'] for r in metric.results]))
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+    expected = torch.linalg.vector_norm(
+        (pred_v - gt_v).double(), dim=-1).sum(-1).numpy() * 1000
+    np.testing.assert_allclose(results[0], expected, rtol=1e-5)
 
 def test_pve_stores_no_meshes(data17):
     pred, gt, pred_v, gt_v = data17

@@ -1,7 +1,10 @@
 """Time ``MeshMetric`` / ``mmhuman3d_metrics`` against mmhuman3d 0.11.0.
 
     .venv/bin/python tools/benchmark/bench_mesh_metric.py --mode run \
-        [--num-samples 35515] [--pve-samples 35515] [--batch-size 32]
+        [--num-samples 35515] [--pve-samples 35515] [--batch-size 32] \
+        [--sample-layout views|copies]
+    .venv/bin/python tools/benchmark/bench_mesh_metric.py --mode kernels \
+        [--batch-size 32] [--num-verts 6890] [--repeat 3]
     .venv/bin/python tools/benchmark/bench_mesh_metric.py --mode functions \
         [--num-samples 35515] [--num-joints 14] [--pve-samples 2000] \
         [--num-verts 6890] [--repeat 3] [--wheel-dir DIR]
@@ -14,8 +17,12 @@ per-batch arrays, select the 14 LSP joints, centre on the pelvis, convert to
 mm, then its ``eval_utils`` function for each of the seven metrics; its
 body-model pass that produces the PVE meshes is not timed). Both report all
 seven metrics; the largest difference is printed.
+Per-sample meshes are rows of the batch outputs, as our estimators' ``predict``
+gives them (``--sample-layout views``, MeshMetric's zero-copy batch path), or
+separate tensors (``copies``, its per-sample path).
 
-``--mode functions`` times each functional metric separately.
+``--mode functions`` times each functional metric separately; ``--mode
+kernels`` times ways of computing the PVE sums of a batch (no reference).
 
 Random joints in mm, 3DPW-test sized (35,515 samples x 14 LSP joints) with a
 mask containing zeros, for MPJPE / 3DPCK / 3DAUC under every alignment, and
@@ -118,21 +125,29 @@ def best_time(fn, repeat: int):
 def _run_batches(num: int, num_verts: int, pve_num: int, batch: int,
                  seed: int):
     """Model-output-like batches: ``joints_h36m`` (B, 17, 3) and, for the
-    first ``pve_num`` samples, ``vertices`` (B, V, 3), float32 metres."""
+    first ``pve_num`` samples, ``vertices`` (B, V, 3), float32 metres.
+
+    The meshes of all batches are row blocks of two ``(pve_num, V, 3)``
+    tensors filled in place: no temporary the size of a batch is left in
+    the heap, so that the full 3DPW size (2 x 2.9 GB of meshes, plus the
+    reference's concatenated copies and temporaries) fits in 24 GiB.
+    """
     import torch
     gen = torch.Generator().manual_seed(seed)
+    all_gt_v = torch.empty(pve_num, num_verts, 3)
+    all_pred_v = torch.empty(pve_num, num_verts, 3)
     for start in range(0, num, batch):
         bsz = min(batch, num - start)
         gt_j = torch.randn(bsz, 17, 3, generator=gen) * 0.3
         pred_j = gt_j * (0.9 + 0.2 * torch.rand(bsz, 1, 1, generator=gen)) \
             + torch.randn(bsz, 17, 3, generator=gen) * 0.05
         out = dict(pred_j=pred_j, gt_j=gt_j)
-        nv = max(0, min(bsz, pve_num - start))
-        if nv:
-            gt_v = torch.randn(nv, num_verts, 3, generator=gen) * 0.3
+        end = min(start + bsz, pve_num)
+        if end > start:
+            gt_v = all_gt_v[start:end].normal_(0., 0.3, generator=gen)
             out['gt_v'] = gt_v
-            out['pred_v'] = gt_v + torch.randn(
-                nv, num_verts, 3, generator=gen) * 0.05
+            out['pred_v'] = all_pred_v[start:end].normal_(
+                0., 0.05, generator=gen).add_(gt_v)
         yield out
 
 
@@ -161,6 +176,9 @@ def run_comparison(args, ref) -> None:
             if 'gt_v' in b:
                 pred['vertices'] = b['pred_v'][i:i + 1]
                 gt['vertices'] = b['gt_v'][i:i + 1]
+                if args.sample_layout == 'copies':
+                    pred['vertices'] = pred['vertices'].clone()
+                    gt['vertices'] = gt['vertices'].clone()
             samples.append(dict(pred_instances=pred, gt_instances=gt))
         batches.append((b, samples))
     metric = MeshMetric(metric=metric_names)
@@ -169,6 +187,10 @@ def run_comparison(args, ref) -> None:
         metric.process({}, samples)
     res_ours = metric.compute_metrics(metric.results)
     t_ours = time.perf_counter() - t0
+    # drop our per-sample views (peak memory: the meshes are freed once the
+    # reference has concatenated them)
+    batches = [(b, None) for b, _ in batches]
+    del samples
 
     # ---- mmhuman3d: concatenate outputs, _parse_result, eval_utils
     t0 = time.perf_counter()
@@ -189,21 +211,12 @@ def run_comparison(args, ref) -> None:
     t_ref_joints = time.perf_counter() - t0
     t_ref_pve = 0.
     if with_pve:
-        # the per-batch outputs are moved into the concatenated arrays and
-        # freed as we go, and x1000 is done in place (mmhuman3d allocates new
-        # arrays): the same work with about half the peak memory, so that
-        # the full 3DPW size (2 x 2.9 GB of float32 meshes) fits in 24 GiB
+        # mmhuman3d concatenates the per-batch outputs and scales them to mm
+        # (new arrays there; in place here, which only favours it)
         t0 = time.perf_counter()
-        shape = (args.num_samples, args.num_verts, 3)
-        pred_v = np.empty(shape, np.float32)
-        gt_v = np.empty(shape, np.float32)
-        start = 0
-        while batches:
-            b, _ = batches.pop(0)
-            end = start + len(b['pred_v'])
-            pred_v[start:end] = b.pop('pred_v').numpy()
-            gt_v[start:end] = b.pop('gt_v').numpy()
-            start = end
+        pred_v = np.concatenate([b.pop('pred_v').numpy() for b, _ in batches])
+        gt_v = np.concatenate([b.pop('gt_v').numpy() for b, _ in batches])
+        del batches
         pred_v *= 1000.
         gt_v *= 1000.
         res_ref['PVE'] = float(ref.vertice_pve(pred_v, gt_v))
@@ -224,9 +237,53 @@ def run_comparison(args, ref) -> None:
           f'command: {" ".join([Path(sys.executable).name] + sys.argv)}')
 
 
+def time_pve_kernels(args) -> None:
+    """Per-sample cost of ways to compute PVE sums on batches of meshes."""
+    import torch
+    import torch.nn.functional as F
+
+    from mpt_plugin.evaluation.metrics.mesh_metric import vertex_error_sums
+    torch.set_num_threads(args.threads)
+    bsz, num = args.batch_size, 200
+    gen = torch.Generator().manual_seed(args.seed)
+    data = [(torch.randn(bsz, args.num_verts, 3, generator=gen),
+             torch.randn(bsz, args.num_verts, 3, generator=gen))
+            for _ in range(num)]
+
+    def per_sample_pairwise(p, g):
+        return torch.stack([
+            F.pairwise_distance(p[i], g[i], eps=0.).sum() for i in range(bsz)
+        ])
+
+    cases = {
+        'read both batches once (sum)': lambda p, g: p.sum() + g.sum(),
+        'per sample F.pairwise_distance': per_sample_pairwise,
+        'batched vector_norm(p - g, dim=-1)':
+        lambda p, g: torch.linalg.vector_norm(p - g, dim=-1).sum(-1),
+        'batched vertex_error_sums (strided adds)': vertex_error_sums,
+        'per sample vertex_error_sums':
+        lambda p, g: torch.cat([
+            vertex_error_sums(p[i:i + 1], g[i:i + 1]) for i in range(bsz)
+        ]),
+    }
+    print(f'| PVE kernel ({bsz} x {args.num_verts} x 3 float32 per batch) '
+          '| us/sample |')
+    print('|---|---:|')
+    for name, fn in cases.items():
+        best = float('inf')
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            for p, g in data:
+                fn(p, g)
+            best = min(best, time.perf_counter() - t0)
+        print(f'| {name} | {best / (num * bsz) * 1e6:.1f} |')
+    print(f'\ntorch threads {torch.get_num_threads()}; command: '
+          f'{" ".join([Path(sys.executable).name] + sys.argv)}')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--mode', choices=('run', 'functions'),
+    parser.add_argument('--mode', choices=('run', 'functions', 'kernels'),
                         default='run')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--threads', type=int, default=2)
@@ -237,6 +294,13 @@ def main():
                         help='meshes for PVE (run: 0 or --num-samples, the '
                         'default; functions: default 2000)')
     parser.add_argument('--num-verts', type=int, default=6890)
+    parser.add_argument(
+        '--sample-layout',
+        choices=('views', 'copies'),
+        default='views',
+        help="run: per-sample meshes as rows of the batch output ('views', "
+        "as the estimators' predict gives them) or as separate tensors "
+        "('copies': MeshMetric's per-sample path)")
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument(
         '--wheel-dir',
@@ -244,6 +308,9 @@ def main():
         default=Path.home() / '.cache' / 'mpt_plugin' / 'mmhuman3d_wheel')
     args = parser.parse_args()
 
+    if args.mode == 'kernels':
+        time_pve_kernels(args)
+        return
     ref = load_reference(args.wheel_dir)
     if args.mode == 'run':
         if args.pve_samples is None:
