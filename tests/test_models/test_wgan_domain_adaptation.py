@@ -133,6 +133,44 @@ def test_adaptation_steps(paths, batches):
     assert preds[0].gt_instances.joints_h36m.shape == (1, 17, 3)
 
 
+
+@pytest.mark.parametrize('mode', ['source', 'target'])
+def test_feature_reg_penalises_weight_changes_only(paths, batches, mode):
+    """With dropout and batch norm active the regulariser is exactly 0
+    while E_t == E_s (same dropout masks, same batch statistics), so the
+    first step equals a step without it; the source pass leaves E_t's
+    running statistics to the target batches."""
+    def first_step(weight):
+        cfg = _model_cfg(paths, feature_reg_weight=weight,
+                         feature_reg_mode=mode)
+        cfg['estimator']['regressor']['dropout'] = 0.3
+        torch.manual_seed(0)
+        with DefaultScope.overwrite_default_scope('mmpose'):
+            model = MODELS.build(cfg)
+        optim = _optim(model)
+        model.train()
+        torch.manual_seed(1)
+        log = model.train_step(batches['free'][0], optim)
+        return model, log
+
+    with_reg, log = first_step(20.0)
+    without, _ = first_step(0.0)
+    assert float(log['loss_feature_reg']) == 0.0
+    adapted = _params(with_reg.estimator.da_encoder)
+    assert any('running_mean' in k for k in adapted)
+    for key, value in _params(without.estimator.da_encoder).items():
+        torch.testing.assert_close(adapted[key], value, rtol=0, atol=0,
+                                   msg=key)
+    # the frozen copy kept its statistics and is back in eval mode
+    assert not with_reg.source_encoder.training
+    for key, value in _params(with_reg.source_encoder).items():
+        if 'running' in key or 'num_batches' in key:
+            assert torch.equal(value, _params(
+                without.source_encoder)[key]), key
+    # once the encoders differ the regulariser is positive
+    log = with_reg.train_step(batches['free'][1], _optim(with_reg))
+    assert float(log['loss_feature_reg']) > 0
+
 def test_no_target_labels_are_used(paths, batches):
     """NaN target labels give exactly the run without labels."""
     nan_batches = copy.deepcopy(batches['labelled'])

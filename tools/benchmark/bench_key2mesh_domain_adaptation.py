@@ -3,6 +3,8 @@
     .venv/bin/python tools/benchmark/bench_key2mesh_domain_adaptation.py \\
         [--assets data/synthetic] [--pretrain-iters 1500] \\
         [--adapt-iters 400] [--adapt-lr 1e-3] [--encoder-mode train] \\
+        [--feature-reg-weights 20 ...] [--feature-reg-mode source|target] \\
+        [--target-rot-x 30 60] [--rows reprojection domain full] \\
         [--threads 2]
 
 1. Source domain: synthetic AMASS-format motions seen through Key2Mesh's
@@ -79,10 +81,18 @@ VARIANTS = {
 }
 
 
-def variants(feature_reg_weights, feature_reg_mode='source'
+def variants(feature_reg_weights, feature_reg_mode='source',
+             rows_wanted=('reprojection', 'domain', 'full')
              ) -> Dict[str, dict]:
     """The ablation rows; one full-method row per feature-reg weight."""
-    rows = dict(VARIANTS)
+    rows = {
+        name: cfg
+        for (name, cfg), key in zip(VARIANTS.items(), ('reprojection',
+                                                        'domain'))
+        if key in rows_wanted
+    }
+    if 'full' not in rows_wanted:
+        return rows
     for w in feature_reg_weights:
         name = f'DA: + feature regularisation (full, weight {w:g}'
         name += ')' if feature_reg_mode == 'source' else \
@@ -120,6 +130,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                         default='source',
                         help="WGANDomainAdaptation.feature_reg_mode of the "
                         'full-method rows')
+    parser.add_argument('--target-rot-x', type=float, nargs=2,
+                        default=TARGET_ROTATION['rot_x_range'],
+                        metavar=('LOW', 'HIGH'),
+                        help='root tilt range (degrees) of the target '
+                        'domain; the source uses [-20, 20]')
+    parser.add_argument('--rows', nargs='+',
+                        choices=('reprojection', 'domain', 'full'),
+                        default=['reprojection', 'domain', 'full'],
+                        help='ablation rows to run (the pre-trained row '
+                        'is always evaluated)')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)
@@ -132,6 +152,7 @@ def build_data(args) -> Dict[str, Key2MeshAMASSPairsDataset]:
     amass = dict(data_root=osp.join(args.assets, 'amass'), verbose=False)
     source_kp = dict(SOURCE_KEYPOINTS, body_model=body_model)
     target_kp = dict(TARGET_SHIFT, body_model=body_model)
+    target_rot = dict(rot_x_range=tuple(args.target_rot_x))
     return dict(
         source=Key2MeshAMASSPairsDataset(split='train',
                                          num_samples=args.num_source,
@@ -140,14 +161,14 @@ def build_data(args) -> Dict[str, Key2MeshAMASSPairsDataset]:
         target=Key2MeshAMASSPairsDataset(split='val',
                                          num_samples=args.num_target,
                                          seed=1, keypoints2d=target_kp,
-                                         return_3d=False, **TARGET_ROTATION,
+                                         return_3d=False, **target_rot,
                                          **amass),
         # evaluation: other frames of the target motions, deterministic
         target_eval=Key2MeshAMASSPairsDataset(split='val',
                                               num_samples=args.num_eval,
                                               seed=2, test_mode=True,
                                               keypoints2d=target_kp,
-                                              **TARGET_ROTATION, **amass),
+                                              **target_rot, **amass),
         source_eval=Key2MeshAMASSPairsDataset(split='val',
                                               num_samples=args.num_eval,
                                               seed=3, test_mode=True,
@@ -273,7 +294,8 @@ def main(argv=None) -> None:
         rows.append(('pre-trained', base, pre_time, {}))
         _progress(f"pre-trained target PA-MPJPE {base['PA-MPJPE']:.1f}", t0)
         for name, overrides in variants(args.feature_reg_weights,
-                                        args.feature_reg_mode).items():
+                                        args.feature_reg_mode,
+                                        args.rows).items():
             model, secs, log = adapt(estimator, data, args,
                                      **copy.deepcopy(overrides))
             rows.append((name, evaluate(model, data['target_eval']), secs,

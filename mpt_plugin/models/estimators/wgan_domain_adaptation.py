@@ -26,6 +26,16 @@ estimator frozen, every training iteration on a batch ``(x_s, x_t)`` does:
    ``'target'`` instead keeps ``E_t(x_t)`` close to ``E_s(x_t)``. The
    source supervised loss is off by default (Key2Mesh's loop has none).
 
+   The regulariser penalises the change of the weights only: ``E_s`` is
+   run in the adapted encoder's mode with the **same dropout masks**
+   (replayed random state) and, in training mode, batch-norm statistics of
+   the same batch, so the term is exactly 0 while ``E_t == E_s``. (Against
+   a dropout-free ``E_s`` the dropout noise of ``E_t`` alone gives it a
+   floor of about ``p / (1 - p) * mean(h^2)`` whose gradient shrinks the
+   features the frozen head reads.) The source pass through ``E_t`` leaves
+   its batch-norm running statistics untouched: they follow the target
+   domain, the only one ``E_t`` sees at test time.
+
 The estimator must implement :class:`DomainAdaptationProtocol`; its data
 preprocessor handles both domains unless ``data_preprocessor`` (an
 :class:`MPTDomainAdaptationPreprocessor`) names one per domain. Batches come
@@ -95,6 +105,42 @@ def _frozen(module: nn.Module) -> Iterator[None]:
         for param in params:
             param.requires_grad_(True)
 
+
+
+@contextlib.contextmanager
+def _running_stats_kept(module: nn.Module) -> Iterator[None]:
+    """Batch-norm layers of ``module`` in training mode normalise with batch
+    statistics as usual but leave their running statistics unchanged."""
+    layers = [
+        m for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training
+        and m.track_running_stats
+    ]
+    saved = [(m.momentum, m.num_batches_tracked.clone()) for m in layers]
+    for layer in layers:
+        layer.momentum = 0.0  # running = 1 * running + 0 * batch
+    try:
+        yield
+    finally:
+        for layer, (momentum, tracked) in zip(layers, saved):
+            layer.momentum = momentum
+            layer.num_batches_tracked.copy_(tracked)
+
+
+class _RNGState:
+    """Snapshot of the generators dropout draws from (CPU, and the CUDA
+    device of ``device``), to replay the same masks in a second pass."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.cpu = torch.get_rng_state()
+        self.cuda = (torch.cuda.get_rng_state(device)
+                     if device.type == 'cuda' else None)
+
+    def restore(self) -> None:
+        torch.set_rng_state(self.cpu)
+        if self.cuda is not None:
+            torch.cuda.set_rng_state(self.cuda, self.device)
 
 class WassersteinCriticLoss(nn.Module):
     """The critic and its WGAN-GP loss as one module.
@@ -384,9 +430,15 @@ class WGANDomainAdaptation(BaseModel):
 
         # ---- 2. adaptation of the encoder, critic fixed
         est_wrapper = optim_wrapper['estimator']
+        encoder_t = protocol.da_encoder
+        device = next(encoder_t.parameters()).device
         with est_wrapper.optim_context(self.estimator):
+            rng_t = _RNGState(device)
             feats_t = self.estimator(tgt['inputs'], tgt['data_samples'],
                                      mode='da_features')
+            ref = None
+            if self.feature_reg_weight and self.feature_reg_mode == 'target':
+                ref = self._source_features_like(rng_t, tgt)
             with _frozen(self.critic):
                 score_t = self.critic(protocol.da_critic_input(feats_t),
                                       mode='score')
@@ -397,12 +449,21 @@ class WGANDomainAdaptation(BaseModel):
                     self.estimator(tgt['inputs'], tgt['data_samples'],
                                    mode='da_target_loss', feats=feats_t)))
             feats_ts = None
-            if self.source_loss_weight or (self.feature_reg_weight and
-                                           self.feature_reg_mode == 'source'):
-                feats_ts = self.estimator(src['inputs'], src['data_samples'],
-                                          mode='da_features')
-            losses['loss_feature_reg'] = self._feature_reg(
-                feats_t, feats_ts, h_s, tgt)
+            reg_source = (self.feature_reg_weight
+                          and self.feature_reg_mode == 'source')
+            if self.source_loss_weight or reg_source:
+                rng_s = _RNGState(device)
+                with _running_stats_kept(encoder_t):
+                    feats_ts = self.estimator(src['inputs'],
+                                              src['data_samples'],
+                                              mode='da_features')
+                if reg_source:
+                    ref = self._source_features_like(rng_s, src)
+            if self.feature_reg_weight:
+                reg = F.mse_loss(feats_ts if reg_source else feats_t, ref)
+                losses['loss_feature_reg'] = self.feature_reg_weight * reg
+            else:
+                losses['loss_feature_reg'] = feats_t.sum() * 0.0
             if self.source_loss_weight:
                 source = self.estimator(src['inputs'], src['data_samples'],
                                         mode='da_source_loss',
@@ -418,18 +479,27 @@ class WGANDomainAdaptation(BaseModel):
             log[name] = value.detach()
         return log
 
-    def _feature_reg(self, feats_t: Tensor, feats_ts: Optional[Tensor],
-                     h_s: Tensor, tgt: dict) -> Tensor:
-        """Weighted feature regularisation (0 with weight 0)."""
-        if not self.feature_reg_weight:
-            return feats_t.sum() * 0.0
-        if self.feature_reg_mode == 'source':
-            return self.feature_reg_weight * F.mse_loss(feats_ts, h_s)
-        with torch.no_grad():
-            ref = self.estimator(tgt['inputs'], tgt['data_samples'],
-                                 mode='da_features',
-                                 encoder=self.source_encoder)
-        return self.feature_reg_weight * F.mse_loss(feats_t, ref)
+    @torch.no_grad()
+    def _source_features_like(self, rng: _RNGState, batch: dict) -> Tensor:
+        """``E_s`` features of ``batch`` in the state ``E_t`` just had.
+
+        The frozen encoder runs in the adapted encoder's mode, from the
+        random state ``rng`` taken before the ``E_t`` pass (same dropout
+        masks) and without touching its running statistics; the random
+        state after the call is what it was before it.
+        """
+        after = _RNGState(rng.device)
+        training = _unwrap(self.estimator).da_encoder.training
+        self.source_encoder.train(training)
+        try:
+            rng.restore()
+            with _running_stats_kept(self.source_encoder):
+                return self.estimator(batch['inputs'], batch['data_samples'],
+                                      mode='da_features',
+                                      encoder=self.source_encoder)
+        finally:
+            self.source_encoder.eval()
+            after.restore()
 
     # ------------------------------------------------------ val/test/forward
     def forward(self,
