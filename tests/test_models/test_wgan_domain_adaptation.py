@@ -167,6 +167,13 @@ def test_feature_reg_penalises_weight_changes_only(paths, batches, mode):
         if 'running' in key or 'num_batches' in key:
             assert torch.equal(value, _params(
                 without.source_encoder)[key]), key
+    # the critic's source features come from E_s in E_t's (training) mode
+    modes = []
+    hook = without.source_encoder.register_forward_pre_hook(
+        lambda module, args: modes.append(module.training))
+    without.train_step(batches['free'][1], _optim(without))
+    hook.remove()
+    assert modes and all(modes) and not without.source_encoder.training
     # once the encoders differ the regulariser is positive
     log = with_reg.train_step(batches['free'][1], _optim(with_reg))
     assert float(log['loss_feature_reg']) > 0

@@ -5,6 +5,7 @@
         [--adapt-iters 400] [--adapt-lr 1e-3] [--encoder-mode train] \\
         [--feature-reg-weights 20 ...] [--feature-reg-mode source|target] \\
         [--target-rot-x 30 60] [--rows reprojection domain full] \\
+        [--adapt-seeds 0 1 2] \\
         [--threads 2]
 
 1. Source domain: synthetic AMASS-format motions seen through Key2Mesh's
@@ -135,6 +136,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         metavar=('LOW', 'HIGH'),
                         help='root tilt range (degrees) of the target '
                         'domain; the source uses [-20, 20]')
+    parser.add_argument('--adapt-seeds', type=int, nargs='+', default=[0],
+                        help='one adaptation run per seed (batch order, '
+                        'dropout, critic init) from the same pre-trained '
+                        'weights; the table gives mean and spread')
     parser.add_argument('--rows', nargs='+',
                         choices=('reprojection', 'domain', 'full'),
                         default=['reprojection', 'domain', 'full'],
@@ -237,8 +242,9 @@ def evaluate(model, dataset, batch_size: int = 128) -> Dict[str, float]:
     return metric.compute_metrics(metric.results)
 
 
-def adapt(pretrained: Key2MeshEstimator, data, args, **overrides):
-    torch.manual_seed(args.seed)
+def adapt(pretrained: Key2MeshEstimator, data, args, seed: int,
+          **overrides):
+    torch.manual_seed(seed)
     model = WGANDomainAdaptation(
         estimator=estimator_cfg(args),
         critic=dict(type='Key2MeshDomainCritic', in_dim=args.hidden_dim,
@@ -248,15 +254,15 @@ def adapt(pretrained: Key2MeshEstimator, data, args, **overrides):
                               loss_weight=50.0),
         target_loss_weights=dict(loss_reprojection=10.0),
         encoder_train_mode=args.encoder_mode == 'train',
-        seed=args.seed,
+        seed=seed,
         **overrides)
     model.estimator.load_state_dict(pretrained.state_dict())
     optim = MPTMultiOptimWrapperConstructor(
         dict(estimator=dict(optimizer=dict(type='Adam', lr=args.adapt_lr)),
              critic=dict(optimizer=dict(type='Adam',
                                         lr=args.adapt_lr))))(model)
-    rng_s = np.random.default_rng(args.seed + 10)
-    rng_t = np.random.default_rng(args.seed + 11)
+    rng_s = np.random.default_rng(seed + 10)
+    rng_t = np.random.default_rng(seed + 11)
     src = batches(data['source'], args.adapt_batch, rng_s)
     tgt = batches(data['target'], args.adapt_batch, rng_t)
     model.train()
@@ -296,22 +302,42 @@ def main(argv=None) -> None:
         for name, overrides in variants(args.feature_reg_weights,
                                         args.feature_reg_mode,
                                         args.rows).items():
-            model, secs, log = adapt(estimator, data, args,
-                                     **copy.deepcopy(overrides))
-            rows.append((name, evaluate(model, data['target_eval']), secs,
-                         log))
-            _progress(f"{name}: PA-MPJPE {rows[-1][1]['PA-MPJPE']:.1f} "
-                      f'({secs:.0f} s)', t0)
+            runs = []
+            for seed in args.adapt_seeds:
+                model, secs, log = adapt(estimator, data, args, seed,
+                                         **copy.deepcopy(overrides))
+                runs.append((evaluate(model, data['target_eval']), secs,
+                             log))
+                _progress(f"{name}, seed {seed}: PA-MPJPE "
+                          f"{runs[-1][0]['PA-MPJPE']:.1f} ({secs:.0f} s)", t0)
+            rows.append((name, [r[0] for r in runs],
+                         float(np.mean([r[1] for r in runs])), runs[-1][2]))
     total = time.time() - t0
 
     ref = base['PA-MPJPE']
-    print('\n| model | target PA-MPJPE (mm) | change | target MPJPE (mm) '
-          '| train time (s) |')
-    print('|---|---:|---:|---:|---:|')
+    seeds = len(args.adapt_seeds)
+    spread = seeds > 1
+    print(f'\n| model | target PA-MPJPE (mm) | change | target MPJPE (mm) '
+          f'| train time per run (s) |' + (' runs (PA-MPJPE) |'
+                                           if spread else ''))
+    print('|---|---:|---:|---:|---:|' + ('---|' if spread else ''))
+    rows[0] = (rows[0][0], [rows[0][1]], rows[0][2], rows[0][3])
     for name, metrics, secs, _ in rows:
-        change = 100.0 * (metrics['PA-MPJPE'] - ref) / ref
-        print(f"| {name} | {metrics['PA-MPJPE']:.1f} | {change:+.1f} % | "
-              f"{metrics['MPJPE']:.1f} | {secs:.0f} |")
+        pa = np.array([m['PA-MPJPE'] for m in metrics])
+        mp = np.array([m['MPJPE'] for m in metrics])
+        change = 100.0 * (pa - ref) / ref
+        if spread and len(pa) > 1:
+            cells = (f'{pa.mean():.1f} ± {pa.std(ddof=1):.1f} | '
+                     f'{change.mean():+.1f} % ± {change.std(ddof=1):.1f} | '
+                     f'{mp.mean():.1f} | {secs:.0f} | '
+                     + ', '.join(f'{v:.1f}' for v in pa) + ' |')
+        else:
+            cells = (f'{pa[0]:.1f} | {change[0]:+.1f} % | {mp[0]:.1f} | '
+                     f'{secs:.0f} |' + (' |' if spread else ''))
+        print(f'| {name} | {cells}')
+    if spread:
+        print(f'\nmean ± sample std over adaptation seeds '
+              f'{args.adapt_seeds} (same pre-trained weights)')
     print(f"\nsource-domain evaluation of the pre-trained model: PA-MPJPE "
           f"{src_metrics['PA-MPJPE']:.1f} mm, MPJPE "
           f"{src_metrics['MPJPE']:.1f} mm")

@@ -6,7 +6,8 @@ pre-trained encoder ``E_s``, the adapted copy ``E_t`` (the estimator's own
 encoder, initialised from ``E_s``), the critic ``D`` and the rest of the
 estimator frozen, every training iteration on a batch ``(x_s, x_t)`` does:
 
-1. features ``h_s = E_s(x_s)``, ``h_t = E_t(x_t)`` (no gradient), then
+1. features ``h_s = E_s(x_s)``, ``h_t = E_t(x_t)`` (no gradient; ``E_s``
+   in ``E_t``'s mode, see below), then
    ``critic_steps`` critic updates (critic optimiser) minimising
    ``-W + GP`` with ``W = mean D(h_s) - mean D(h_t)`` and the gradient
    penalty on per-sample interpolates (:class:`Key2MeshGradientPenalty`,
@@ -26,15 +27,17 @@ estimator frozen, every training iteration on a batch ``(x_s, x_t)`` does:
    ``'target'`` instead keeps ``E_t(x_t)`` close to ``E_s(x_t)``. The
    source supervised loss is off by default (Key2Mesh's loop has none).
 
-   The regulariser penalises the change of the weights only: ``E_s`` is
-   run in the adapted encoder's mode with the **same dropout masks**
-   (replayed random state) and, in training mode, batch-norm statistics of
-   the same batch, so the term is exactly 0 while ``E_t == E_s``. (Against
-   a dropout-free ``E_s`` the dropout noise of ``E_t`` alone gives it a
-   floor of about ``p / (1 - p) * mean(h^2)`` whose gradient shrinks the
-   features the frozen head reads.) The source pass through ``E_t`` leaves
-   its batch-norm running statistics untouched: they follow the target
-   domain, the only one ``E_t`` sees at test time.
+   ``E_s`` always runs in the mode of ``E_t`` (dropout and batch statistics
+   when ``encoder_train_mode``; its running statistics never change).
+   Otherwise the critic would separate dropout-noised from clean features
+   instead of the two domains, and the regulariser would have a noise floor
+   of about ``p / (1 - p) * mean(h^2)`` whose gradient shrinks the features
+   the frozen head reads. For the regulariser ``E_s`` also replays the
+   dropout masks of the ``E_t`` pass (saved random state), so the term is
+   exactly 0 while ``E_t == E_s`` and penalises weight changes only. The
+   source pass through ``E_t`` leaves its batch-norm running statistics
+   untouched: they follow the target domain, the only one ``E_t`` sees at
+   test time.
 
 The estimator must implement :class:`DomainAdaptationProtocol`; its data
 preprocessor handles both domains unless ``data_preprocessor`` (an
@@ -406,10 +409,8 @@ class WGANDomainAdaptation(BaseModel):
         log: Dict[str, Tensor] = OrderedDict()
 
         # ---- 1. critic: features without gradient, critic_steps updates
+        h_s = self._source_features(src)
         with torch.no_grad():
-            h_s = self.estimator(src['inputs'], src['data_samples'],
-                                 mode='da_features',
-                                 encoder=self.source_encoder)
             h_t = self.estimator(tgt['inputs'], tgt['data_samples'],
                                  mode='da_features')
         c_s = protocol.da_critic_input(h_s).detach()
@@ -438,7 +439,7 @@ class WGANDomainAdaptation(BaseModel):
                                      mode='da_features')
             ref = None
             if self.feature_reg_weight and self.feature_reg_mode == 'target':
-                ref = self._source_features_like(rng_t, tgt)
+                ref = self._source_features(tgt, rng_t)
             with _frozen(self.critic):
                 score_t = self.critic(protocol.da_critic_input(feats_t),
                                       mode='score')
@@ -458,7 +459,7 @@ class WGANDomainAdaptation(BaseModel):
                                               src['data_samples'],
                                               mode='da_features')
                 if reg_source:
-                    ref = self._source_features_like(rng_s, src)
+                    ref = self._source_features(src, rng_s)
             if self.feature_reg_weight:
                 reg = F.mse_loss(feats_ts if reg_source else feats_t, ref)
                 losses['loss_feature_reg'] = self.feature_reg_weight * reg
@@ -480,26 +481,31 @@ class WGANDomainAdaptation(BaseModel):
         return log
 
     @torch.no_grad()
-    def _source_features_like(self, rng: _RNGState, batch: dict) -> Tensor:
-        """``E_s`` features of ``batch`` in the state ``E_t`` just had.
+    def _source_features(self, batch: dict,
+                         rng: Optional[_RNGState] = None) -> Tensor:
+        """``E_s`` features of ``batch``, in the adapted encoder's mode.
 
-        The frozen encoder runs in the adapted encoder's mode, from the
-        random state ``rng`` taken before the ``E_t`` pass (same dropout
-        masks) and without touching its running statistics; the random
-        state after the call is what it was before it.
+        The frozen encoder runs in the mode ``E_t`` has (dropout and batch
+        statistics when ``encoder_train_mode``) without touching its running
+        statistics, so that neither the critic nor the regulariser can tell
+        the two encoders apart by dropout. With ``rng`` (the random state
+        taken before an ``E_t`` pass) it replays that pass's dropout masks,
+        and the random state afterwards is what it was before the call.
         """
-        after = _RNGState(rng.device)
+        after = _RNGState(rng.device) if rng is not None else None
         training = _unwrap(self.estimator).da_encoder.training
         self.source_encoder.train(training)
         try:
-            rng.restore()
+            if rng is not None:
+                rng.restore()
             with _running_stats_kept(self.source_encoder):
                 return self.estimator(batch['inputs'], batch['data_samples'],
                                       mode='da_features',
                                       encoder=self.source_encoder)
         finally:
             self.source_encoder.eval()
-            after.restore()
+            if after is not None:
+                after.restore()
 
     # ------------------------------------------------------ val/test/forward
     def forward(self,
