@@ -4,7 +4,8 @@
         [--assets data/synthetic] [--pretrain-iters 1500] \\
         [--adapt-iters 400] [--adapt-lr 1e-3] [--encoder-mode train] \\
         [--feature-reg-weights 20 ...] [--feature-reg-mode source|target] \\
-        [--target-rot-x 30 60] [--rows reprojection domain full] \\
+        [--target-rot-x 30 60] [--target-bias-scale 1] \\
+        [--rows reprojection domain full] \\
         [--adapt-seeds 0 1 2] \\
         [--threads 2]
 
@@ -136,6 +137,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         metavar=('LOW', 'HIGH'),
                         help='root tilt range (degrees) of the target '
                         'domain; the source uses [-20, 20]')
+    parser.add_argument('--target-bias-scale', type=float, default=1.0,
+                        help="factor on the target detector's per-joint "
+                        'pixel offsets (TARGET_SHIFT bias_px)')
     parser.add_argument('--adapt-seeds', type=int, nargs='+', default=[0],
                         help='one adaptation run per seed (batch order, '
                         'dropout, critic init) from the same pre-trained '
@@ -157,6 +161,8 @@ def build_data(args) -> Dict[str, Key2MeshAMASSPairsDataset]:
     amass = dict(data_root=osp.join(args.assets, 'amass'), verbose=False)
     source_kp = dict(SOURCE_KEYPOINTS, body_model=body_model)
     target_kp = dict(TARGET_SHIFT, body_model=body_model)
+    target_kp['bias_px'] = (np.asarray(TARGET_SHIFT['bias_px']) *
+                            args.target_bias_scale).tolist()
     target_rot = dict(rot_x_range=tuple(args.target_rot_x))
     return dict(
         source=Key2MeshAMASSPairsDataset(split='train',
