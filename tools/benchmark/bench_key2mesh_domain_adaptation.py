@@ -310,8 +310,10 @@ def main(argv=None) -> None:
                                         args.rows).items():
             runs = []
             for seed in args.adapt_seeds:
-                model, secs, log = adapt(estimator, data, args, seed,
-                                         **copy.deepcopy(overrides))
+                # fresh datasets: their augmentation generators restart, so
+                # a run does not depend on the runs before it
+                model, secs, log = adapt(estimator, build_data(args), args,
+                                         seed, **copy.deepcopy(overrides))
                 runs.append((evaluate(model, data['target_eval']), secs,
                              log))
                 _progress(f"{name}, seed {seed}: PA-MPJPE "
