@@ -18,7 +18,7 @@
 # - shape-compensation MLP width 32 (default 256);
 # - trained from scratch for 5 epochs of 160 samples, so every module
 #   runs at the base lr (the paper fine-tunes at 1e-5, the neck at 1e-3).
-_base_ = ['./_base_/default_runtime.py']
+_base_ = ['./_base_/pc_hmr_schedule.py']
 # registers PCHMREstimator and its streams (also when the package's
 # __init__ does not import them)
 custom_imports = dict(
@@ -91,23 +91,13 @@ val_dataloader = dict(
     dataset=dict(dataset_common, split='val', num_samples=32,
                  test_mode=True))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='MeshMetric', metric=('mpjpe', 'pa-mpjpe', 'pve'))
-test_evaluator = val_evaluator
-
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
-
-# paper structure (separate lrs per module); all 1.0 here (from scratch)
+train_cfg = dict(max_epochs=max_epochs, val_interval=1)
+# the paper's per-module lr structure, all 1.0 here (trained from scratch)
 optim_wrapper = dict(
-    optimizer=dict(type='Adam', lr=1e-3),
     paramwise_cfg=dict(
-        custom_keys={
-            'mesh_stream': dict(lr_mult=1.0),
-            'pose_lifter': dict(lr_mult=1.0),
-            'neck': dict(lr_mult=1.0)
-        }))
-param_scheduler = []
+        custom_keys=dict(mesh_stream=dict(lr_mult=1.0),
+                         pose_lifter=dict(lr_mult=1.0))))
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=5),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1))
+    logger=dict(interval=5),
+    checkpoint=dict(_delete_=True, type='CheckpointHook', interval=1,
+                    max_keep_ckpts=1))

@@ -20,7 +20,7 @@
 #
 # The image datasets (HumanDataDataset, mmhuman3d HumanData files) and the
 # Mesh* transforms are described in /work/notes/image_sample_contract.md.
-_base_ = ['./_base_/default_runtime.py']
+_base_ = ['./_base_/pc_hmr_schedule.py']
 custom_imports = dict(
     imports=['mpt_plugin', 'mpt_plugin.models.estimators.pc_hmr_estimator'],
     allow_failed_imports=False)
@@ -158,24 +158,5 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='MeshMetric', metric=('mpjpe', 'pa-mpjpe', 'pve'))
-test_evaluator = val_evaluator
-
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=5)
-val_cfg = dict()
-test_cfg = dict()
-
-optim_wrapper = dict(
-    optimizer=dict(type='Adam', lr=1e-3),
-    paramwise_cfg=dict(
-        custom_keys={
-            'mesh_stream': dict(lr_mult=0.01),
-            'pose_lifter': dict(lr_mult=0.01),
-            'neck': dict(lr_mult=1.0)
-        }))
-param_scheduler = []
+train_cfg = dict(max_epochs=max_epochs)
 auto_scale_lr = dict(base_batch_size=1024, enable=False)
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=3,
-                    save_best='mesh/PVE', rule='less'))
