@@ -434,12 +434,12 @@ class WGANDomainAdaptation(BaseModel):
         encoder_t = protocol.da_encoder
         device = next(encoder_t.parameters()).device
         with est_wrapper.optim_context(self.estimator):
-            rng_t = _RNGState(device)
+            reg_target = (self.feature_reg_weight
+                          and self.feature_reg_mode == 'target')
+            rng_t = _RNGState(device) if reg_target else None
             feats_t = self.estimator(tgt['inputs'], tgt['data_samples'],
                                      mode='da_features')
-            ref = None
-            if self.feature_reg_weight and self.feature_reg_mode == 'target':
-                ref = self._source_features(tgt, rng_t)
+            ref = self._source_features(tgt, rng_t) if reg_target else None
             with _frozen(self.critic):
                 score_t = self.critic(protocol.da_critic_input(feats_t),
                                       mode='score')
