@@ -50,3 +50,24 @@ def test_mpjpe_mask_and_pve():
     mask = np.array([[1, 0, 0], [0, 1, 1]])
     assert np.allclose(mpjpe(pred, gt, mask), [3.0, 2.0])
     assert np.allclose(per_vertex_error(pred, gt), mpjpe(pred, gt))
+
+
+def test_degenerate_prediction_maps_to_gt_centroid():
+    """A collapsed prediction (all points equal) gets a finite PA-MPJPE:
+    it is mapped onto gt's centroid, where mmhuman3d's alignment (no
+    variance bound) gives nan."""
+    from mpt_plugin.evaluation.functional import mmh3d_similarity_transform
+    rng = np.random.default_rng(2)
+    gt = rng.normal(size=(3, 14, 3))
+    pred = np.zeros_like(gt)
+    pred[1] = gt[1] + 0.1  # one regular sample between degenerate ones
+    aligned = batch_similarity_transform(pred, gt)
+    assert np.isfinite(aligned).all()
+    centroid = gt.mean(axis=1, keepdims=True)
+    assert np.allclose(aligned[[0, 2]], np.broadcast_to(centroid[[0, 2]],
+                                                        (2, 14, 3)))
+    assert np.allclose(aligned[1], gt[1])
+    with np.errstate(divide='ignore', invalid='ignore'):
+        raw = mmh3d_similarity_transform(pred, gt)
+    assert np.isnan(raw[[0, 2]]).all()
+    assert np.allclose(raw[1], aligned[1])

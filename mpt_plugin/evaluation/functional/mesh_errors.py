@@ -8,6 +8,8 @@ from typing import Optional
 
 import numpy as np
 
+from .mmhuman3d_metrics import mmh3d_similarity_transform
+
 __all__ = ['batch_similarity_transform', 'mpjpe', 'pa_mpjpe',
            'per_vertex_error']
 
@@ -16,28 +18,20 @@ def batch_similarity_transform(pred: np.ndarray,
                                gt: np.ndarray) -> np.ndarray:
     """Align each ``pred[i]`` to ``gt[i]`` by the least-squares similarity
     transform (scale, rotation without reflection, translation): the
-    Procrustes alignment of PA-MPJPE (Umeyama 1991).
+    Procrustes alignment of PA-MPJPE.
+
+    :func:`~.mmhuman3d_metrics.mmh3d_similarity_transform` with the
+    prediction's variance bounded below by 1e-12, so that a degenerate
+    prediction (all points equal, e.g. an untrained model) gives a finite
+    error instead of ``nan``.
 
     Args:
         pred, gt: (N, K, 3).
 
     Returns:
-        (N, K, 3) aligned predictions.
+        (N, K, 3) aligned predictions (float64).
     """
-    pred = np.asarray(pred, dtype=np.float64)
-    gt = np.asarray(gt, dtype=np.float64)
-    mu_p = pred.mean(axis=1, keepdims=True)
-    mu_g = gt.mean(axis=1, keepdims=True)
-    p0, g0 = pred - mu_p, gt - mu_g
-    var_p = (p0**2).sum(axis=(1, 2))
-    cov = np.einsum('nki,nkj->nij', g0, p0)  # (N, 3, 3) = G^T P
-    u, s, vt = np.linalg.svd(cov)
-    d = np.sign(np.linalg.det(u @ vt))
-    s_fix = np.ones_like(s)
-    s_fix[:, -1] = d
-    rot = u @ (s_fix[:, :, None] * vt)  # (N, 3, 3), maps pred -> gt
-    scale = (s * s_fix).sum(axis=1) / np.maximum(var_p, 1e-12)
-    return scale[:, None, None] * np.einsum('nij,nkj->nki', rot, p0) + mu_g
+    return mmh3d_similarity_transform(pred, gt, min_variance=1e-12)
 
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray,

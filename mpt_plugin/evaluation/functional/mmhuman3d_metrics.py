@@ -34,19 +34,24 @@ AUC_THRESHOLDS_MM = np.linspace(0., 150, 31)
 
 
 def mmh3d_similarity_transform(pred: np.ndarray,
-                               gt: np.ndarray) -> np.ndarray:
+                               gt: np.ndarray,
+                               min_variance: float = 0.0) -> np.ndarray:
     """Batched ``compute_similarity_transform`` of mmhuman3d (from HMR).
 
     For every sample: remove the means, ``K = X1 X2^T`` (3x3),
     ``U, S, V^T = svd(K)``, ``R = V Z U^T`` with ``Z = diag(1, 1,
     sign(det(U V^T)))`` (no reflection), ``s = trace(R K) / |X1|^2``,
-    ``t = mu2 - s R mu1`` (evaluated as ``s R (x - mu1) + mu2``). Unlike
-    ``mesh_errors.batch_similarity_transform`` the variance is not clamped,
-    so degenerate inputs give the same ``nan``/``inf`` as mmhuman3d.
+    ``t = mu2 - s R mu1`` (evaluated as ``s R (x - mu1) + mu2``): the
+    least-squares similarity transform (Umeyama 1991).
 
     Args:
         pred (np.ndarray): Source points ``(N, K, 3)``.
         gt (np.ndarray): Target points ``(N, K, 3)``, same unit.
+        min_variance (float): Lower bound on ``|X1|^2``. The default 0
+            keeps mmhuman3d's behaviour: a degenerate ``pred`` (all points
+            equal) gives the same ``nan``/``inf`` as mmhuman3d. A positive
+            bound maps it onto ``gt``'s centroid instead
+            (:func:`~.mesh_errors.batch_similarity_transform`).
 
     Returns:
         np.ndarray: ``(N, K, 3)`` float64, ``pred`` mapped onto ``gt``.
@@ -63,6 +68,8 @@ def mmh3d_similarity_transform(pred: np.ndarray,
     x2 = gt - mu2
     var1 = np.einsum('ij,ij->i', x1.reshape(len(x1), -1),
                      x1.reshape(len(x1), -1))  # (N,) = |X1|^2
+    if min_variance > 0:
+        var1 = np.maximum(var1, min_variance)
     k_mat = np.swapaxes(x1, 1, 2) @ x2  # (N, 3, 3) = X1 X2^T
     u, sing, vh = np.linalg.svd(k_mat)
     # Z[2, 2] = sign(det(U V^T)) = sign(det(U) det(V^T))
