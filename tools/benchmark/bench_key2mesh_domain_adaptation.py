@@ -3,6 +3,8 @@
     .venv/bin/python tools/benchmark/bench_key2mesh_domain_adaptation.py \\
         [--assets data/synthetic] [--pretrain-iters 1500] \\
         [--adapt-iters 400] [--adapt-lr 1e-3] [--encoder-mode train] \\
+        [--hidden-dim 256] [--critic-dim 128] [--critic-steps 5] \\
+        [--adapt-lr-decay 1.0] \\
         [--feature-reg-weights 20 ...] [--feature-reg-mode source|target] \\
         [--target-rot-x 30 60] [--target-bias-scale 1] \\
         [--rows reprojection domain full] \\
