@@ -324,7 +324,7 @@ def main(argv=None) -> None:
         wrap.estimator.load_state_dict(estimator.state_dict())
         src_metrics = evaluate(wrap, data['source_eval'])
         base = evaluate(wrap, data['target_eval'])
-        rows.append(('pre-trained', base, pre_time, {}))
+        rows.append(('pre-trained', [base], pre_time, {}))
         _progress(f"pre-trained target PA-MPJPE {base['PA-MPJPE']:.1f}", t0)
         for name, overrides in variants(args.feature_reg_weights,
                                         args.feature_reg_mode,
@@ -344,13 +344,11 @@ def main(argv=None) -> None:
     total = time.time() - t0
 
     ref = base['PA-MPJPE']
-    seeds = len(args.adapt_seeds)
-    spread = seeds > 1
+    spread = len(args.adapt_seeds) > 1
     print(f'\n| model | target PA-MPJPE (mm) | change | target MPJPE (mm) '
           f'| train time per run (s) |' + (' runs (PA-MPJPE) |'
                                            if spread else ''))
     print('|---|---:|---:|---:|---:|' + ('---|' if spread else ''))
-    rows[0] = (rows[0][0], [rows[0][1]], rows[0][2], rows[0][3])
     for name, metrics, secs, _ in rows:
         pa = np.array([m['PA-MPJPE'] for m in metrics])
         mp = np.array([m['MPJPE'] for m in metrics])
