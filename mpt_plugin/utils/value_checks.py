@@ -1,0 +1,123 @@
+"""One policy for bad numeric values in files the project reads.
+
+Every reader (AMASS, HumanData, detection JSON, body models, mesh samplers)
+judges values *after* the cast to the dtype the model uses (float32 unless
+stated): a finite float64 of 1e39 is already ``inf`` in float32, so it is bad.
+What a reader does with a bad value depends on what the file is:
+
+- **model files** (body models, samplers, regressors): one bad value makes the
+  whole file unusable, so the reader raises with :func:`require_finite`, which
+  names the file, the key, the first bad index and the expected layout;
+- **datasets** (AMASS sequences, HumanData samples, detections): the bad
+  samples are filtered and counted per file with :func:`bad_rows`; the
+  dataset's ``on_bad_*`` option chooses between dropping them (and reporting
+  the count) and raising.
+
+Functions here are pure numpy, no registry, no file access.
+"""
+from typing import Optional, Type
+
+import numpy as np
+
+__all__ = ['BadValueError', 'bad_rows', 'cast_finite_mask', 'require_finite']
+
+
+class BadValueError(ValueError):
+    """A numeric value is non-finite or out of range after its cast."""
+
+
+def cast_finite_mask(arr: np.ndarray,
+                     dtype: np.dtype = np.float32) -> np.ndarray:
+    """Element-wise: is the value finite once cast to ``dtype``?
+
+    Args:
+        arr (np.ndarray): Any shape; bool, integer, float or complex data.
+        dtype (np.dtype): The floating dtype the model uses. Defaults to
+            float32.
+
+    Returns:
+        np.ndarray: Bool array of ``arr``'s shape. Complex values are never
+        finite here (no model input is complex); bools and integers within
+        ``dtype``'s range are.
+
+    Raises:
+        TypeError: ``arr`` is not numeric (strings, objects).
+    """
+    arr = np.asarray(arr)
+    kind = arr.dtype.kind
+    if kind == 'c':
+        return np.zeros(arr.shape, bool)
+    if kind == 'b':
+        return np.ones(arr.shape, bool)
+    if kind not in 'iuf':
+        raise TypeError(f'expected numeric data, got dtype {arr.dtype}')
+    limit = np.finfo(dtype).max
+    if kind in 'iu':
+        return np.abs(arr.astype(np.float64)) <= limit
+    with np.errstate(invalid='ignore', over='ignore'):
+        return np.isfinite(arr) & (np.abs(arr) <= limit)
+
+
+def bad_rows(arr: np.ndarray, dtype: np.dtype = np.float32) -> np.ndarray:
+    """Per sample (first axis): does any value fail :func:`cast_finite_mask`?
+
+    Args:
+        arr (np.ndarray): ``(N, ...)`` numeric.
+        dtype (np.dtype): The model dtype. Defaults to float32.
+
+    Returns:
+        np.ndarray: ``(N,)`` bool, True where the sample has a bad value.
+    """
+    arr = np.asarray(arr)
+    if arr.ndim == 0:
+        raise ValueError('bad_rows needs an array with a sample axis')
+    ok = cast_finite_mask(arr, dtype)
+    return ~ok.reshape(arr.shape[0], -1).all(axis=1)
+
+
+def require_finite(arr: np.ndarray,
+                   source: str,
+                   key: str,
+                   expected: str = '',
+                   dtype: np.dtype = np.float32,
+                   error_cls: Type[Exception] = BadValueError,
+                   max_abs: Optional[float] = None) -> None:
+    """Raise unless every value is finite after the cast to ``dtype`` (and,
+    if given, ``abs(value) <= max_abs``).
+
+    Args:
+        arr (np.ndarray): Any shape, numeric.
+        source (str): The file, for the message.
+        key (str): The key inside the file.
+        expected (str): What the key should hold (shape, units), for the
+            message.
+        dtype (np.dtype): The model dtype. Defaults to float32.
+        error_cls (type): Exception raised; readers pass their own format
+            error (a ``ValueError`` subclass). Defaults to
+            :class:`BadValueError`.
+        max_abs (float, optional): A physical bound (e.g. 1e3 m).
+
+    Raises:
+        error_cls: Naming ``source``, ``key``, the first bad index (as a
+            tuple), its value, the number of bad values and ``expected``.
+    """
+    arr = np.asarray(arr)
+    try:
+        ok = cast_finite_mask(arr, dtype)
+    except TypeError as e:
+        raise error_cls(f'{source}: key {key!r}: {e}'
+                        + (f'; expected {expected}' if expected else ''))
+    if max_abs is not None and arr.dtype.kind in 'iuf':
+        with np.errstate(invalid='ignore'):
+            ok &= np.abs(arr.astype(np.float64)) <= max_abs
+    if ok.all():
+        return
+    bad = np.argwhere(~ok)
+    first = tuple(int(i) for i in bad[0])
+    value = arr[first] if arr.ndim else arr[()]
+    bound = (f'finite in {np.dtype(dtype).name}' if max_abs is None else
+             f'finite in {np.dtype(dtype).name} with |x| <= {max_abs:g}')
+    raise error_cls(
+        f'{source}: key {key!r}: {len(bad)} value(s) not {bound}; first at '
+        f'index {first}: {value!r}'
+        + (f'; expected {expected}' if expected else ''))
