@@ -36,6 +36,8 @@ import scipy.sparse as sp
 import torch
 from scipy.spatial import cKDTree
 
+from mpt_plugin.utils.value_checks import require_finite
+
 SamplingDict = Dict[str, list]
 
 # A collapse is rejected when a surviving face's normal turns by more than
@@ -587,7 +589,8 @@ def _check_sampling(sampling: SamplingDict) -> List[int]:
 
     Raises:
         KeyError: If ``'D'`` or ``'U'`` is missing.
-        ValueError: If the matrix shapes do not chain.
+        ValueError: If the matrix shapes do not chain, a D/U entry is not
+            finite in float32, or a face index is outside ``[0, V_i)``.
     """
     for key in ('D', 'U'):
         if key not in sampling:
@@ -606,6 +609,12 @@ def _check_sampling(sampling: SamplingDict) -> List[int]:
         if tuple(u_mat.shape) != expected[::-1]:
             raise ValueError(f"U[{i}] has shape {tuple(u_mat.shape)}, "
                              f'expected {expected[::-1]}')
+        for key, mat in (('D', d_mat), ('U', u_mat)):
+            # NaN/inf in a sampling matrix gives NaN vertices downstream
+            values = mat.data if sp.issparse(mat) else np.asarray(mat)
+            require_finite(values, 'mesh sampling dict', f'{key}[{i}]',
+                           expected=f'finite {key} matrix entries',
+                           error_cls=ValueError)
     if 'A' in sampling:
         a_shapes = [tuple(a.shape) for a in sampling['A']]
         if a_shapes != [(n, n) for n in num_vertices]:
@@ -617,8 +626,8 @@ def _check_sampling(sampling: SamplingDict) -> List[int]:
                              f'{len(num_vertices)}')
         for i, face in enumerate(sampling['F']):
             face = np.asarray(face)
-            if face.ndim != 2 or face.shape[1] != 3 or (
-                    face.size and face.max() >= num_vertices[i]):
+            if face.ndim != 2 or face.shape[1] != 3 or (face.size and (
+                    face.max() >= num_vertices[i] or face.min() < 0)):
                 raise ValueError(f'F[{i}] must be (F, 3) indices below '
                                  f'{num_vertices[i]}, got shape {face.shape}')
     return num_vertices

@@ -169,6 +169,7 @@ def test_construction_errors_and_dir_lookup(tiny, tmp_path):
     smplh = make_tiny_smpl()
     smplh['J_regressor'] = np.vstack([smplh['J_regressor']] * 2)[:30]
     smplh['weights'] = np.hstack([smplh['weights']] * 2)[:, :30]
+    smplh['weights'] /= smplh['weights'].sum(1, keepdims=True)  # rows sum 1
     smplh['kintree_table'] = np.stack([np.arange(30) - 1, np.arange(30)])
     smplh['kintree_table'][0, 0] = 0
     smplh['posedirs'] = np.zeros((30, 3, 9 * 29))
