@@ -37,23 +37,50 @@ which adds a yaw; VIBE keeps z up).
 
 Use :func:`scan_amass_tree` once on a new tree: it reads every file, reports
 each bad one by name with the reason, and skips or fails fast.
+
+Bad values: ``poses`` (or ``root_orient`` / ``pose_body`` / ``pose_hand``),
+``trans``, ``betas`` and the frame rate are judged after the cast to float32
+(the model dtype, :mod:`mpt_plugin.utils.value_checks`): NaN, inf, a float64
+that overflows float32 (1e39, 1e200) or a value beyond :data:`MAX_ABS_POSE`
+(radians), :data:`MAX_ABS_TRANS` (metres), :data:`MAX_ABS_BETAS` or
+:data:`MAX_FPS` (Hz) makes the **whole file** bad (:class:`AMASSFormatError`
+naming the file, the key, the first bad frame and the number of bad
+frames). Frames are not dropped one by one: a motion with a non-finite
+frame is a damaged file, and dropping frames would silently renumber the
+rest (``frames.npy`` of the mesh cache records frame indices). Under the
+readers' ``on_bad_file='skip'`` policy the file is skipped and counted.
+Unused keys (``dmpls``) are not judged.
+
+Directory walks (:func:`walk_amass_tree`) follow symbolic links but visit
+every folder and every file once, by identity (``st_dev``, ``st_ino``): a
+link back to an ancestor folder (a loop) is reported and not followed, a
+folder or file reachable by two paths is read once (the first in sorted
+depth-first order), dangling links, FIFOs and devices named ``*.npz`` and
+unreadable folders are skipped; each kind is counted and logged once per
+process.
 """
+import errno
 import logging
 import os
 import pathlib
+import stat
 import zipfile
 import zlib
-from dataclasses import dataclass, replace
-from typing import Dict, List, Optional, Tuple, Union
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Set, Tuple, Union
 
 import numpy as np
 from mmengine.logging import print_log
 from scipy.spatial.transform import Rotation
 
+from mpt_plugin.utils.value_checks import (bad_rows, cast_finite_mask,
+                                           require_finite)
+
 __all__ = [
-    'AMASSFormatError', 'AMASSSequence', 'AMASS_TO_YUP',
+    'AMASSFormatError', 'AMASSSequence', 'AMASSTreeWalk', 'AMASS_TO_YUP',
+    'MAX_ABS_BETAS', 'MAX_ABS_POSE', 'MAX_ABS_TRANS', 'MAX_FPS',
     'find_amass_sequences', 'read_amass_sequence', 'scan_amass_tree',
-    'split_amass_sequences', 'zup_to_yup_root'
+    'split_amass_sequences', 'walk_amass_tree', 'zup_to_yup_root'
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -70,6 +97,19 @@ _POSE_LAYOUTS = {
     72: ('smpl', 22 * 3, 23 * 3),
 }
 _FPS_KEYS = ('mocap_framerate', 'mocap_frame_rate')
+
+# Value policy (module doc, "Bad values"): every numeric array a motion is
+# built from is judged after the cast to float32, the model dtype, and
+# against these physical bounds; one bad value makes the whole file bad.
+#: Largest accepted |axis-angle| component, radians (real data < 4 pi;
+#: float32 still resolves 6e-5 rad here).
+MAX_ABS_POSE = 1e3
+#: Largest accepted |translation| component, metres.
+MAX_ABS_TRANS = 1e4
+#: Largest accepted |shape coefficient| (standard deviations; real < 10).
+MAX_ABS_BETAS = 1e2
+#: Largest accepted capture frame rate, Hz (AMASS: 60 to 250).
+MAX_FPS = 1e5
 _GENDERS = ('male', 'female', 'neutral')
 _HAND_POSES = ('zero', 'index1')
 # What a truncated or corrupt archive raises while being opened or read.
@@ -197,12 +237,163 @@ def _is_motion_file(path: pathlib.Path) -> bool:
     return 'poses' in names or {'root_orient', 'pose_body'} <= names
 
 
+@dataclass
+class AMASSTreeWalk:
+    """What :func:`walk_amass_tree` found under a root.
+
+    Attributes:
+        paths: sorted motion files, each physical file once.
+        loops: ``(link, target)``: a folder link pointing back to ``target``,
+            one of its own ancestors (not followed).
+        aliases: ``(skipped, kept)``: a folder or file reachable by a second
+            path ``skipped``; it was read once, as ``kept``.
+        skipped: ``(path, reason)``: dangling links, ``*.npz`` entries that
+            are not regular files (FIFOs, devices), unreadable folders.
+    """
+    paths: List[pathlib.Path] = field(default_factory=list)
+    loops: List[Tuple[pathlib.Path, pathlib.Path]] = field(
+        default_factory=list)
+    aliases: List[Tuple[pathlib.Path, pathlib.Path]] = field(
+        default_factory=list)
+    skipped: List[Tuple[pathlib.Path, str]] = field(default_factory=list)
+
+
+# (kind, path) of walk issues already logged by this process.
+_REPORTED_WALK_ISSUES: Set[Tuple[str, str]] = set()
+
+
+def _is_candidate(name: str) -> bool:
+    return (name.endswith('.npz') and name != 'shape.npz'
+            and not name.startswith('._'))
+
+
+def walk_amass_tree(root: PathLike) -> AMASSTreeWalk:
+    """Find the motion files of an AMASS tree, following symbolic links
+    safely (see the module doc, "Directory walks").
+
+    The walk is iterative (no recursion limit), depth-first in sorted name
+    order, and visits each folder identity (``st_dev``, ``st_ino``) once, so
+    it ends on any tree: a symlink loop is recorded in ``loops`` and not
+    followed; a second path to a folder or file in ``aliases``. Links may
+    point outside ``root`` (datasets on other disks) and are followed.
+    Newly seen issues are logged once per process (one warning per walk).
+
+    Args:
+        root: the AMASS root folder (or one dataset / subject folder).
+
+    Returns:
+        AMASSTreeWalk: ``paths`` sorted (joined onto ``root``), and the
+        loops, aliases and skipped entries.
+
+    Raises:
+        FileNotFoundError: ``root`` does not exist.
+        NotADirectoryError: ``root`` is not a folder.
+    """
+    root = pathlib.Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f'AMASS root not found: {root}')
+    if not root.is_dir():
+        raise NotADirectoryError(f'AMASS root is not a folder: {root}')
+    walk = AMASSTreeWalk()
+    st = os.stat(root)
+    root_id = (st.st_dev, st.st_ino)
+    # folder identity -> (its path, its parent's identity)
+    dirs: Dict[Tuple[int, int], Tuple[pathlib.Path, Optional[Tuple[int,
+                                                                  int]]]]
+    dirs = {root_id: (root, None)}
+    files: Dict[Tuple[int, int], pathlib.Path] = {}
+    stack = [(root, root_id)]
+    while stack:
+        folder, folder_id = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted((e.name for e in it))
+        except OSError as err:
+            walk.skipped.append(
+                (folder, f'cannot list the folder: {err.strerror or err}'))
+            continue
+        subdirs = []
+        for name in entries:
+            path = folder / name
+            try:
+                st = os.stat(path)  # follows links
+            except OSError as err:
+                if err.errno == errno.ELOOP:  # links that resolve to links
+                    try:
+                        target = pathlib.Path(os.readlink(path))
+                    except OSError:
+                        target = path
+                    walk.loops.append((path, target))
+                elif _is_candidate(name) or os.path.islink(path):
+                    walk.skipped.append(
+                        (path, 'dangling symbolic link' if os.path.islink(
+                            path) else f'cannot stat: {err.strerror or err}'))
+                continue
+            ident = (st.st_dev, st.st_ino)
+            if stat.S_ISDIR(st.st_mode):
+                if ident in dirs:
+                    ancestor, node = False, folder_id
+                    while node is not None:
+                        if node == ident:
+                            ancestor = True
+                            break
+                        node = dirs[node][1]
+                    (walk.loops if ancestor else walk.aliases).append(
+                        (path, dirs[ident][0]))
+                    continue
+                dirs[ident] = (path, folder_id)
+                subdirs.append((path, ident))
+                continue
+            if not _is_candidate(name):
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                walk.skipped.append(
+                    (path, 'not a regular file (FIFO, device or socket)'))
+                continue
+            if ident in files:
+                walk.aliases.append((path, files[ident]))
+                continue
+            files[ident] = path
+            if _is_motion_file(path):
+                walk.paths.append(path)
+        stack.extend(reversed(subdirs))
+    walk.paths.sort(key=lambda p: p.as_posix())
+    _log_walk_issues(root, walk)
+    return walk
+
+
+def _log_walk_issues(root: pathlib.Path, walk: AMASSTreeWalk) -> None:
+    lines = []
+    for kind, items, fmt in (
+            ('loop', walk.loops, 'symlink loop not followed: {} -> {}'),
+            ('alias', walk.aliases, 'read once, second path skipped: {} '
+             '(same as {})'),
+            ('skipped', walk.skipped, 'skipped {}: {}')):
+        for a, b in items:
+            key = (kind, str(a))
+            if key not in _REPORTED_WALK_ISSUES:
+                _REPORTED_WALK_ISSUES.add(key)
+                lines.append(fmt.format(a, b))
+    if lines:
+        more = (f'\n  ... and {len(lines) - 10} more'
+                if len(lines) > 10 else '')
+        print_log(
+            f'{root}: AMASS tree walk: {len(walk.loops)} symlink loop(s), '
+            f'{len(walk.aliases)} path(s) to already visited folders/files, '
+            f'{len(walk.skipped)} skipped entr(y/ies):\n  '
+            + '\n  '.join(lines[:10]) + more,
+            logger='current',
+            level=logging.WARNING)
+
+
 def find_amass_sequences(root: PathLike) -> List[pathlib.Path]:
     """List the motion files of an AMASS tree.
 
     Searches ``root`` recursively (``DATASET/SUBJECT/NAME.npz``, following
-    symbolic links), skipping ``shape.npz``, macOS ``._*`` side files and
-    archives without ``poses`` (or ``root_orient`` + ``pose_body``).
+    symbolic links, each folder and file once: see
+    :func:`walk_amass_tree`), skipping ``shape.npz``, macOS ``._*`` side
+    files and archives without ``poses`` (or ``root_orient`` +
+    ``pose_body``).
 
     Args:
         root: the AMASS root folder (or one dataset / subject folder).
@@ -214,26 +405,12 @@ def find_amass_sequences(root: PathLike) -> List[pathlib.Path]:
         FileNotFoundError: ``root`` does not exist or holds no motion file.
         NotADirectoryError: ``root`` is not a folder.
     """
-    root = pathlib.Path(root)
-    if not root.exists():
-        raise FileNotFoundError(f'AMASS root not found: {root}')
-    if not root.is_dir():
-        raise NotADirectoryError(f'AMASS root is not a folder: {root}')
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames.sort()
-        for name in filenames:
-            if (not name.endswith('.npz') or name == 'shape.npz'
-                    or name.startswith('._')):
-                continue
-            path = pathlib.Path(dirpath) / name
-            if _is_motion_file(path):
-                found.append(path)
+    found = walk_amass_tree(root).paths
     if not found:
         raise FileNotFoundError(
             f'{root}: no AMASS motion file found (expected '
             'ROOT/DATASET/SUBJECT/NAME_poses.npz archives holding "poses")')
-    return sorted(found, key=lambda p: p.as_posix())
+    return found
 
 
 def _error(path: pathlib.Path, msg: str) -> AMASSFormatError:
@@ -241,28 +418,26 @@ def _error(path: pathlib.Path, msg: str) -> AMASSFormatError:
 
 
 def _load_arrays(path: pathlib.Path) -> Dict[str, np.ndarray]:
-    """All arrays of an npz archive, without pickle."""
+    """All arrays of an npz archive, without pickle, through the size-checked
+    member reader of :func:`mpt_plugin.body_models.io.read_npz_arrays`: each
+    member's declared ``shape * itemsize`` must match its uncompressed size
+    (at most 4 GiB, and at most 1032x its compressed size) before anything is
+    allocated, so a forged header in any member (even an unused ``dmpls``)
+    is an :class:`AMASSFormatError` naming the file and key, never a bare
+    ``MemoryError``. All members are read (AMASS members are small), so the
+    key lists in later messages stay complete."""
+    from mpt_plugin.body_models.io import NpzMemberError, read_npz_arrays
     try:
-        data = np.load(path, allow_pickle=False)
-    except _READ_ERRORS as err:
+        return read_npz_arrays(path, allow_pickle=False)
+    except NpzMemberError as err:
+        if err.key is None:
+            raise _error(
+                path, f'cannot open as an .npz archive (truncated or '
+                f'corrupt?): {err.reason}') from err
         raise _error(
-            path, f'cannot open as an .npz archive (truncated or '
-            f'corrupt?): {type(err).__name__}: {err}') from err
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise _error(
-            path, f'expected an .npz archive of arrays, got a single '
-            f'{type(data).__name__}')
-    out = {}
-    with data:
-        for key in data.files:
-            try:
-                out[key] = data[key]
-            except _READ_ERRORS as err:
-                raise _error(
-                    path, f'key {key!r}: cannot read the array (truncated, '
-                    f'corrupt or pickled object data): '
-                    f'{type(err).__name__}: {err}') from err
-    return out
+            path, f'key {err.key!r}: cannot read the array (truncated, '
+            f'corrupt, forged header or pickled object data): '
+            f'{err.reason}') from err
 
 
 def _float_array(path: pathlib.Path, arrays: Dict[str, np.ndarray], key: str,
@@ -308,6 +483,32 @@ def _require(path: pathlib.Path, arrays: Dict[str, np.ndarray],
         raise _error(path, f'missing key {key!r} (keys: {sorted(arrays)})')
 
 
+def _pose_expected(shape: str) -> str:
+    return (f'{shape} axis-angle, radians, no NaN/inf, |x| <= '
+            f'{MAX_ABS_POSE:g}; index = (frame, column)')
+
+
+def _check_values(path: pathlib.Path, arrays: Dict[str, np.ndarray],
+                  key: str, max_abs: float, expected: str) -> None:
+    """Raise :class:`AMASSFormatError` unless every value of ``key`` is
+    finite in float32 and ``|x| <= max_abs``; for (T, D) arrays the message
+    also names the first bad frame and the number of bad frames."""
+    arr = arrays[key]
+    try:
+        require_finite(arr, str(path), key, expected=expected,
+                       error_cls=AMASSFormatError, max_abs=max_abs)
+    except AMASSFormatError as err:
+        if arr.ndim != 2 or arr.dtype.kind not in 'iuf':
+            raise
+        with np.errstate(invalid='ignore'):
+            rows = bad_rows(arr) | (np.abs(arr.astype(np.float64)) >
+                                    max_abs).any(axis=1)
+        frames = np.flatnonzero(rows)
+        raise AMASSFormatError(
+            f'{err}; {len(frames)} of {len(arr)} frame(s) bad, first at '
+            f'frame {frames[0]}') from None
+
+
 def read_amass_sequence(path: PathLike,
                         hand_pose: str = 'zero') -> AMASSSequence:
     """Read and validate one AMASS motion file as SMPL parameters.
@@ -323,16 +524,26 @@ def read_amass_sequence(path: PathLike,
 
     Raises:
         FileNotFoundError: the file does not exist.
-        AMASSFormatError: unreadable archive, missing key, wrong shape or
-            dtype, no frame, NaN/inf values, unknown gender or bad frame
-            rate; the message names the file and the key.
+        AMASSFormatError: not a regular file, unreadable archive, missing
+            key, wrong shape or dtype, no frame, bad values (NaN/inf in
+            float32 or beyond :data:`MAX_ABS_POSE`, :data:`MAX_ABS_TRANS`,
+            :data:`MAX_ABS_BETAS`; the whole file is refused, see the module
+            doc), unknown gender or a frame rate outside (0,
+            :data:`MAX_FPS`]; the message names the file and the key (and
+            the first bad frame).
     """
     if hand_pose not in _HAND_POSES:
         raise ValueError(f'hand_pose must be one of {_HAND_POSES}, got '
                          f'{hand_pose!r}')
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f'AMASS file not found: {path}')
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        raise FileNotFoundError(
+            f'AMASS file not found: {path} ({err.strerror or err})') from err
+    if not stat.S_ISREG(mode):
+        # a FIFO or device would block or never end
+        raise _error(path, 'not a regular file (folder, FIFO or device)')
     arrays = _load_arrays(path)
 
     # --- poses -> (T, 66) body + (T, 6) SMPL hands
@@ -344,6 +555,8 @@ def read_amass_sequence(path: PathLike,
                 path, f"key 'poses': expected shape (T, 156) (SMPL-H), "
                 f'(T, 165) (SMPL-X) or (T, 72) (SMPL), got {poses.shape}')
         model_type, left, right = _POSE_LAYOUTS[width]
+        _check_values(path, arrays, 'poses', MAX_ABS_POSE,
+                      _pose_expected(f'(T, {width})'))
         declared = _as_str(arrays.get('surface_model_type'))
         if declared in ('smplh', 'smplx') and declared != model_type:
             raise _error(
@@ -364,6 +577,10 @@ def read_amass_sequence(path: PathLike,
             raise _error(
                 path, f"key 'pose_body': expected shape "
                 f'({root.shape[0]}, 63), got {pose_body.shape}')
+        for key, shape in (('root_orient', '(T, 3)'),
+                           ('pose_body', '(T, 63)')):
+            _check_values(path, arrays, key, MAX_ABS_POSE,
+                          _pose_expected(shape))
         body = np.concatenate([root, pose_body], axis=1)
         if 'pose_hand' in arrays:
             pose_hand = _float_array(path, arrays, 'pose_hand', '(T, 90)')
@@ -371,6 +588,8 @@ def read_amass_sequence(path: PathLike,
                 raise _error(
                     path, f"key 'pose_hand': expected shape "
                     f'({root.shape[0]}, 90), got {pose_hand.shape}')
+            _check_values(path, arrays, 'pose_hand', MAX_ABS_POSE,
+                          _pose_expected('(T, 90)'))
             hands = np.concatenate([pose_hand[:, :3], pose_hand[:, 45:48]],
                                    axis=1)
         elif hand_pose == 'index1':
@@ -389,11 +608,6 @@ def read_amass_sequence(path: PathLike,
     if hand_pose == 'zero':
         hands = np.zeros_like(hands)
     smpl_poses = np.ascontiguousarray(np.concatenate([body, hands], axis=1))
-    if not np.isfinite(smpl_poses).all():
-        bad = np.nonzero(~np.isfinite(smpl_poses).all(axis=1))[0]
-        raise _error(
-            path, f"key 'poses': NaN/inf in {len(bad)} frame(s), "
-            f'first at frame {bad[0]}')
 
     # --- trans
     _require(path, arrays, 'trans')
@@ -402,8 +616,10 @@ def read_amass_sequence(path: PathLike,
         raise _error(
             path, f"key 'trans': expected shape ({num_frames}, 3), "
             f'got {trans.shape}')
-    if not np.isfinite(trans).all():
-        raise _error(path, "key 'trans': NaN/inf values")
+    _check_values(
+        path, arrays, 'trans', MAX_ABS_TRANS,
+        f'({num_frames}, 3) metres, no NaN/inf, |x| <= {MAX_ABS_TRANS:g}; '
+        'index = (frame, axis)')
 
     # --- betas
     _require(path, arrays, 'betas')
@@ -412,8 +628,9 @@ def read_amass_sequence(path: PathLike,
         raise _error(
             path, f"key 'betas': expected shape (N,) with N >= 10 "
             f'(AMASS: 16), got {betas.shape}')
-    if not np.isfinite(betas).all():
-        raise _error(path, "key 'betas': NaN/inf values")
+    _check_values(path, arrays, 'betas', MAX_ABS_BETAS,
+                  f'(16,) shape coefficients, no NaN/inf, |x| <= '
+                  f'{MAX_ABS_BETAS:g}')
 
     # --- gender, frame rate
     _require(path, arrays, 'gender')
@@ -428,11 +645,12 @@ def read_amass_sequence(path: PathLike,
         raise _error(
             path, f'key {fps_key!r}: expected a number, got dtype '
             f'{fps_arr.dtype} shape {fps_arr.shape}')
-    fps = float(fps_arr.reshape(-1)[0])
-    if not (np.isfinite(fps) and fps > 0):
+    fps_val = fps_arr.reshape(-1)[:1]
+    fps = float(fps_val[0])
+    if not (cast_finite_mask(fps_val)[0] and 0 < fps <= MAX_FPS):
         raise _error(
-            path, f'key {fps_key!r}: expected a frame rate > 0, got '
-            f'{fps}')
+            path, f'key {fps_key!r}: expected a frame rate > 0 and <= '
+            f'{MAX_FPS:g} Hz (finite in float32), got {fps}')
 
     return AMASSSequence(
         poses=smpl_poses,
@@ -447,7 +665,8 @@ def read_amass_sequence(path: PathLike,
 def scan_amass_tree(
     root: PathLike,
     on_error: str = 'skip',
-    hand_pose: str = 'zero'
+    hand_pose: str = 'zero',
+    walk: Optional[AMASSTreeWalk] = None
 ) -> Tuple[List[pathlib.Path], List[Tuple[pathlib.Path, str]]]:
     """Read every motion file of a tree once and sort out the bad ones.
 
@@ -455,8 +674,11 @@ def scan_amass_tree(
         root: the AMASS root (see :func:`find_amass_sequences`).
         on_error: ``'skip'``: report bad files (one warning with the count
             and the first reasons) and go on; ``'raise'``: raise the first
-            :class:`AMASSFormatError`.
+            :class:`AMASSFormatError`. A file with a bad value is bad as a
+            whole (module doc, "Bad values").
         hand_pose: passed to :func:`read_amass_sequence`.
+        walk: the result of :func:`walk_amass_tree` on ``root`` if the
+            caller has it (saves a second walk).
 
     Returns:
         tuple: ``(good, bad)``: sorted paths of valid files, and
@@ -465,12 +687,13 @@ def scan_amass_tree(
     if on_error not in ('skip', 'raise'):
         raise ValueError(f"on_error must be 'skip' or 'raise', got "
                          f'{on_error!r}')
-    paths = find_amass_sequences(root)
+    paths = find_amass_sequences(root) if walk is None else walk.paths
     good, bad = [], []
     for path in paths:
         try:
             read_amass_sequence(path, hand_pose=hand_pose)
-        except AMASSFormatError as err:
+        except (AMASSFormatError, FileNotFoundError) as err:
+            # FileNotFoundError: removed since the walk
             if on_error == 'raise':
                 raise
             bad.append((path, str(err)))

@@ -1,6 +1,6 @@
 """Key2Mesh pre-training pairs synthesised on the fly from AMASS.
 
-Key2Mesh (models_spec C.2) pre-trains on (2D keypoints, SMPL) pairs made
+Key2Mesh (paper sec. 3.2) pre-trains on (2D keypoints, SMPL) pairs made
 from AMASS SMPL parameters: a random global rotation is left-multiplied onto
 the root (Euler angles uniform in x in [-20, 20] deg, y in [0, 360) deg,
 z in [-20, 20] deg, ``R = Rz Ry Rx``, y up), the untranslated body is posed,
@@ -167,7 +167,12 @@ class Key2MeshAMASSPairsDataset(Dataset):
             Exclusive with ``sample_fps``; neither keeps every frame.
         hand_pose (str): SMPL hand joints, ``'zero'`` (LGD / Key2Mesh) or
             ``'index1'``. Defaults to ``'zero'``.
-        on_bad_file (str): ``'skip'`` or ``'raise'``. Defaults to
+        on_bad_file (str): ``'skip'`` (bad files are left out, listed with
+            their reasons in :attr:`bad_files` and counted in the log) or
+            ``'raise'`` (the first :class:`AMASSFormatError`). A file is bad
+            as a whole when it cannot be read or any value it is built
+            from is NaN/inf in float32 or physically absurd (see
+            :mod:`~mpt_plugin.datasets.amass_io`, "Bad values"). Defaults to
             ``'skip'``.
         rot_x_range (Sequence[float]): Tilt about x, degrees. Defaults to
             ``(-20, 20)``.
@@ -319,7 +324,8 @@ class Key2MeshAMASSPairsDataset(Dataset):
         for path in paths:
             try:
                 seq = read_amass_sequence(path, hand_pose=hand_pose)
-            except AMASSFormatError as err:
+            except (AMASSFormatError, FileNotFoundError) as err:
+                # FileNotFoundError: removed since the tree was walked
                 if on_bad_file == 'raise':
                     raise
                 bad.append((path, str(err)))

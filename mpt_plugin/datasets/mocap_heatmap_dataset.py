@@ -48,7 +48,11 @@ class MPTMoCapHeatmapDataset(Dataset):
         camera_file: H3.6M camera JSON; the shipped S1 file by default.
         heatmap_size: side of the square heatmap frame in pixels.
         crop_padding: crop side = padding x the joints' bounding-box side.
-        on_bad_file: 'skip' (report and count) or 'raise'.
+        on_bad_file: 'skip' (report and count in :attr:`num_bad_files`;
+            a file with any NaN/inf or absurd value is bad as a whole, see
+            :mod:`~mpt_plugin.datasets.amass_io`) or 'raise'. A damaged
+            cache (truncated arrays, broken ``meta.json``, no completion
+            marker) is rebuilt by rank 0; see :class:`MoCapMeshCache`.
         cache_dtype: 'float32' or 'float16' vertices.
         cache_batch_size / cache_device: body-model batching when building.
         max_meshes: optional cap (first meshes of the cache) for quick runs.

@@ -13,6 +13,8 @@ Cache layout (one folder per fingerprint of its inputs)::
         joints_smpl45.npy  (N, 45, 3) metres, same frame ('smpl_45' joints)
         joints_h36m.npy    (N, 17, 3) metres, same frame ('h36m' regressor)
         frames.npy         (N, 2) int64: sequence index, frame index
+        complete.json      completion marker, written last: the SHA-256 of
+                           meta.json and each array's size, shape, dtype
 
 Meshes are centred on the H3.6M pelvis (joint 0 of the H3.6M regressor, the
 pelvis every mmhuman3d metric aligns on) and keep their global orientation in
@@ -24,24 +26,152 @@ progress after every batch and resumes from there; the folder is renamed into
 place only when complete. Any change of the inputs (file list, sizes,
 modification times, sampling, body model files, dtype) gives a new fingerprint
 and therefore a rebuild.
+
+Integrity: every open (:class:`MoCapMeshCache`) checks, cheaply, that the
+folder is a complete cache before mapping it: the completion marker
+``complete.json`` exists and parses, ``meta.json`` (size-capped JSON) matches
+the marker's SHA-256 and has the expected fields, and every ``.npy`` header
+gives the shape and dtype that ``meta.json`` implies with a file size of
+exactly header + data (a truncated or extended file is caught; the array
+contents are not checksummed). A failed check raises
+:class:`MoCapCacheError`, naming the folder, the reason and the command that
+fixes it. :meth:`MoCapMeshCache.get_or_build` (rank 0) instead logs the
+reason, moves the damaged folder aside, deletes it and rebuilds; other ranks
+wait for the rebuilt cache as for a new one. A damaged ``.partial`` build
+(unreadable ``progress.json``, arrays of the wrong size) restarts from zero.
+Not checked: files changed while they are mapped, and bit flips inside the
+arrays.
 """
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
+import shlex
 import shutil
 import time
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 
-from .amass_io import read_amass_sequence, scan_amass_tree
+from mpt_plugin.utils.value_checks import bad_rows
+from .amass_io import read_amass_sequence, scan_amass_tree, walk_amass_tree
 
-__all__ = ['MoCapMeshCache', 'select_frames']
+__all__ = ['MoCapCacheError', 'MoCapMeshCache', 'select_frames']
 
-CACHE_VERSION = 1
+#: 2: completion marker ``complete.json`` (caches of version 1 have none and
+#: get a new fingerprint, hence a rebuild).
+CACHE_VERSION = 2
 _ARRAYS = ('vertices', 'joints_smpl45', 'joints_h36m', 'frames')
+MARKER = 'complete.json'
+_MAX_META_BYTES = 256 << 20  # meta.json of all of AMASS is a few MB
+_MAX_SMALL_JSON_BYTES = 1 << 20  # complete.json, progress.json
+
+
+class MoCapCacheError(RuntimeError):
+    """A MoCap mesh cache folder is incomplete or damaged.
+
+    Attributes:
+        cache_dir: the folder.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, cache_dir: str, reason: str):
+        self.cache_dir = cache_dir
+        self.reason = reason
+        super().__init__(
+            f'{cache_dir}: not a valid MoCap mesh cache: {reason}. Fix: '
+            f'delete it (rm -rf {shlex.quote(cache_dir)}) and rerun; the '
+            'dataset rebuilds it from AMASS (rank 0 builds, other ranks '
+            'wait).')
+
+
+def _array_specs(num_meshes: int, num_vertices: int,
+                 vertex_dtype: str) -> Dict[str, Tuple[tuple, str]]:
+    """Array name -> (shape, dtype) of a cache of ``num_meshes`` meshes."""
+    n = num_meshes
+    return dict(vertices=((n, num_vertices, 3), vertex_dtype),
+                joints_smpl45=((n, 45, 3), 'float32'),
+                joints_h36m=((n, 17, 3), 'float32'),
+                frames=((n, 2), 'int64'))
+
+
+def _read_json_file(path: str, max_bytes: int) -> object:
+    """Parse a JSON file of at most ``max_bytes``.
+
+    Raises:
+        ValueError: missing, too large, not UTF-8, not JSON or nested too
+            deeply; the message says which.
+    """
+    try:
+        size = os.path.getsize(path)
+    except OSError as err:
+        raise ValueError(f'{osp.basename(path)} missing or unreadable '
+                         f'({err.strerror or err})') from None
+    if size > max_bytes:
+        raise ValueError(f'{osp.basename(path)} has {size} bytes, more than '
+                         f'the {max_bytes} a cache writes')
+    try:
+        with open(path, 'rb') as f:
+            return json.loads(f.read(max_bytes + 1).decode('utf-8'))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise ValueError(
+            f'{osp.basename(path)} is not valid JSON ({type(err).__name__}: '
+            f'{str(err)[:200]})') from None
+
+
+def _npy_problem(path: str, shape: tuple, dtype: str) -> Optional[str]:
+    """None if ``path`` is an ``.npy`` file of exactly ``shape`` and
+    ``dtype`` (C order) whose size is header + data; else what is wrong.
+    Reads the header only."""
+    name = osp.basename(path)
+    try:
+        with open(path, 'rb') as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                hdr = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                hdr = np.lib.format.read_array_header_2_0(f)
+            else:
+                return f'{name}: unsupported .npy version {version}'
+            offset = f.tell()
+            size = os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        return f'{name} missing'
+    except Exception as err:  # noqa: B902 numpy's header parser raises
+        # ValueError, SyntaxError, tokenize.TokenError, ... on hostile bytes
+        return f'{name}: unreadable .npy header ({type(err).__name__}: {err})'
+    got_shape, fortran, got_dtype = hdr
+    if (tuple(got_shape) != tuple(shape) or fortran
+            or np.dtype(got_dtype) != np.dtype(dtype)):
+        return (f'{name} holds {got_dtype} {tuple(got_shape)}'
+                f'{" (Fortran order)" if fortran else ""}, meta.json '
+                f'implies {dtype} {tuple(shape)}')
+    want = offset + int(np.prod(shape, dtype=np.int64)) * np.dtype(
+        dtype).itemsize
+    if size != want:
+        return (f'{name} has {size} bytes, its header and meta.json imply '
+                f'{want} ({"truncated" if size < want else "extra data"})')
+    return None
+
+
+def _sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_json_atomic(path: str, obj: object, indent=None) -> None:
+    tmp = f'{path}.{os.getpid()}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f, indent=indent)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def select_frames(num_frames: Sequence[int], fps: Sequence[float],
@@ -94,34 +224,88 @@ def _file_signature(path: str) -> list:
 class MoCapMeshCache:
     """Read side of the cache: memory-mapped arrays and metadata.
 
-    Use :meth:`build` (or :meth:`get_or_build`) to create one, and
-    :meth:`open` to map an existing one (cheap; memoised per process).
+    Use :meth:`get_or_build` to create one, and :meth:`open` to map an
+    existing one (cheap; memoised per process).
+
+    Args:
+        cache_dir: a ``mocap_<fingerprint>`` folder.
+
+    Raises:
+        MoCapCacheError: the folder is not a complete, intact cache (see
+            the module doc, "Integrity"); the message names the folder, the
+            reason and the command that fixes it.
     """
 
     _opened: Dict[str, 'MoCapMeshCache'] = {}
 
     def __init__(self, cache_dir: str):
-        meta_file = osp.join(cache_dir, 'meta.json')
-        if not osp.isfile(meta_file):
-            raise FileNotFoundError(
-                f'{cache_dir} is not a complete MoCap mesh cache '
-                '(meta.json missing)')
-        with open(meta_file) as f:
-            self.meta = json.load(f)
         self.cache_dir = cache_dir
+        self.meta = self._check(cache_dir)
         self.arrays = {
             k: np.load(osp.join(cache_dir, f'{k}.npy'), mmap_mode='r')
             for k in _ARRAYS
         }
-        n = self.meta['num_meshes']
-        for k, a in self.arrays.items():
-            if a.shape[0] != n:
-                raise ValueError(f'{cache_dir}/{k}.npy has {a.shape[0]} rows, '
-                                 f'meta.json says {n}: delete the folder to '
-                                 'rebuild')
+
+    @staticmethod
+    def _check(cache_dir: str) -> dict:
+        """Validate the folder (marker, meta.json, array headers and sizes)
+        without reading the arrays; returns the parsed meta.json."""
+        if not osp.isdir(cache_dir):
+            raise MoCapCacheError(cache_dir, 'not a folder')
+        marker_file = osp.join(cache_dir, MARKER)
+        if not osp.lexists(marker_file):
+            raise MoCapCacheError(
+                cache_dir, f'completion marker {MARKER} missing (an '
+                'interrupted copy or move, or a cache of an older version)')
+        try:
+            marker = _read_json_file(marker_file, _MAX_SMALL_JSON_BYTES)
+            meta = _read_json_file(
+                osp.join(cache_dir, 'meta.json'), _MAX_META_BYTES)
+        except ValueError as err:
+            raise MoCapCacheError(cache_dir, str(err)) from None
+        arrays = marker.get('arrays') if isinstance(marker, dict) else None
+        if (not isinstance(arrays, dict) or set(arrays) != set(_ARRAYS)
+                or not isinstance(marker.get('meta_sha256'), str)):
+            raise MoCapCacheError(
+                cache_dir, f'{MARKER} lacks meta_sha256 or the arrays '
+                f'{list(_ARRAYS)}')
+        if _sha256_file(osp.join(cache_dir, 'meta.json')) != \
+                marker['meta_sha256']:
+            raise MoCapCacheError(
+                cache_dir, f'meta.json does not match the SHA-256 recorded '
+                f'in {MARKER} (edited or damaged)')
+        inputs = meta.get('inputs') if isinstance(meta, dict) else None
+        n, nv = (meta.get('num_meshes'), meta.get('num_vertices')) if \
+            isinstance(meta, dict) else (None, None)
+        if (not isinstance(inputs, dict)
+                or inputs.get('dtype') not in ('float32', 'float16')
+                or type(n) is not int or type(nv) is not int or n < 1
+                or nv < 1 or not isinstance(meta.get('sequences'), list)
+                or not isinstance(meta.get('bad_files'), list)):
+            raise MoCapCacheError(
+                cache_dir, 'meta.json lacks inputs.dtype, num_meshes >= 1, '
+                'num_vertices >= 1, sequences or bad_files')
+        for key, (shape, dtype) in _array_specs(n, nv,
+                                                inputs['dtype']).items():
+            path = osp.join(cache_dir, f'{key}.npy')
+            problem = _npy_problem(path, shape, dtype)
+            record = arrays[key]
+            if problem is None and (not isinstance(record, dict) or
+                                    record.get('bytes') !=
+                                    os.path.getsize(path)):
+                problem = (f'{key}.npy size differs from the '
+                           f'{MARKER} record')
+            if problem:
+                raise MoCapCacheError(cache_dir, problem)
+        return meta
 
     @classmethod
     def open(cls, cache_dir: str) -> 'MoCapMeshCache':
+        """Map a cache, validated on its first open in this process.
+
+        Raises:
+            MoCapCacheError: not a complete, intact cache.
+        """
         cache_dir = osp.abspath(cache_dir)
         if cache_dir not in cls._opened:
             cls._opened[cache_dir] = cls(cache_dir)
@@ -201,7 +385,9 @@ class MoCapMeshCache:
         if dtype not in ('float32', 'float16'):
             raise ValueError(f"dtype must be 'float32' or 'float16', got "
                              f'{dtype}')
-        good, bad = scan_amass_tree(amass_root, on_error=on_bad_file)
+        walk = walk_amass_tree(amass_root)
+        good, bad = scan_amass_tree(amass_root, on_error=on_bad_file,
+                                    hand_pose=hand_pose, walk=walk)
         if sequences is not None:
             wanted = {osp.normpath(s) for s in sequences}
             good = [p for p in good
@@ -219,19 +405,63 @@ class MoCapMeshCache:
             body_model={k: v for k, v in bm.items() if k != 'type'},
             body_model_files=[_file_signature(p) for p in model_files])
         fp = cls.fingerprint(inputs)
-        final = osp.join(cache_root, f'mocap_{fp}')
-        if osp.isfile(osp.join(final, 'meta.json')):
-            return cls.open(final)
+        final = osp.abspath(osp.join(cache_root, f'mocap_{fp}'))
         if wait_for_other_rank:
             t0 = time.time()
-            while not osp.isfile(osp.join(final, 'meta.json')):
+            while True:
+                if osp.lexists(osp.join(final, MARKER)):
+                    try:
+                        return cls._open_fresh(final, fp)
+                    except MoCapCacheError as err:
+                        last = err  # rank 0 may be replacing it
+                else:
+                    last = None
                 if time.time() - t0 > wait_timeout:
-                    raise TimeoutError(f'waited {wait_timeout:.0f} s for '
-                                       f'{final} to be built by rank 0')
+                    raise TimeoutError(
+                        f'waited {wait_timeout:.0f} s for {final} to be '
+                        'built by rank 0' + (f' (last check: {last})'
+                                             if last else ''))
                 time.sleep(2.0)
-            return cls.open(final)
-        _build(final, inputs, good, bad, bm, batch_size, device, verbose)
-        return cls.open(final)
+        if osp.lexists(final):
+            try:
+                return cls._open_fresh(final, fp)
+            except MoCapCacheError as err:
+                print_log(f'{err.cache_dir}: damaged MoCap mesh cache '
+                          f'({err.reason}); removing it and rebuilding',
+                          logger='current', level=logging.WARNING)
+                _discard(final)
+        tree = dict(loops=len(walk.loops), aliases=len(walk.aliases),
+                    skipped=len(walk.skipped))
+        _build(final, inputs, good, bad, bm, batch_size, device, verbose,
+               tree)
+        return cls._open_fresh(final, fp)
+
+    @classmethod
+    def _open_fresh(cls, cache_dir: str, fp: str) -> 'MoCapMeshCache':
+        """Validate anew (not the per-process memo), check that meta.json
+        holds the inputs of fingerprint ``fp``, and memoise."""
+        cache = cls(cache_dir)
+        if cls.fingerprint(cache.meta['inputs']) != fp:
+            raise MoCapCacheError(
+                cache_dir, 'the inputs in meta.json do not match the '
+                "folder's fingerprint")
+        cls._opened[osp.abspath(cache_dir)] = cache
+        return cache
+
+
+def _discard(folder: str) -> None:
+    """Move a damaged cache aside (one atomic rename, so no reader sees it
+    half deleted), then delete it."""
+    MoCapMeshCache._opened.pop(osp.abspath(folder), None)
+    aside = f'{folder}.corrupt-{os.getpid()}-{time.time_ns()}'
+    os.replace(folder, aside)
+    if osp.isdir(aside) and not osp.islink(aside):
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        os.remove(aside)
+    if osp.lexists(aside):
+        print_log(f'could not delete {aside} entirely; remove it by hand',
+                  logger='current', level=logging.WARNING)
 
 
 def _body_model_files(bm: dict) -> List[str]:
@@ -256,7 +486,8 @@ def _body_model_files(bm: dict) -> List[str]:
 
 
 def _build(final: str, inputs: dict, good: list, bad: list, bm: dict,
-           batch_size: int, device: str, verbose: bool) -> None:
+           batch_size: int, device: str, verbose: bool,
+           tree: Optional[dict] = None) -> None:
     from mpt_plugin.body_models import MPTSMPL
 
     # Pass 1: lengths and frame rates; pass 2 keeps only the selected frames
@@ -298,25 +529,21 @@ def _build(final: str, inputs: dict, good: list, bad: list, bm: dict,
     num_verts = next(iter(models.values())).v_template.shape[0]
 
     partial = final + '.partial'
+    if osp.lexists(partial) and (osp.islink(partial)
+                                 or not osp.isdir(partial)):
+        os.remove(partial)
     os.makedirs(partial, exist_ok=True)
     progress_file = osp.join(partial, 'progress.json')
-    shapes = dict(vertices=(n, num_verts, 3), joints_smpl45=(n, 45, 3),
-                  joints_h36m=(n, 17, 3), frames=(n, 2))
-    dtypes = dict(vertices=inputs['dtype'], joints_smpl45='float32',
-                  joints_h36m='float32', frames='int64')
-    done = 0
-    if osp.isfile(progress_file):
-        with open(progress_file) as f:
-            prog = json.load(f)
-        if prog.get('inputs') == inputs:
-            done = int(prog['done'])
+    specs = _array_specs(n, int(num_verts), inputs['dtype'])
+    done = _resume_point(partial, progress_file, inputs, n, specs)
     mode = 'r+' if done > 0 else 'w+'
     arrays = {
         k: np.lib.format.open_memmap(
-            osp.join(partial, f'{k}.npy'), mode=mode, dtype=dtypes[k],
-            shape=shapes[k])
-        for k in shapes
+            osp.join(partial, f'{k}.npy'), mode=mode, dtype=dtype,
+            shape=shape)
+        for k, (shape, dtype) in specs.items()
     }
+    vert_dtype = np.dtype(inputs['dtype'])
     if done == 0:
         arrays['frames'][:] = np.stack([seq_idx, frame_idx], axis=1)
     if verbose:
@@ -354,6 +581,15 @@ def _build(final: str, inputs: dict, good: list, bad: list, bm: dict,
                 out_v[sel] = (verts - root).cpu().numpy()
                 out_j[sel] = (joints - root).cpu().numpy()
                 out_h[sel] = (h36m - root).cpu().numpy()
+            bad_mesh = (bad_rows(out_v, vert_dtype) | bad_rows(out_j)
+                        | bad_rows(out_h))
+            if bad_mesh.any():  # values the reader accepts never get here
+                i = start + int(np.argmax(bad_mesh))
+                raise ValueError(
+                    f'{good[seq_idx[i]]}: frame {frame_idx[i]}: posing gave '
+                    f'vertices or joints that are not finite in '
+                    f'{vert_dtype.name} ({int(bad_mesh.sum())} meshes of '
+                    'this batch); check the body model files')
             arrays['vertices'][start:stop] = out_v
             arrays['joints_smpl45'][start:stop] = out_j
             arrays['joints_h36m'][start:stop] = out_h
@@ -372,10 +608,52 @@ def _build(final: str, inputs: dict, good: list, bad: list, bm: dict,
         inputs=inputs, num_meshes=n, num_vertices=int(num_verts),
         sequences=[str(p) for p in good],
         bad_files=[[str(p), reason] for p, reason in bad],
+        tree_walk=tree or {},
         created=time.strftime('%Y-%m-%d %H:%M:%S'))
-    with open(osp.join(partial, 'meta.json'), 'w') as f:
-        json.dump(meta, f, indent=1)
+    meta_file = osp.join(partial, 'meta.json')
+    _write_json_atomic(meta_file, meta, indent=1)
+    # the completion marker, last: its presence means everything is written
+    _write_json_atomic(
+        osp.join(partial, MARKER),
+        dict(version=CACHE_VERSION, meta_sha256=_sha256_file(meta_file),
+             arrays={
+                 k: dict(bytes=os.path.getsize(
+                     osp.join(partial, f'{k}.npy')), shape=list(shape),
+                         dtype=dtype)
+                 for k, (shape, dtype) in specs.items()
+             }))
     os.remove(progress_file)
-    if osp.isdir(final):  # a stale, incomplete folder
-        shutil.rmtree(final)
+    if osp.lexists(final):  # a stale or damaged folder
+        _discard(final)
     os.replace(partial, final)
+
+
+def _resume_point(partial: str, progress_file: str, inputs: dict, n: int,
+                  specs: Dict[str, Tuple[tuple, str]]) -> int:
+    """Meshes already written in ``partial`` by an interrupted build of the
+    same inputs; 0 (start over) when ``progress.json`` is missing,
+    unreadable, of other inputs, or the arrays do not have the expected
+    headers and sizes."""
+    if not osp.lexists(progress_file):
+        return 0
+    try:
+        prog = _read_json_file(progress_file, _MAX_META_BYTES)
+    except ValueError as err:
+        reason = str(err)
+    else:
+        done = prog.get('done') if isinstance(prog, dict) else None
+        if not isinstance(prog, dict) or prog.get('inputs') != inputs:
+            return 0
+        if type(done) is not int or not 0 <= done <= n:
+            reason = f'progress.json: done={done!r} is not in [0, {n}]'
+        else:
+            problems = [
+                p for p in (_npy_problem(osp.join(partial, f'{k}.npy'), *spec)
+                            for k, spec in specs.items()) if p
+            ]
+            if not problems:
+                return done
+            reason = problems[0]
+    print_log(f'{partial}: cannot resume the interrupted build ({reason}); '
+              'starting over', logger='current', level=logging.WARNING)
+    return 0
