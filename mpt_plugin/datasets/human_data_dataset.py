@@ -1,17 +1,24 @@
 """mmhuman3d HumanData files served as an MMEngine dataset."""
 import copy
 import os.path as osp
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.dataset.base_dataset import force_full_init
+from mmengine.logging import MMLogger
 
 from mpt_plugin.body_models.conventions import (get_flip_indices,
                                                 get_keypoint_names,
                                                 get_mapping)
 from mpt_plugin.registry import DATASETS
-from .human_data_io import KEYPOINT_KEYS, load_human_data
+from mpt_plugin.utils.value_checks import filter_bad_samples
+from .human_data_split import check_split, select_split
+from .human_data_io import (BAD_SAMPLE_EXPECTED, GENDER_MALE, GENDER_NEUTRAL,
+                            KEYPOINT_KEYS, HumanDataFormatError,
+                            find_bad_samples, image_path_escapes,
+                            load_human_data)
 
 __all__ = ['HumanDataDataset', 'gender_codes']
 
@@ -20,8 +27,8 @@ __all__ = ['HumanDataDataset', 'gender_codes']
 _NEEDED_KEYS = ('image_path', 'bbox_xywh', 'keypoints2d', 'keypoints3d',
                 'smpl', 'meta', 'has_smpl')
 
-_NEUTRAL = ('', 'n', 'neutral', 'none', 'unknown', 'u')
-_MALE = ('m', 'male')
+_NEUTRAL = GENDER_NEUTRAL
+_MALE = GENDER_MALE
 
 
 def gender_codes(gender: Any, num: int) -> np.ndarray:
@@ -100,6 +107,33 @@ class HumanDataDataset(BaseDataset):
         lazy_init (bool): Defer reading the file to :meth:`full_init`.
             Defaults to False.
         max_refetch (int): See :class:`mmengine.dataset.BaseDataset`.
+        on_bad_sample (str): What to do with a sample holding a bad value
+            (:func:`~mpt_plugin.datasets.human_data_io.find_bad_samples`:
+            NaN/inf after the cast to float32 in ``smpl``, the keypoints
+            used or the box; a box with ``w <= 0`` or ``h <= 0``;
+            ``has_smpl`` not 0/1; an unknown ``meta['gender']``).
+            ``'skip'`` drops it before ``num_samples`` is applied, counts
+            it per key in :attr:`bad_sample_counts` and logs one warning
+            naming the file and the counts; ``'raise'`` raises
+            :class:`HumanDataFormatError` naming the file, the key, the
+            first bad sample index and what was expected. Defaults to
+            ``'skip'``.
+        allow_outside_data_root (bool): Follow ``image_path`` entries that
+            leave ``{data_prefix}/datasets/{dataset_name}/`` (absolute,
+            ``..`` above it, empty). The check is on the text only, so
+            symbolic links inside the folder are followed either way.
+            Defaults to False (such a file is refused).
+        split (dict, optional): Keep one part of the file split by subject
+            or sequence parsed from ``image_path``: ``dict(held_out=[...],
+            part='val' | 'train', by='subject' | 'sequence')`` (see
+            :mod:`~mpt_plugin.datasets.human_data_split`); applied before
+            ``num_samples``. None keeps every row. Defaults to None.
+
+    Attributes:
+        bad_sample_counts (dict[str, int]): After loading, per key, the
+            number of samples of the file that were bad under it (a sample
+            may count under several keys); empty when none.
+        num_bad_samples (int): Samples of the file dropped as bad.
 
     ``get_data_info(idx)`` returns (``K`` joints of ``convention``):
         - ``img_path`` str, ``sample_idx`` int (index in this dataset),
@@ -119,9 +153,13 @@ class HumanDataDataset(BaseDataset):
 
     Raises:
         FileNotFoundError: The annotation file does not exist.
-        HumanDataFormatError: The file breaks the HumanData layout.
+        HumanDataFormatError: The file breaks the HumanData layout, an
+            ``image_path`` leaves the image folder (names the file, the
+            sample index and the path), or a bad sample with
+            ``on_bad_sample='raise'``.
         KeyError: Unknown ``convention``.
-        ValueError: Bad ``num_samples`` or ``bbox_scale_factor``.
+        ValueError: Bad ``num_samples``, ``bbox_scale_factor`` or
+            ``on_bad_sample``.
     """
 
     METAINFO: dict = dict(dataset_name='human_data')
@@ -138,7 +176,17 @@ class HumanDataDataset(BaseDataset):
                  metainfo: Optional[dict] = None,
                  test_mode: bool = False,
                  lazy_init: bool = False,
-                 max_refetch: int = 1000) -> None:
+                 max_refetch: int = 1000,
+                 on_bad_sample: str = 'skip',
+                 allow_outside_data_root: bool = False,
+                 split: Optional[dict] = None) -> None:
+        if on_bad_sample not in ('skip', 'raise'):
+            raise ValueError("on_bad_sample must be 'skip' or 'raise', got "
+                             f'{on_bad_sample!r}')
+        self.on_bad_sample = on_bad_sample
+        self.allow_outside_data_root = bool(allow_outside_data_root)
+        self.bad_sample_counts: Dict[str, int] = {}
+        self.num_bad_samples = 0
         if not bbox_scale_factor > 0:
             raise ValueError('bbox_scale_factor must be > 0, got '
                              f'{bbox_scale_factor}')
@@ -152,6 +200,7 @@ class HumanDataDataset(BaseDataset):
         self.approximate = bool(approximate)
         self.bbox_scale_factor = float(bbox_scale_factor)
         self.num_samples = num_samples
+        self.split = check_split(split)
         self.human_data_prefix = data_prefix
         self.img_dir = osp.join(data_prefix, 'datasets', dataset_name)
         ann_path = (ann_file if osp.isabs(ann_file) else osp.join(
@@ -194,36 +243,84 @@ class HumanDataDataset(BaseDataset):
             return
         data = load_human_data(
             self.ann_file, keys=_NEEDED_KEYS, decompress=False)
-        num = data['__data_len__']
+        self._check_image_paths(data['image_path'])
+        good = self._good_rows(data)
+        if self.split is not None:  # before num_samples: a strided subset
+            good = good[select_split(  # of the chosen part
+                data['image_path'], source=self.ann_file, **self.split)[good]]
+        num = len(good)
         if self.num_samples is None or self.num_samples >= num:
-            rows = np.arange(num, dtype=np.int64)
+            rows = good
         else:
-            rows = (np.arange(self.num_samples, dtype=np.int64) * num //
-                    self.num_samples)
+            rows = good[np.arange(self.num_samples, dtype=np.int64) * num //
+                        self.num_samples]
         self._arrays = self._build_arrays(data, rows)
         self._rows = np.arange(len(rows), dtype=np.int64)
         self._fully_initialized = True
+
+    def _check_image_paths(self, paths: np.ndarray) -> None:
+        """Refuses ``image_path`` entries that leave :attr:`img_dir`
+        (unless ``allow_outside_data_root``)."""
+        if self.allow_outside_data_root:
+            return
+        escapes = image_path_escapes(paths)
+        if escapes.any():
+            idx = int(np.argmax(escapes))
+            raise HumanDataFormatError(
+                f'{self.ann_file}: key "image_path": sample {idx} path '
+                f'{str(np.asarray(paths)[idx])!r} leaves the image folder '
+                f'{self.img_dir!r} (absolute, ".." above it, empty or a NUL '
+                f'byte; {int(escapes.sum())} of {len(escapes)} samples); '
+                'pass allow_outside_data_root=True to follow such paths')
+
+    def _used_joints(self,
+                     mask: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """``(dst_idx, src_idx)`` int64 of the ``human_data`` joints (of
+        ``mask``) that feed ``convention``."""
+        dst_idx, src_idx = get_mapping('human_data', self.convention,
+                                       self.approximate, src_mask=mask)
+        return (np.asarray(dst_idx, np.int64), np.asarray(src_idx, np.int64))
+
+    def _good_rows(self, data: Dict[str, Any]) -> np.ndarray:
+        """Rows of the file without a bad value (``on_bad_sample``)."""
+        num = int(data['__data_len__'])
+        joints = {
+            key: self._used_joints(data[f'{key}_mask'])[1]
+            for key in KEYPOINT_KEYS if key in data
+        }
+        bad = find_bad_samples(data, keypoint_joints=joints)
+        keep, counts = filter_bad_samples(
+            bad, self.ann_file, self.on_bad_sample, num,
+            expected=BAD_SAMPLE_EXPECTED, error_cls=HumanDataFormatError)
+        self.bad_sample_counts = counts
+        self.num_bad_samples = int(num - keep.sum())
+        if counts:
+            MMLogger.get_current_instance().warning(
+                f'HumanDataDataset: {self.ann_file}: dropped '
+                f'{self.num_bad_samples} of {num} samples with bad values ('
+                + ', '.join(f'{k} {n}' for k, n in counts.items()) +
+                "; on_bad_sample='raise' names the first)")
+        return np.flatnonzero(keep).astype(np.int64)
 
     def _build_arrays(self, data: Dict[str, Any],
                       rows: np.ndarray) -> Dict[str, np.ndarray]:
         """The per-sample arrays of ``rows`` of a compressed HumanData."""
         n = len(rows)
         num_kps = self.metainfo['num_keypoints']
+        paths = np.asarray(data['image_path'])[rows]
+        if paths.dtype.kind == 'S':
+            paths = np.char.decode(paths, 'utf-8', 'replace')
         out: Dict[str, np.ndarray] = {
-            'image_path': np.asarray(data['image_path'])[rows],
-            'bbox_xywh': np.asarray(
-                data['bbox_xywh'], dtype=np.float32)[rows, :4],
+            'image_path': paths,
+            'bbox_xywh': np.asarray(data['bbox_xywh'])[rows, :4].astype(
+                np.float32),
         }
         for key, channels in KEYPOINT_KEYS.items():
             kps = np.zeros((n, num_kps, channels - 1), np.float32)
             vis = np.zeros((n, num_kps), np.float32)
             if key in data:
                 mask = data[f'{key}_mask']
-                dst_idx, src_idx = get_mapping(
-                    'human_data', self.convention, self.approximate,
-                    src_mask=mask)
-                dst_idx = np.asarray(dst_idx, np.int64)
-                src_idx = np.asarray(src_idx, np.int64)
+                dst_idx, src_idx = self._used_joints(mask)
                 present = mask[src_idx] == 1
                 # column of each human_data joint in the compressed array
                 column = np.cumsum(mask.astype(np.int64)) - 1
@@ -234,14 +331,14 @@ class HumanDataDataset(BaseDataset):
             out[f'{key}_visible'] = vis
         smpl = data.get('smpl') or {}
         if smpl:
-            out['smpl_body_pose'] = np.asarray(
-                smpl['body_pose'], np.float32)[rows].reshape(n, 69)
-            out['smpl_global_orient'] = np.asarray(
-                smpl['global_orient'], np.float32)[rows]
-            out['smpl_betas'] = np.asarray(smpl['betas'], np.float32)[rows]
-            out['has_smpl'] = (np.asarray(data['has_smpl'], np.float32)[rows]
-                               if 'has_smpl' in data else np.ones(
-                                   n, np.float32))
+            def pick(value: Any) -> np.ndarray:
+                return np.asarray(value)[rows].astype(np.float32)
+
+            out['smpl_body_pose'] = pick(smpl['body_pose']).reshape(n, 69)
+            out['smpl_global_orient'] = pick(smpl['global_orient'])
+            out['smpl_betas'] = pick(smpl['betas'])
+            out['has_smpl'] = (pick(data['has_smpl']) if 'has_smpl' in data
+                               else np.ones(n, np.float32))
         else:
             out['smpl_body_pose'] = np.zeros((n, 69), np.float32)
             out['smpl_global_orient'] = np.zeros((n, 3), np.float32)

@@ -36,6 +36,19 @@ Public API:
 - :func:`validate_human_data`: check a loaded dict.
 - :func:`save_human_data`: write mmhuman3d's exact layout (readable by
   ``HumanData.fromfile``).
+- :func:`find_bad_samples`: per key, the samples whose values break the
+  project's value policy (:mod:`mpt_plugin.utils.value_checks`), for the
+  datasets' ``on_bad_sample`` filter; :data:`BAD_SAMPLE_EXPECTED` says what
+  each key must hold.
+- :func:`image_path_escapes`: which ``image_path`` entries leave the image
+  folder (absolute, ``..`` above it, empty, NUL byte).
+
+Layout errors (wrong shape, dtype, missing key, refused pickle) make the
+whole file unusable and raise :class:`HumanDataFormatError`. Bad *values*
+in well-formed arrays (NaN/inf after the cast to float32, a box with
+``w <= 0`` or ``h <= 0``, ``has_smpl`` not 0/1, an unknown gender) are a
+per-sample matter: :func:`load_human_data` returns them as stored and the
+datasets filter them with :func:`find_bad_samples`.
 """
 import os
 import os.path as osp
@@ -47,11 +60,13 @@ import numpy as np
 
 from mpt_plugin.body_models.conventions import NUM_HUMAN_DATA_JOINTS
 from mpt_plugin.body_models.io import BodyModelFileError, load_npz_safe
+from mpt_plugin.utils.value_checks import bad_rows, cast_finite_mask
 
 __all__ = [
     'HumanDataFormatError', 'load_human_data', 'validate_human_data',
-    'save_human_data', 'KEYPOINT_KEYS', 'HUMAN_DATA_DUNDER_KEYS',
-    'REQUIRED_IMAGE_KEYS'
+    'save_human_data', 'find_bad_samples', 'image_path_escapes',
+    'KEYPOINT_KEYS', 'HUMAN_DATA_DUNDER_KEYS', 'REQUIRED_IMAGE_KEYS',
+    'BAD_SAMPLE_EXPECTED', 'GENDER_MALE', 'GENDER_FEMALE', 'GENDER_NEUTRAL'
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -78,6 +93,27 @@ _SMPL_REQUIRED = ('body_pose', 'global_orient', 'betas')
 
 _BODY_MODEL_KEYS = ('smpl', 'smplh', 'smplx')
 
+#: Accepted ``meta['gender']`` spellings (compared lower-cased, stripped).
+GENDER_MALE = ('m', 'male')
+GENDER_FEMALE = ('f', 'female')
+GENDER_NEUTRAL = ('', 'n', 'neutral', 'none', 'unknown', 'u')
+
+#: What each key checked by :func:`find_bad_samples` must hold per sample.
+BAD_SAMPLE_EXPECTED: Dict[str, str] = {
+    'bbox_xywh': 'x, y, w, h finite in float32 with w > 0 and h > 0 px',
+    'has_smpl': '0 or 1',
+    'keypoints2d': 'x, y, conf finite in float32 (joints used)',
+    'keypoints3d': 'x, y, z, conf finite in float32 (joints used)',
+    'meta.gender': (f'one of {GENDER_MALE + GENDER_FEMALE + GENDER_NEUTRAL} '
+                    '(any case) or an integer code -1/0/1'),
+}
+for _sub, (_text, _) in _SMPL_SHAPES.items():
+    BAD_SAMPLE_EXPECTED[f'smpl.{_sub}'] = (f'{_text} finite in float32 '
+                                           '(axis-angle rad / metres)')
+
+#: Nesting depth beyond which a pickled member is refused.
+MAX_NESTING = 32
+
 
 class HumanDataFormatError(ValueError):
     """A HumanData file or dict does not follow mmhuman3d's layout."""
@@ -88,10 +124,14 @@ class HumanDataFormatError(ValueError):
 # ---------------------------------------------------------------------------
 
 
-def _plain_data_problem(value: Any, where: str) -> Optional[str]:
+def _plain_data_problem(value: Any, where: str,
+                        depth: int = 0) -> Optional[str]:
     """Returns a description of the first value that is not plain data
     (dict/list/tuple with str/number keys and values, str, bytes, numbers,
-    None, non-object arrays), or None when all of it is plain."""
+    None, non-object arrays, nested at most :data:`MAX_NESTING` deep), or
+    None when all of it is plain."""
+    if depth > MAX_NESTING:
+        return f'{where} is nested deeper than {MAX_NESTING} levels'
     if value is None or isinstance(value, (str, bytes, bool, Number,
                                            np.generic)):
         if isinstance(value, np.generic) and value.dtype == object:
@@ -101,7 +141,7 @@ def _plain_data_problem(value: Any, where: str) -> Optional[str]:
         if value.dtype != object:
             return None
         for i, item in enumerate(value.ravel()):
-            problem = _plain_data_problem(item, f'{where}[{i}]')
+            problem = _plain_data_problem(item, f'{where}[{i}]', depth + 1)
             if problem:
                 return problem
         return None
@@ -109,13 +149,13 @@ def _plain_data_problem(value: Any, where: str) -> Optional[str]:
         for k, v in value.items():
             if not isinstance(k, (str, bytes, Number)):
                 return f'{where} has a key of type {type(k).__name__}'
-            problem = _plain_data_problem(v, f'{where}[{k!r}]')
+            problem = _plain_data_problem(v, f'{where}[{k!r}]', depth + 1)
             if problem:
                 return problem
         return None
     if type(value) in (list, tuple):
         for i, item in enumerate(value):
-            problem = _plain_data_problem(item, f'{where}[{i}]')
+            problem = _plain_data_problem(item, f'{where}[{i}]', depth + 1)
             if problem:
                 return problem
         return None
@@ -408,6 +448,171 @@ def validate_human_data(data: Dict[str, Any],
         arr = check_len('meta.gender', meta['gender'], 'shape (N,)')
         if arr.ndim != 1:
             fail('meta.gender', 'shape (N,)', f'shape {arr.shape}')
+
+
+# ---------------------------------------------------------------------------
+# Per-sample value checks (the dataset half of the value policy)
+# ---------------------------------------------------------------------------
+
+
+def _bad_gender(gender: Any) -> np.ndarray:
+    """``(N,)`` bool: ``meta['gender']`` entries that are not an accepted
+    spelling (:data:`GENDER_MALE` / ``_FEMALE`` / ``_NEUTRAL``, any case,
+    None) or integer code -1/0/1."""
+    arr = np.asarray(gender)
+    if arr.dtype.kind in 'iub':
+        return ~np.isin(arr, (-1, 0, 1))
+    if arr.dtype.kind == 'f':
+        return ~(cast_finite_mask(arr) & np.isin(arr, (-1, 0, 1)))
+    if arr.dtype == object:
+        bad_type = np.array(
+            [g is not None and not isinstance(g, (str, bytes)) for g in arr],
+            bool)
+        text = np.array([
+            '' if g is None or not isinstance(g, (str, bytes)) else
+            (g.decode('latin1') if isinstance(g, bytes) else g) for g in arr
+        ], dtype=str)
+    elif arr.dtype.kind in 'SU':
+        bad_type = np.zeros(arr.shape, bool)
+        text = (np.char.decode(arr, 'latin1')
+                if arr.dtype.kind == 'S' else arr)
+    else:
+        return np.ones(arr.shape, bool)
+    text = np.char.lower(np.char.strip(text.astype(str)))
+    allowed = GENDER_MALE + GENDER_FEMALE + GENDER_NEUTRAL
+    return bad_type | ~np.isin(text, allowed)
+
+
+def _keypoint_columns(data: Dict[str, Any], key: str,
+                      joints: Optional[Sequence[int]]) -> np.ndarray:
+    """Stored ``(N, J, C)`` values of the ``human_data`` joints ``joints``
+    (default: every joint of the mask) that the file has."""
+    mask = np.asarray(data[f'{key}_mask']).astype(bool)
+    joints = (np.flatnonzero(mask) if joints is None else np.asarray(
+        joints, np.int64))
+    joints = joints[mask[joints]]
+    if data.get('__keypoints_compressed__', False):
+        columns = (np.cumsum(mask) - 1)[joints]
+    else:
+        columns = joints
+    return np.asarray(data[key])[:, columns]
+
+
+def find_bad_samples(data: Dict[str, Any],
+                     keypoint_joints: Optional[Dict[str, Sequence[int]]]
+                     = None,
+                     keys: Optional[Iterable[str]] = None
+                     ) -> Dict[str, np.ndarray]:
+    """Per key, which samples hold a bad value (the value policy of
+    :mod:`mpt_plugin.utils.value_checks`, judged after the cast to
+    float32).
+
+    A sample is bad under:
+
+    - ``'bbox_xywh'``: a non-finite x, y, w or h, or ``w <= 0`` or
+      ``h <= 0`` (the confidence column is not used and not checked);
+    - ``'has_smpl'``: a value other than 0 or 1 (NaN included);
+    - ``'smpl.body_pose'`` / ``'smpl.global_orient'`` / ``'smpl.betas'`` /
+      ``'smpl.transl'``: a non-finite value;
+    - ``'keypoints2d'`` / ``'keypoints3d'``: a non-finite coordinate or
+      confidence among the joints used (see ``keypoint_joints``);
+    - ``'meta.gender'``: not an accepted spelling (:data:`GENDER_MALE`,
+      :data:`GENDER_FEMALE`, :data:`GENDER_NEUTRAL`, any case; None) nor an
+      integer code -1/0/1.
+
+    :data:`BAD_SAMPLE_EXPECTED` holds the matching expectations (for
+    :func:`~mpt_plugin.utils.value_checks.filter_bad_samples`).
+
+    Args:
+        data (dict): A validated HumanData dict (as returned by
+            :func:`load_human_data`, compressed or not).
+        keypoint_joints (dict[str, Sequence[int]], optional): Per keypoint
+            key, the ``human_data`` joint indices whose values are used;
+            joints outside the file's mask are ignored. Defaults to every
+            joint of the mask.
+        keys (Iterable[str], optional): Check only these keys (names as
+            above). Defaults to every key above that ``data`` has.
+
+    Returns:
+        dict[str, np.ndarray]: For each checked key present, ``(N,)`` bool
+        (True = bad sample).
+    """
+    keypoint_joints = keypoint_joints or {}
+    wanted = None if keys is None else set(keys)
+    out: Dict[str, np.ndarray] = {}
+
+    def want(key: str) -> bool:
+        return wanted is None or key in wanted
+
+    if 'bbox_xywh' in data and want('bbox_xywh'):
+        box = np.asarray(data['bbox_xywh'])[:, :4]
+        bad = bad_rows(box) if len(box) else np.zeros(0, bool)
+        with np.errstate(all='ignore'):
+            size = box[:, 2:4].astype(np.float32)
+            bad |= ~(size > 0).all(axis=1)
+        out['bbox_xywh'] = bad
+    if 'has_smpl' in data and want('has_smpl'):
+        arr = np.asarray(data['has_smpl'])
+        out['has_smpl'] = ~(cast_finite_mask(arr) & np.isin(arr, (0, 1)))
+    smpl = data.get('smpl') or {}
+    for sub in _SMPL_SHAPES:
+        if sub in smpl and want(f'smpl.{sub}'):
+            arr = np.asarray(smpl[sub])
+            out[f'smpl.{sub}'] = (bad_rows(arr)
+                                  if len(arr) else np.zeros(0, bool))
+    for key in KEYPOINT_KEYS:
+        if key in data and want(key):
+            values = _keypoint_columns(data, key, keypoint_joints.get(key))
+            out[key] = (bad_rows(values) if len(values) else np.zeros(
+                0, bool))
+    meta = data.get('meta') or {}
+    if meta.get('gender') is not None and want('meta.gender'):
+        out['meta.gender'] = _bad_gender(meta['gender'])
+    return out
+
+
+def image_path_escapes(paths: Any) -> np.ndarray:
+    """Which image paths do not stay inside the folder they are relative to.
+
+    Judged on the text alone (``os.path.normpath``), so a symbolic link
+    inside the folder may point anywhere: a path escapes when it is
+    absolute, goes above the folder with ``..`` (``a/../../x``), is empty
+    or ``.``, or holds a NUL byte.
+
+    Args:
+        paths (Any): ``(N,)`` str (or bytes, read as UTF-8) array.
+
+    Returns:
+        np.ndarray: ``(N,)`` bool, True where the path escapes.
+    """
+    arr = np.asarray(paths)
+    if arr.dtype.kind == 'S':
+        arr = np.char.decode(arr, 'utf-8', 'replace')
+    arr = arr.astype(str).reshape(-1)
+    if not arr.size:
+        return np.zeros(0, bool)
+    # An embedded NUL: fewer non-zero code points than the length (numpy
+    # treats NUL as padding: the length ends at the last non-NUL).
+    length = np.char.str_len(arr)
+    has_nul = (arr.view(np.uint32).reshape(arr.size, -1) != 0).sum(1) < length
+    # Cheap vectorised pre-filter; only candidates are normalised.
+    suspect = ((np.char.find(arr, '..') >= 0)
+               | np.char.startswith(arr, os.sep)
+               | (length == 0)
+               | has_nul
+               | np.isin(arr, ('.', './')))
+    if osp.altsep:
+        suspect |= np.char.startswith(arr, osp.altsep) | (
+            np.char.find(arr, ':') >= 0)
+    out = np.zeros(arr.shape, bool)
+    for i in np.flatnonzero(suspect):
+        p = str(arr[i])
+        norm = osp.normpath(p) if p else ''
+        out[i] = (not p or has_nul[i] or osp.isabs(p)
+                  or bool(osp.splitdrive(p)[0]) or norm in ('.', '..')
+                  or norm.startswith('..' + os.sep)
+                  or bool(osp.altsep and norm.startswith('..' + osp.altsep)))
+    return out
 
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Target-domain 2D detections for Key2Mesh domain adaptation / evaluation.
 
 Key2Mesh adapts its feature extractor to a target domain using only 2D
-keypoint *detections* of real images (models_spec C.4); the 3D labels of
+keypoint *detections* of real images (its paper, sec. 3.4); the 3D labels of
 the target set, when a file has them, may only be used for evaluation.
 :class:`Key2MeshKeypointsDataset` reads such detections, converts them to
 the regressor's input convention, drops (and counts) bad detections and
@@ -39,7 +39,12 @@ Input formats (``data_format``):
   5. a list of per-image lists of layout 1 (several images in one file).
 
   Coordinates are pixels of the original image; JSON ``null``/``NaN``
-  values become NaN and are filtered as non-finite.
+  values become NaN and are filtered as non-finite. Every value must be a
+  JSON number or ``null`` (a string or a boolean is a format error, never
+  converted), nested exactly as above; ``keypoint_scores`` of
+  ``pred_instances`` must be ``(M, K)`` (``(K,)`` only for one instance;
+  one row is never broadcast to several instances). A file nested too
+  deeply for Python's JSON parser is refused naming the file.
 
 Conversion (``keypoint_convention`` -> ``target_convention``, by default
 ``'openpose_coco18'``, Key2Mesh's OpenPose BODY_COCO order): COCO-17
@@ -54,8 +59,14 @@ both shoulders reach ``conf_threshold``.
 Filtering (each dropped detection counted under its first failing reason,
 in this order; see :attr:`Key2MeshKeypointsDataset.filter_stats`):
 
-- ``non_finite``: a NaN/inf coordinate or score among the source joints
-  that feed the target joints;
+- ``non_finite``: a coordinate or score among the source joints that feed
+  the target joints that is NaN/inf once cast to float32 (so 1e39 counts);
+- ``bad_value``: any other bad value of the detection (the shared policy
+  of :mod:`mpt_plugin.utils.value_checks`): a box that is given but
+  non-finite in float32 or has ``w <= 0`` / ``h <= 0``, and, for HumanData
+  files with ``load_gt=True``, a bad evaluation label (see
+  :func:`~mpt_plugin.datasets.human_data_io.find_bad_samples`: non-finite
+  ``smpl`` / ``keypoints3d``, ``has_smpl`` not 0/1, unknown gender);
 - ``no_joints``: every target joint has score ``<= 0`` (all missing);
 - ``few_joints``: fewer than ``min_visible_joints`` *detected* target
   joints (synthesised joints do not count) with score
@@ -65,6 +76,11 @@ With ``instance_selection='largest'`` only the largest remaining instance
 of each image / frame / HumanData row group is kept (bbox area, else the
 extent of its confident joints), the others counted as ``not_selected``.
 Images without any instance are counted as ``no_instances``.
+
+With ``on_bad_sample='raise'`` a detection failing ``non_finite`` or
+``bad_value`` raises instead (naming the file, the image / sample, the key
+and what was expected); :attr:`Key2MeshKeypointsDataset.bad_value_counts`
+counts the bad detections per key either way.
 """
 import json
 import os
@@ -80,8 +96,12 @@ from mpt_plugin.body_models.conventions import (convert_keypoints,
                                                 get_keypoint_names,
                                                 get_mapping)
 from mpt_plugin.registry import DATASETS
+from mpt_plugin.utils.value_checks import (bad_rows, cast_finite_mask,
+                                           filter_bad_samples)
 from .human_data_dataset import gender_codes
-from .human_data_io import load_human_data
+from .human_data_io import (BAD_SAMPLE_EXPECTED, HumanDataFormatError,
+                            find_bad_samples, load_human_data)
+from .human_data_split import check_split, select_split
 from .transforms.normalize_keypoints import (coco17_to_openpose18,
                                              normalize_keypoints_2d)
 
@@ -89,7 +109,7 @@ __all__ = ['Key2MeshKeypointsDataset', 'Key2MeshKeypointsFormatError',
            'FILTER_REASONS']
 
 #: Reasons a detection is dropped, in the order they are tested.
-FILTER_REASONS = ('non_finite', 'no_joints', 'few_joints')
+FILTER_REASONS = ('non_finite', 'bad_value', 'no_joints', 'few_joints')
 
 _FORMATS = ('humandata', 'mmpose_json')
 _TARGETS = ('openpose_coco18', 'coco')
@@ -99,6 +119,32 @@ _HUMANDATA_KEYS = ('keypoints2d', 'bbox_xywh', 'smpl', 'has_smpl',
                    'keypoints3d', 'meta', 'image_path')
 #: OpenPose-18 indices of the neck and the right / left shoulders.
 _NECK, _RSHO, _LSHO = 1, 2, 5
+#: Marks a JSON file too deeply nested to parse.
+_TOO_DEEP = object()
+#: Most list levels a JSON value may have (``pred_instances.keypoints``).
+_MAX_JSON_LIST_DEPTH = 3
+#: What each key checked for bad values must hold (JSON keys; HumanData
+#: keys are in :data:`BAD_SAMPLE_EXPECTED`).
+_EXPECTED = dict(
+    BAD_SAMPLE_EXPECTED,
+    keypoints='x, y finite in float32 px (joints used)',
+    keypoint_scores='scores finite in float32 (joints used)',
+    bbox='x1, y1, x2, y2 finite in float32 with x2 > x1 and y2 > y1 px')
+
+
+def _take_rows(raw: Dict[str, Any], rows: np.ndarray) -> Dict[str, Any]:
+    """The ``rows`` (file row numbers) of a HumanData ``raw`` read: per-row
+    arrays are indexed, ``source_index`` and error locations keep the
+    file's row numbers, everything else is shared."""
+    out = dict(raw)
+    for key in ('keypoints', 'scores', 'bboxes', 'groups', 'instance_ids',
+                'source_index'):
+        out[key] = raw[key][rows]
+    out['bad_values'] = {k: v[rows] for k, v in raw['bad_values'].items()}
+    if raw.get('eval_gt'):
+        out['eval_gt'] = {k: v[rows] for k, v in raw['eval_gt'].items()}
+    out['locate'] = lambda i: raw['locate'](int(rows[i]))
+    return out
 
 
 class Key2MeshKeypointsFormatError(ValueError):
@@ -111,11 +157,30 @@ def _fail(path: str, where: str, expected: str, got: Any) -> None:
 
 
 def _as_float(value: Any, path: str, where: str) -> np.ndarray:
-    """float64 array of a JSON value (``null`` -> NaN)."""
+    """float64 array of a JSON value (``null`` -> NaN).
+
+    Only JSON numbers and ``null`` in at most :data:`_MAX_JSON_LIST_DEPTH`
+    list levels are accepted: strings and booleans (which numpy would
+    convert) are refused, as are ragged lists and integers beyond float64.
+    """
+    if isinstance(value, np.ndarray) and value.dtype.kind == 'f':
+        return value.astype(np.float64)  # already checked
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list):
+            if depth >= _MAX_JSON_LIST_DEPTH:
+                _fail(path, where, 'numbers in at most '
+                      f'{_MAX_JSON_LIST_DEPTH} nested lists', 'deeper lists')
+            stack.extend((x, depth + 1) for x in reversed(item))
+        elif item is not None and type(item) not in (int, float):
+            _fail(path, where, 'JSON numbers or null',
+                  f'a {type(item).__name__} ({repr(item)[:40]})')
     try:
         return np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        _fail(path, where, 'numbers', f'{type(value).__name__} ({err})')
+    except (TypeError, ValueError, OverflowError) as err:
+        _fail(path, where, 'numbers in regular (rectangular) lists, within '
+              'the float64 range', f'{type(value).__name__} ({err})')
 
 
 class _JsonInstances:
@@ -126,9 +191,11 @@ class _JsonInstances:
         self.keypoints: List[np.ndarray] = []  # (K, 2) each
         self.scores: List[np.ndarray] = []  # (K,) each
         self.bboxes: List[np.ndarray] = []  # (4,) xyxy, NaN if absent
+        self.bbox_given: List[bool] = []
         self.groups: List[int] = []  # image / frame id of each instance
         self.instance_ids: List[int] = []
         self.sources: List[str] = []  # one entry per group
+        self.files: List[str] = []  # the file of each group
         self.num_empty = 0
 
     def add_image(self, instances: Any, path: str, name: str) -> None:
@@ -138,6 +205,7 @@ class _JsonInstances:
                   type(instances).__name__)
         group = len(self.sources)
         self.sources.append(name)
+        self.files.append(path)
         if not instances:
             self.num_empty += 1
         for i, inst in enumerate(instances):
@@ -173,7 +241,9 @@ class _JsonInstances:
         scores = _as_float(pred['keypoint_scores'], path,
                            f'{name} key "pred_instances.keypoint_scores"')
         if kps.ndim == 2 and kps.size:  # a single instance (K, 2)
-            kps, scores = kps[None], scores.reshape(1, -1)
+            kps = kps[None]
+            if scores.ndim == 1:
+                scores = scores[None]
         num = kps.shape[0] if kps.ndim == 3 else 0
         bboxes = pred.get('bboxes')
         if bboxes is not None:
@@ -185,14 +255,20 @@ class _JsonInstances:
             bboxes = bboxes.reshape(num, 4)
         group = len(self.sources)
         self.sources.append(name)
+        self.files.append(path)
         if kps.size == 0:
             self.num_empty += 1
             return
         if kps.ndim != 3:
             _fail(path, f'{name} key "pred_instances.keypoints"',
                   f'shape (M, {self.num_joints}, 2)', f'shape {kps.shape}')
+        if scores.shape != (num, self.num_joints):
+            _fail(path, f'{name} key "pred_instances.keypoint_scores"',
+                  f'shape (M, {self.num_joints}) with M = {num} instances '
+                  '(one row per instance, never broadcast)',
+                  f'shape {scores.shape}')
         for i in range(num):
-            self._add(kps[i], scores[i] if scores.ndim == 2 else scores,
+            self._add(kps[i], scores[i],
                       None if bboxes is None else bboxes[i], path,
                       f'{name} instance {i}', group, i)
 
@@ -211,16 +287,18 @@ class _JsonInstances:
         self.scores.append(scores)
         self.bboxes.append(
             np.full(4, np.nan) if bbox is None else bbox.reshape(4))
+        self.bbox_given.append(bbox is not None)
         self.groups.append(group)
         self.instance_ids.append(instance)
 
 
 def _parse_json(obj: Any, path: str, out: _JsonInstances,
-                base: str) -> None:
-    """Dispatches one JSON document to the accepted layouts."""
+                base: str, nested: bool = False) -> None:
+    """Dispatches one JSON document to the accepted layouts (``nested``:
+    inside layout 3's ``instance_info``, which may not nest again)."""
     if isinstance(obj, dict):
-        if 'instance_info' in obj:  # layout 3
-            _parse_json(obj['instance_info'], path, out, base)
+        if 'instance_info' in obj and not nested:  # layout 3
+            _parse_json(obj['instance_info'], path, out, base, nested=True)
             return
         if 'pred_instances' in obj:  # layout 4, one image
             out.add_pred_instances(obj['pred_instances'], path, base)
@@ -299,6 +377,19 @@ class Key2MeshKeypointsDataset(Dataset):
         test_mode (bool): Accepted for MMEngine configs; no effect (items
             are deterministic). Defaults to False.
         verbose (bool): Log :attr:`filter_stats` once. Defaults to True.
+        on_bad_sample (str): ``'skip'`` drops detections failing
+            ``non_finite`` / ``bad_value`` and counts them;
+            ``'raise'`` raises on the first one (a
+            :class:`Key2MeshKeypointsFormatError` for JSON, a
+            :class:`~mpt_plugin.datasets.human_data_io.HumanDataFormatError`
+            for HumanData) naming the file, the image / sample, the key and
+            what was expected. Defaults to ``'skip'``.
+        split (dict, optional): HumanData only: read one part of the file,
+            split by subject or sequence parsed from ``image_path``
+            (``dict(held_out=[...], part='val' | 'train', by='subject' |
+            'sequence')``, :mod:`~mpt_plugin.datasets.human_data_split`)
+            before any filtering; ``source_index`` keeps the file's row
+            numbers. None reads every row. Defaults to None.
 
     Attributes:
         filter_stats (dict[str, int]): ``total`` detections read, ``kept``,
@@ -307,6 +398,11 @@ class Key2MeshKeypointsDataset(Dataset):
             not part of ``total``).
         sources (list[str]): HumanData: ``image_path`` per row (or the row
             number); JSON: ``file[...]`` / ``file frame i`` per image.
+        bad_value_counts (dict[str, int]): Per key, the number of read
+            detections with a bad value there (JSON: ``keypoints``,
+            ``keypoint_scores``, ``bbox``; HumanData: ``keypoints2d``,
+            ``bbox_xywh``, ``smpl.*``, ``has_smpl``, ``keypoints3d``,
+            ``meta.gender``); a detection may count under several keys.
 
     Each item is ``dict(inputs, data_samples)`` (``K`` = 18 target joints,
     or 17 with ``target_convention='coco'``), the keypoint-batch contract of
@@ -335,7 +431,8 @@ class Key2MeshKeypointsDataset(Dataset):
         HumanDataFormatError: A HumanData file breaks its layout (names
             the file and the key).
         Key2MeshKeypointsFormatError: A JSON file breaks every accepted
-            layout (names the file, the image/instance and the key).
+            layout (names the file, the image/instance and the key), or a
+            bad value with ``on_bad_sample='raise'``.
         ValueError: Bad arguments.
     """
 
@@ -354,7 +451,17 @@ class Key2MeshKeypointsDataset(Dataset):
                  gt_keypoints3d_convention: Optional[str] = 'h36m',
                  data_root: str = '',
                  test_mode: bool = False,
-                 verbose: bool = True) -> None:
+                 verbose: bool = True,
+                 on_bad_sample: str = 'skip',
+                 split: Optional[dict] = None) -> None:
+        self.split = check_split(split)
+        if self.split is not None and data_format != 'humandata':
+            raise ValueError('split needs data_format=\'humandata\' (groups '
+                             f'come from image_path), got {data_format!r}')
+        if on_bad_sample not in ('skip', 'raise'):
+            raise ValueError("on_bad_sample must be 'skip' or 'raise', got "
+                             f'{on_bad_sample!r}')
+        self.on_bad_sample = on_bad_sample
         if data_format not in _FORMATS:
             raise ValueError(f'data_format must be one of {_FORMATS}, got '
                              f'{data_format!r}')
@@ -397,6 +504,9 @@ class Key2MeshKeypointsDataset(Dataset):
 
         if data_format == 'humandata':
             raw = self._read_humandata(self.ann_file)
+            if self.split is not None:
+                raw = _take_rows(raw, np.flatnonzero(select_split(
+                    raw['sources'], source=self.ann_file, **self.split)))
         else:
             raw = self._read_json(self.ann_file)
         self._build(raw)
@@ -415,8 +525,22 @@ class Key2MeshKeypointsDataset(Dataset):
         bboxes = np.full((num, 4), np.nan)
         if 'bbox_xywh' in data:
             xywh = np.asarray(data['bbox_xywh'], dtype=np.float64)[:, :4]
-            bboxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]],
-                                    axis=1)
+            with np.errstate(all='ignore'):
+                bboxes = np.concatenate(
+                    [xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+        checked = ['bbox_xywh']
+        joints = {}
+        if self.load_gt:
+            checked += ['has_smpl', 'smpl.body_pose', 'smpl.global_orient',
+                        'smpl.betas', 'meta.gender']
+            if 'keypoints3d' in data and self.gt_keypoints3d_convention:
+                checked.append('keypoints3d')
+                joints['keypoints3d'] = get_mapping(
+                    'human_data', self.gt_keypoints3d_convention,
+                    approximate=True,
+                    src_mask=np.asarray(data['keypoints3d_mask']))[1]
+            if not data.get('smpl'):
+                checked.remove('has_smpl')  # not read without smpl
         if 'image_path' in data:
             sources = [str(p) for p in np.asarray(data['image_path'])]
         else:
@@ -433,9 +557,17 @@ class Key2MeshKeypointsDataset(Dataset):
             instance_ids=np.zeros(num, np.int64),
             source_index=np.arange(num),
             sources=sources,
-            num_empty=0)
+            num_empty=0,
+            bad_values=find_bad_samples(data, keypoint_joints=joints,
+                                        keys=checked),
+            keypoint_keys=('keypoints2d', 'keypoints2d'),
+            locate=lambda i: f'{path}: sample {i}',
+            error_cls=HumanDataFormatError)
         if self.load_gt:
-            raw['eval_gt'] = self._humandata_gt(data, num)
+            # rows with bad labels are dropped (or raised on) in _build;
+            # their float32 cast may overflow quietly here
+            with np.errstate(over='ignore', invalid='ignore'):
+                raw['eval_gt'] = self._humandata_gt(data, num)
         return raw
 
     def _humandata_gt(self, data: Dict[str, Any],
@@ -483,22 +615,47 @@ class Key2MeshKeypointsDataset(Dataset):
             try:
                 with open(file, encoding='utf-8') as f:
                     obj = json.load(f)
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            except RecursionError:
+                # re-raised outside the handler, with the stack unwound
+                obj = _TOO_DEEP
+            except (ValueError, UnicodeDecodeError) as err:
+                # JSONDecodeError, and ints beyond Python's digit limit
                 raise Key2MeshKeypointsFormatError(
                     f'{file}: not valid JSON ({err})') from err
+            if obj is _TOO_DEEP:
+                raise Key2MeshKeypointsFormatError(
+                    f'{file}: JSON nested too deeply for the parser (an '
+                    'MMPose prediction file is at most 5 levels deep)')
             _parse_json(obj, file, out, osp.basename(file))
         num, k = len(out.keypoints), out.num_joints
+        bboxes = np.stack(out.bboxes) if num else np.zeros((0, 4))
+        given = np.asarray(out.bbox_given, bool)
+        with np.errstate(all='ignore'):
+            box32 = bboxes.astype(np.float32)
+            ok = (cast_finite_mask(bboxes).all(-1)
+                  & (box32[:, 2] > box32[:, 0]) & (box32[:, 3] > box32[:, 1]))
+        groups = np.asarray(out.groups, np.int64)
+        ids = np.asarray(out.instance_ids, np.int64)
+
+        def locate(i: int) -> str:
+            return (f'{out.files[groups[i]]}: {out.sources[groups[i]]} '
+                    f'instance {ids[i]}')
+
         return dict(
             keypoints=(np.stack(out.keypoints) if num else np.zeros(
                 (0, k, 2))),
             scores=np.stack(out.scores) if num else np.zeros((0, k)),
             joint_mask=np.ones(k, bool),
-            bboxes=np.stack(out.bboxes) if num else np.zeros((0, 4)),
-            groups=np.asarray(out.groups, np.int64),
-            instance_ids=np.asarray(out.instance_ids, np.int64),
-            source_index=np.asarray(out.groups, np.int64),
+            bboxes=bboxes,
+            groups=groups,
+            instance_ids=ids,
+            source_index=groups,
             sources=out.sources,
-            num_empty=out.num_empty)
+            num_empty=out.num_empty,
+            bad_values=dict(bbox=given & ~ok),
+            keypoint_keys=('keypoints', 'keypoint_scores'),
+            locate=locate,
+            error_cls=Key2MeshKeypointsFormatError)
 
     # ------------------------------------------------------------------
     # Conversion, filtering, normalisation (vectorised over N)
@@ -511,8 +668,8 @@ class Key2MeshKeypointsDataset(Dataset):
 
         Returns:
             tuple: ``(kps (N, K, 2), scores (N, K), detected (K,) bool:
-            target joints with a real source joint, finite (N,) bool:
-            every used source value is finite)``.
+            target joints with a real source joint, bad (N, 2) bool: a
+            used source coordinate / score is not finite in float32)``.
         """
         src, dst = self.keypoint_convention, self.target_convention
         num_dst = len(get_keypoint_names(dst))
@@ -532,11 +689,15 @@ class Key2MeshKeypointsDataset(Dataset):
             out[..., ~detected, 2] = 0.0  # absent from the file
             used = np.asarray(used, np.int64)
             used = used[joint_mask[used]]
-        finite = np.isfinite(stacked[:, used]).all(axis=(1, 2))
-        out = np.where(np.isfinite(out), out, 0.0)
+        num = stacked.shape[0]
+        bad = np.stack([
+            bad_rows(kps[:, used]) if num else np.zeros(0, bool),
+            bad_rows(scores[:, used]) if num else np.zeros(0, bool)
+        ], axis=1)
+        out = np.where(cast_finite_mask(out), out, 0.0)
         if dst == 'openpose_coco18' and not detected[_NECK]:
             out = self._synthesise_neck(out)
-        return out[..., :2], out[..., 2], detected, finite
+        return out[..., :2], out[..., 2], detected, bad
 
     def _synthesise_neck(self, out: np.ndarray) -> np.ndarray:
         """Neck = shoulder midpoint, score min of both (0 unless both reach
@@ -551,12 +712,24 @@ class Key2MeshKeypointsDataset(Dataset):
         return out
 
     def _build(self, raw: Dict[str, Any]) -> None:
-        kps, scores, detected, finite = self._convert(
+        kps, scores, detected, bad_kp = self._convert(
             raw['keypoints'], raw['scores'], raw['joint_mask'])
         num = kps.shape[0]
+        kp_key, score_key = raw['keypoint_keys']
+        values = {kp_key: bad_kp[:, 0]}
+        values[score_key] = values.get(score_key, False) | bad_kp[:, 1]
+        values.update(raw['bad_values'])
+        # 'raise' stops here, naming the first bad detection; 'skip' counts
+        _, self.bad_value_counts = filter_bad_samples(
+            values, self.ann_file, self.on_bad_sample, num,
+            expected=_EXPECTED, error_cls=raw['error_cls'],
+            locate=raw['locate'])
+        other = np.zeros(num, bool)
+        for flag in raw['bad_values'].values():
+            other |= flag
         visible = ((scores >= self.score_threshold) & detected).sum(-1)
         reasons = np.full(num, -1, np.int64)  # -1 = kept
-        bad = [~finite, (scores <= 0).all(-1),
+        bad = [bad_kp.any(1), other, (scores <= 0).all(-1),
                visible < self.min_visible_joints]
         for code, flag in enumerate(bad):
             reasons[(reasons < 0) & flag] = code
@@ -631,6 +804,9 @@ class Key2MeshKeypointsDataset(Dataset):
                    f'{k} {stats[k]}' for k in FILTER_REASONS +
                    ('not_selected', )) +
                f'; images without detections: {stats["no_instances"]}')
+        if self.bad_value_counts:
+            msg += '; bad values per key: ' + ', '.join(
+                f'{k} {n}' for k, n in self.bad_value_counts.items())
         logger = MMLogger.get_current_instance()
         if stats['kept'] == 0:
             logger.warning(msg + ' -- the dataset is EMPTY')

@@ -9,17 +9,20 @@ What a reader does with a bad value depends on what the file is:
   whole file unusable, so the reader raises with :func:`require_finite`, which
   names the file, the key, the first bad index and the expected layout;
 - **datasets** (AMASS sequences, HumanData samples, detections): the bad
-  samples are filtered and counted per file with :func:`bad_rows`; the
-  dataset's ``on_bad_*`` option chooses between dropping them (and reporting
-  the count) and raising.
+  samples are found with :func:`bad_rows` and filtered and counted per file
+  with :func:`filter_bad_samples`; the dataset's ``on_bad_*`` option chooses
+  between dropping them (and reporting the count) and raising.
 
 Functions here are pure numpy, no registry, no file access.
 """
-from typing import Optional, Type
+from typing import Callable, Dict, Mapping, Optional, Tuple, Type
 
 import numpy as np
 
-__all__ = ['BadValueError', 'bad_rows', 'cast_finite_mask', 'require_finite']
+__all__ = [
+    'BadValueError', 'bad_rows', 'cast_finite_mask', 'filter_bad_samples',
+    'require_finite'
+]
 
 
 class BadValueError(ValueError):
@@ -121,3 +124,75 @@ def require_finite(arr: np.ndarray,
         f'{source}: key {key!r}: {len(bad)} value(s) not {bound}; first at '
         f'index {first}: {value!r}'
         + (f'; expected {expected}' if expected else ''))
+
+
+def filter_bad_samples(bad: Mapping[str, np.ndarray],
+                       source: str,
+                       on_bad: str,
+                       num: int,
+                       expected: Optional[Mapping[str, str]] = None,
+                       error_cls: Type[Exception] = BadValueError,
+                       option: str = 'on_bad_sample',
+                       locate: Optional[Callable[[int], str]] = None
+                       ) -> Tuple[np.ndarray, Dict[str, int]]:
+    """The dataset half of the policy: drop and count, or raise.
+
+    Args:
+        bad (Mapping[str, np.ndarray]): Per key, ``(num,)`` bool: True where
+            the sample's value under that key is bad (e.g. from
+            :func:`bad_rows`). A sample may be bad under several keys.
+        source (str): The file, for the message.
+        on_bad (str): ``'skip'`` (return the mask of good samples and the
+            counts) or ``'raise'``.
+        num (int): Number of samples ``N``.
+        expected (Mapping[str, str], optional): Per key, what was expected
+            (for the message).
+        error_cls (type): Exception raised with ``'raise'`` (and for a
+            mask of the wrong shape). Defaults to :class:`BadValueError`.
+        option (str): Name of the caller's option, for messages. Defaults
+            to ``'on_bad_sample'``.
+        locate (Callable[[int], str], optional): Sample index -> where it
+            is (e.g. ``'det/a.json: a.json instance 2'``), used instead of
+            ``'{source}: sample {index}'`` in the message.
+
+    Returns:
+        tuple: ``keep`` ``(num,)`` bool (samples bad under no key) and
+        ``counts`` dict: per key with at least one bad sample, the number of
+        its bad samples (keys in the order of ``bad``).
+
+    Raises:
+        ValueError: ``on_bad`` is neither ``'skip'`` nor ``'raise'``.
+        error_cls: With ``'raise'``, at the lowest bad sample index: names
+            ``source``, the key, the sample index, what was expected, and
+            how many samples are bad under that key.
+    """
+    if on_bad not in ('skip', 'raise'):
+        raise ValueError(f"{option} must be 'skip' or 'raise', got "
+                         f'{on_bad!r}')
+    expected = expected or {}
+    keep = np.ones(int(num), bool)
+    counts: Dict[str, int] = {}
+    first: Optional[Tuple[int, str]] = None
+    for key, mask in bad.items():
+        mask = np.asarray(mask, bool)
+        if mask.shape != (int(num), ):
+            raise error_cls(f'{source}: key {key!r}: bad-sample mask of shape '
+                            f'{mask.shape}, expected ({num},)')
+        n_bad = int(mask.sum())
+        if not n_bad:
+            continue
+        counts[key] = n_bad
+        keep &= ~mask
+        idx = int(np.argmax(mask))
+        if first is None or idx < first[0]:
+            first = (idx, key)
+    if on_bad == 'raise' and first is not None:
+        idx, key = first
+        text = expected.get(key, '')
+        where = locate(idx) if locate else f'{source}: sample {idx}'
+        raise error_cls(
+            f'{where}: key {key!r}: bad value'
+            + (f'; expected {text}' if text else '')
+            + f' ({counts[key]} of {num} samples of {source} bad under this '
+            f"key; {option}='skip' drops and counts them)")
+    return keep, counts

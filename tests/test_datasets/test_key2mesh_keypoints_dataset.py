@@ -56,7 +56,7 @@ def test_mmpose_json_coco_to_openpose18_and_normalisation(tmp_path):
                              data_format='mmpose_json'))
     assert len(ds) == 2 and ds.sources == ['img_000.json', 'img_001.json']
     assert ds.filter_stats == dict(total=2, kept=2, non_finite=0,
-                                   no_joints=0, few_joints=0,
+                                   bad_value=0, no_joints=0, few_joints=0,
                                    not_selected=0, no_instances=1)
     item = ds[0]
     kp_px = item['data_samples']['keypoints2d_px']
@@ -176,7 +176,7 @@ def test_filtering_counts_each_reason(tmp_path, monkeypatch):
     monkeypatch.setattr(logger, 'info', lambda msg: calls.append(msg))
     ds = Key2MeshKeypointsDataset(path, data_format='mmpose_json')
     assert ds.filter_stats == dict(total=7, kept=2, non_finite=3,
-                                   no_joints=1, few_joints=1,
+                                   bad_value=0, no_joints=1, few_joints=1,
                                    not_selected=0, no_instances=0)
     assert ds.instance_index.tolist() == [0, 6]
     assert len(calls) == 1 and 'non_finite 3' in calls[0]
@@ -376,7 +376,7 @@ def test_humandata_filtering_and_errors(tmp_path):
                     compress_keypoints=False)
     ds = Key2MeshKeypointsDataset(str(path), verbose=False)
     assert ds.filter_stats == dict(total=4, kept=1, non_finite=1,
-                                   no_joints=1, few_joints=1,
+                                   bad_value=0, no_joints=1, few_joints=1,
                                    not_selected=0, no_instances=0)
     assert ds.sources == ['0', '1', '2', '3']
     assert int(ds[0]['data_samples']['source_index']) == 0

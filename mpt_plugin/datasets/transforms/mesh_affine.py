@@ -118,14 +118,17 @@ class MeshAffine(BaseTransform):
             if key not in results:
                 raise KeyError(f'MeshAffine needs `{key}`; got keys '
                                f'{sorted(results)}')
+        where = (f'{results.get("img_path", "<no img_path>")} (sample '
+                 f'{results.get("sample_idx", "?")}): ')
         center = np.asarray(results['bbox_center'], dtype=np.float64)
-        if center.shape != (2, ):
-            raise ValueError(
-                f'bbox_center must have shape (2,) px, got {center.shape}')
+        if center.shape != (2, ) or not np.isfinite(center).all():
+            raise ValueError(f'{where}bbox_center must be 2 finite px, got '
+                             f'{center.tolist()!r}')
         scale = np.asarray(results['bbox_scale'], dtype=np.float64)
-        if scale.size != 1 or not float(scale.reshape(())) > 0:
-            raise ValueError('bbox_scale must be one positive float (crop '
-                             f'side in px), got {results["bbox_scale"]!r}')
+        if scale.size != 1 or not 0 < float(scale.reshape(())) < np.inf:
+            raise ValueError(f'{where}bbox_scale must be one finite float > '
+                             f'0 (crop side in px), got '
+                             f'{results["bbox_scale"]!r}')
         scale = float(scale.reshape(()))
         rotation = float(results.setdefault('rotation', 0.0))
         results.setdefault('flip', False)
