@@ -7,9 +7,12 @@ exactly the classes MMEngine Runner checkpoints hold with
 torch's ``weights_only`` loading.
 """
 from .utils.checkpoint import register_checkpoint_safe_globals
+from .utils.safe_checkpoint import install_safe_checkpoint_loaders
 from .version import __version__
 
 register_checkpoint_safe_globals()
+# every MMEngine CheckpointLoader scheme reads with weights_only=True
+install_safe_checkpoint_loaders()
 
 # Import order follows the data flow; every import registers components.
 from . import body_models  # noqa: E402,F401

@@ -33,16 +33,17 @@ _ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if _ROOT not in sys.path:  # allow running from a checkout without install
     sys.path.insert(0, _ROOT)
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.dataset import Compose, pseudo_collate  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
+from mmengine.runner.checkpoint import load_state_dict  # noqa: E402
 
 import mpt_plugin  # noqa: E402,F401  (registers the components)
 from mpt_plugin.body_models.conventions import get_keypoint_num  # noqa: E402
 from mpt_plugin.registry import MODELS  # noqa: E402
-from mpt_plugin.utils.checkpoint import \
-    register_checkpoint_safe_globals  # noqa: E402
+from mpt_plugin.apis.tool_config import CfgOptionsAction  # noqa: E402
+from mpt_plugin.utils.safe_checkpoint import (  # noqa: E402
+    CheckpointLoadError, CorruptCheckpointError, read_checkpoint)
 from mpt_plugin.visualization.mesh_visualizer import (  # noqa: E402
     crop_from_inputs, draw_mesh_overlay, load_smpl_faces)
 
@@ -62,16 +63,29 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--body-model-path', default=None,
                         help='SMPL file/folder for the faces when the model '
                         'and config have none')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     return parser.parse_args(argv)
 
 
 def build_model(cfg: Config, checkpoint: str,
                 device: str) -> torch.nn.Module:
-    """Model from ``cfg.model`` with the checkpoint's weights, eval mode."""
+    """Model from ``cfg.model`` with the checkpoint's weights, eval mode.
+
+    The checkpoint is read with ``weights_only=True`` (whatever
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says); a refused or broken file
+    raises :class:`~mpt_plugin.utils.safe_checkpoint.CheckpointLoadError`
+    naming it.
+    """
     model = MODELS.build(cfg.model)
-    register_checkpoint_safe_globals()
-    load_checkpoint(model, checkpoint, map_location='cpu')
+    ckpt = read_checkpoint(checkpoint, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt)
+    if not isinstance(state, dict):
+        raise CorruptCheckpointError(
+            f'checkpoint {checkpoint}: "state_dict" is a '
+            f'{type(state).__name__}, expected a dict', checkpoint)
+    state = {k[len('module.'):] if k.startswith('module.') else k: v
+             for k, v in state.items()}
+    load_state_dict(model, state, strict=False, logger='current')
     return model.to(device).eval()
 
 
@@ -181,9 +195,12 @@ def run_demo(image: str, config: str, checkpoint: str,
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    out = run_demo(args.image, args.config, args.checkpoint, args.bbox,
-                   args.out_dir, args.device, args.body_model_path,
-                   args.cfg_options)
+    try:
+        out = run_demo(args.image, args.config, args.checkpoint, args.bbox,
+                       args.out_dir, args.device, args.body_model_path,
+                       args.cfg_options)
+    except CheckpointLoadError as err:
+        sys.exit(f'demo.py: error: {type(err).__name__}: {err}')
     print(f'[demo] wrote {out["overlay"]}')
     print(f'[demo] wrote {out["obj"]}')
     return 0

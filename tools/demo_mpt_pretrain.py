@@ -19,11 +19,12 @@ import os.path as osp
 import time
 
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mpt_plugin  # noqa: F401  (registers components)
 from mpt_plugin.apis import evaluate_mocap_model, save_mocap_prediction_figure
+from mpt_plugin.apis.tool_config import CfgOptionsAction
 from mpt_plugin.body_models import MPTSMPL
 
 
@@ -35,7 +36,7 @@ def parse_args():
                         help='fraction of joints masked in the extra '
                         'evaluation (the MHM ablation protocol)')
     parser.add_argument('--num-figure-samples', type=int, default=4)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     return parser.parse_args()
 
 

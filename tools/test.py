@@ -1,8 +1,12 @@
 """Test (evaluate) a checkpoint with MMEngine's Runner (MMPose 1.x CLI).
 
 Same arguments and behaviour as MMPose 1.x ``tools/test.py``; in addition
-it imports ``mpt_plugin``, lets Runner checkpoints load under torch's
-``weights_only=True`` default and runs distributed on CPU-only machines.
+it imports ``mpt_plugin``, reads the checkpoint with ``weights_only=True``
+whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says
+(:mod:`mpt_plugin.utils.safe_checkpoint`; a refused or broken file ends
+with ``test.py: error: <ErrorClass>: <message naming the file>`` and
+status 1), checks ``--cfg-options`` items and runs distributed on CPU-only
+machines.
 
 Examples::
 
@@ -15,7 +19,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.hooks import Hook
 
 try:
@@ -25,9 +29,11 @@ except ImportError:  # running from a checkout that is not installed
     import mpt_plugin  # noqa: F401
 from mpt_plugin.engine.distributed import (setup_distributed,
                                            teardown_distributed)
-from mpt_plugin.apis.tool_config import (ToolArgumentError, build_runner,
-                                         enable_visualization, set_work_dir)
-from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
+from mpt_plugin.apis.tool_config import (CfgOptionsAction, ToolArgumentError,
+                                         build_runner, enable_visualization,
+                                         set_work_dir)
+from mpt_plugin.utils.safe_checkpoint import (CheckpointLoadError,
+                                              install_safe_checkpoint_loaders)
 
 OUT_EXTENSIONS = ('.json', '.yaml', '.yml', '.pkl', '.pickle')
 
@@ -57,7 +63,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config settings, `key=value` pairs merged into the '
         'config; lists as key="[a,b]" or key=a,b, no spaces inside a value')
     parser.add_argument(
@@ -191,7 +197,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         dict: The metrics returned by ``runner.test()``.
     """
     args = parse_args(argv)
-    register_checkpoint_safe_globals()
+    install_safe_checkpoint_loaders()
     cfg = Config.fromfile(args.config)
     try:
         cfg = merge_args(cfg, args)
@@ -205,6 +211,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
             runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')
         metrics = runner.test()
         success = True
+    except CheckpointLoadError as err:
+        sys.exit(f'{osp.basename(__file__)}: error: {type(err).__name__}: '
+                 f'{err}')
     finally:
         teardown_distributed(success)
     return metrics

@@ -2,9 +2,13 @@
 
 Same arguments and behaviour as MMPose 1.x ``tools/train.py``; in addition
 it imports ``mpt_plugin`` (so its components register even without
-``custom_imports``), lets Runner checkpoints load under torch's
-``weights_only=True`` default, and runs distributed on CPU-only machines
-(gloo backend) when ``--launcher`` is not ``none``.
+``custom_imports``), reads every checkpoint (``--resume``, ``load_from``)
+with ``weights_only=True`` whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``
+says (:mod:`mpt_plugin.utils.safe_checkpoint`; a refused or broken file
+ends the run with ``train.py: error: <ErrorClass>: <message naming the
+file>`` and status 1), checks ``--cfg-options`` items, and runs
+distributed on CPU-only machines (gloo backend) when ``--launcher`` is not
+``none``.
 
 Examples::
 
@@ -17,7 +21,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 try:
     import mpt_plugin  # noqa: F401
@@ -27,10 +31,11 @@ except ImportError:  # running from a checkout that is not installed
 from mpt_plugin.engine.distributed import (accelerator_available,
                                            setup_distributed,
                                            teardown_distributed)
-from mpt_plugin.apis.tool_config import (ToolArgumentError,  # noqa: F401
-                                         build_runner, enable_visualization,
-                                         set_work_dir)
-from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
+from mpt_plugin.apis.tool_config import (CfgOptionsAction,  # noqa: F401
+                                         ToolArgumentError, build_runner,
+                                         enable_visualization, set_work_dir)
+from mpt_plugin.utils.safe_checkpoint import (CheckpointLoadError,
+                                              install_safe_checkpoint_loaders)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -84,7 +89,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config settings, `key=value` pairs merged into the '
         'config, e.g. `train_cfg.max_iters=100 optim_wrapper.optimizer.lr=0.1`'
         '; lists as key="[a,b]" or key=a,b, no spaces inside a value')
@@ -198,7 +203,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point: parse, merge, set up distribution, train."""
     args = parse_args(argv)
-    register_checkpoint_safe_globals()
+    install_safe_checkpoint_loaders()
     cfg = Config.fromfile(args.config)
     try:
         cfg = merge_args(cfg, args)
@@ -210,6 +215,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         runner = build_runner(cfg)
         runner.train()
         success = True
+    except CheckpointLoadError as err:
+        sys.exit(f'{osp.basename(__file__)}: error: {type(err).__name__}: '
+                 f'{err}')
     finally:
         teardown_distributed(success)
 

@@ -19,7 +19,10 @@ torch's allowlist (:func:`torch.serialization.add_safe_globals`), so
 ``--resume`` and ``load_from`` work while a checkpoint that tries to call
 anything else (e.g. ``os.system`` through ``__reduce__``) is still refused.
 It never disables the check (no ``weights_only=False``, no
-``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``).
+``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``). The project reads checkpoints through
+:mod:`mpt_plugin.utils.safe_checkpoint`, which passes ``weights_only=True``
+explicitly (so the environment variable cannot turn it off) and names the
+file in every error.
 
 The list was found by saving real Runner checkpoints (toy regression runs
 and MMPose dataset metainfo) and loading them with ``weights_only=True``
