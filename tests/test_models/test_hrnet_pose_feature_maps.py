@@ -1,9 +1,9 @@
 """Tests of MPTHRNetPoseFeatureMaps and the pose checkpoint loader.
 
 Shape tests use the real W32/W48 HRNet on small images (CPU is slow); the
-freeze/fine-tune and checkpoint tests use a tiny HRNet (same module names,
-1 block per branch, widths 8..64) so that they run in a fraction of the
-time.
+freeze/fine-tune, aggregation and checkpoint tests use a tiny HRNet (same
+module names, 1 block per branch, widths 8..64) so that they run in a
+fraction of the time.
 """
 import math
 import os.path as osp
@@ -18,7 +18,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mpt_plugin.models.backbones.hrnet_pose_feature_maps import (
-    MPTHRNetPoseFeatureMaps, hrnet_arch_extra)
+    HigherResolutionHeatmapHead, MPTHRNetPoseFeatureMaps,
+    aggregate_higherhrnet_heatmaps, hrnet_arch_extra)
 from mpt_plugin.models.utils.pose_checkpoint import (
     PoseCheckpointKeyError, convert_pose_state_dict,
     detect_pose_checkpoint_format, load_pose_checkpoint,
@@ -46,23 +47,70 @@ def _tiny(**kwargs):
         backbone=dict(extra=_tiny_extra()), **kwargs)
 
 
-def _randomised_state(model):
-    """The model's state dict with random values (ints kept)."""
-    gen = torch.Generator().manual_seed(0)
-    out = OrderedDict()
-    for key, value in model.state_dict().items():
-        if not value.is_floating_point():
-            out[key] = value.clone() + 7
-            continue
-        noise = torch.randn(value.shape, generator=gen)
-        if value.dim() > 1:  # conv: fan-in scaled, activations stay O(1)
-            out[key] = noise / math.sqrt(value[0].numel())
-        elif key.endswith('running_var'):
-            out[key] = 0.5 + noise.abs()
-        elif key.endswith('.weight'):
-            out[key] = 1.0 + 0.1 * noise
-        else:
-            out[key] = 0.1 * noise
+def _random_tensor(key, shape, gen):
+    """Random values for a parameter/buffer named ``key``."""
+    if key.endswith('num_batches_tracked'):
+        return torch.tensor(7)
+    noise = torch.randn(shape, generator=gen)
+    if len(shape) > 1:  # conv: fan-in scaled, activations stay O(1)
+        fan_in = shape[0] if 'deconv_layers.0.0.0' in key else shape[1]
+        return noise / math.sqrt(fan_in * shape[2] * shape[3])
+    if key.endswith('running_var'):
+        return 0.5 + noise.abs()
+    if key.endswith('.weight'):
+        return 1.0 + 0.1 * noise
+    return 0.1 * noise
+
+
+def _randomised_state(model, seed=0):
+    """The model's state dict with random values."""
+    gen = torch.Generator().manual_seed(seed)
+    return OrderedDict(
+        (key, _random_tensor(key, tuple(value.shape), gen))
+        for key, value in model.state_dict().items())
+
+
+def _bn_spec(prefix, channels):
+    spec = OrderedDict(
+        (f'{prefix}.{name}', (channels, ))
+        for name in ('weight', 'bias', 'running_mean', 'running_var'))
+    spec[f'{prefix}.num_batches_tracked'] = ()
+    return spec
+
+
+def _higherhrnet_head_spec(width, num_keypoints=K, num_tags=K):
+    """Key -> shape of an MMPose 0.x ``AEHigherResolutionHead`` (COCO
+    ``higherhrnet_w{32,48}`` configs: ``num_deconv_filters=[width]``,
+    ``cat_output=[True]``, ``with_ae_loss=[True, False]``, 4 BasicBlocks,
+    ``final_conv_kernel=1``), written from the 0.x source, as stored in
+    ``higher_hrnet{32,48}_coco_512x512.pth``."""
+    out0 = num_keypoints + num_tags
+    p = 'keypoint_head.'
+    spec = OrderedDict()
+    spec[p + 'final_layers.0.weight'] = (out0, width, 1, 1)
+    spec[p + 'final_layers.0.bias'] = (out0, )
+    spec[p + 'final_layers.1.weight'] = (num_keypoints, width, 1, 1)
+    spec[p + 'final_layers.1.bias'] = (num_keypoints, )
+    d = p + 'deconv_layers.0.'
+    # ConvTranspose2d weight: (in_channels, out_channels, kh, kw)
+    spec[d + '0.0.weight'] = (width + out0, width, 4, 4)
+    spec.update(_bn_spec(d + '0.1', width))
+    for block in range(1, 5):
+        for i in (1, 2):
+            spec[d + f'{block}.0.conv{i}.weight'] = (width, width, 3, 3)
+            spec.update(_bn_spec(d + f'{block}.0.bn{i}', width))
+    return spec
+
+
+def _stock_higherhrnet_state(backbone_state, width, seed=1):
+    """A random 0.x HigherHRNet checkpoint state dict: ``backbone.*`` from
+    ``backbone_state`` (keys with the ``backbone.`` prefix) and a head
+    built from :func:`_higherhrnet_head_spec`."""
+    gen = torch.Generator().manual_seed(seed)
+    out = OrderedDict((k, v) for k, v in backbone_state.items()
+                      if k.startswith('backbone.'))
+    for key, shape in _higherhrnet_head_spec(width).items():
+        out[key] = _random_tensor(key, shape, gen)
     return out
 
 
@@ -84,6 +132,32 @@ def _train_step(parent, images):
     optim.zero_grad()
     parent(images).square().sum().backward()
     optim.step()
+
+
+def _resize_matrix(n_out, n_in, align_corners):
+    """(n_out, n_in) 1-D linear interpolation weights, PyTorch's bilinear
+    convention written out: align_corners=False samples the input at
+    ``(i + 0.5) * n_in / n_out - 0.5`` clamped at 0, True at ``i * (n_in -
+    1) / (n_out - 1)``."""
+    mat = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        if align_corners:
+            src = i * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        else:
+            src = max((i + 0.5) * n_in / n_out - 0.5, 0.0)
+        i0 = min(int(np.floor(src)), n_in - 1)
+        i1 = min(i0 + 1, n_in - 1)
+        frac = src - i0
+        mat[i, i0] += 1 - frac
+        mat[i, i1] += frac
+    return mat
+
+
+def _resize_ref(maps, size, align_corners):
+    """Bilinear resize of a (..., h, w) array by separable matrices."""
+    rows = _resize_matrix(size[0], maps.shape[-2], align_corners)
+    cols = _resize_matrix(size[1], maps.shape[-1], align_corners)
+    return np.einsum('ih,...hw,jw->...ij', rows, maps, cols)
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -111,12 +185,32 @@ def test_arch_extra():
         hrnet_arch_extra('w64')
 
 
-def test_w48_built_from_registry_224_112():
+def test_w48_higherhrnet_stock_layout_224_112(tmp_path):
+    """The paper's network: a random checkpoint with the exact key layout
+    of ``higher_hrnet48_coco_512x512.pth`` loads strictly (nothing missing,
+    unexpected or dropped) and gives 224 / 112 maps."""
     model = MODELS.build(
         dict(type='MPTHRNetPoseFeatureMaps', arch='w48', output_size=224))
-    assert model.head.final_layer.in_channels == 48
-    assert model.backbone.extra['stage4']['num_channels'] == (48, 96, 192,
-                                                             384)
+    assert model.head_type == 'higherhrnet' and model.native_stride == 2
+    assert model.head.in_channels == 48
+    # backbone.*: MMPose's HRNet-W48 (the module the 0.x configs build);
+    # keypoint_head.*: random, shapes from the 0.x head's source
+    state = _stock_higherhrnet_state(model.state_dict(), 48)
+    assert not any(k.startswith('keypoint_head') for k in model.state_dict())
+    head_keys = [k for k in state if k.startswith('keypoint_head.')]
+    assert len(head_keys) == 58
+    assert state['keypoint_head.deconv_layers.0.0.0.weight'].shape == (
+        82, 48, 4, 4)  # 48 features + 17 heatmaps + 17 tags in
+    path = str(tmp_path / 'higher_hrnet48_coco_512x512.pth')
+    torch.save(dict(meta=dict(mmcv_version='1.3.9'), state_dict=state), path)
+    info = load_pose_checkpoint(model, path)
+    assert info == dict(
+        format='mmpose0x_higherhrnet', missing=[], unexpected=[])
+    loaded = model.state_dict()
+    assert len(loaded) == len(state)
+    for key, value in state.items():
+        key = key.replace('keypoint_head.', 'head.', 1)
+        assert torch.equal(loaded[key], value), key
     images = torch.randn(1, 3, 64, 64)  # a small image: W48 on CPU is slow
     with torch.no_grad():
         out = model(images)
@@ -124,6 +218,38 @@ def test_w48_built_from_registry_224_112():
         assert torch.isfinite(out).all()
         model.output_size = (112, 112)
         assert model(images).shape == (1, K, 112, 112)
+        model.output_size = None
+        assert model(images).shape == (1, K, 32, 32)  # native 1/2
+
+
+@pytest.mark.parametrize('width', [32, 48])
+def test_higherhrnet_head_matches_0x_key_layout(width):
+    """Every parameter/buffer name and shape of the head equals the 0.x
+    one (``keypoint_head.`` -> ``head.``), for both COCO widths."""
+    head = HigherResolutionHeatmapHead(width, K)
+    got = OrderedDict(
+        (k, tuple(v.shape)) for k, v in head.state_dict().items())
+    want = OrderedDict((k[len('keypoint_head.'):], v)
+                       for k, v in _higherhrnet_head_spec(width).items())
+    assert got == want
+    assert head.deconv_layers[0][0][0].in_channels == width + 2 * K
+    single_tag = HigherResolutionHeatmapHead(width, K, tag_per_joint=False)
+    assert single_tag.final_layers[0].out_channels == K + 1
+    assert single_tag.deconv_layers[0][0][0].in_channels == width + K + 1
+
+
+def test_basic_block_matches_mmpose():
+    """Our deconv-stage BasicBlock computes what MMPose's (1.x, same as
+    0.x) computes with the same weights."""
+    from mmpose.models.backbones.resnet import BasicBlock
+    head = HigherResolutionHeatmapHead(8, K)
+    ours = head.deconv_layers[0][1][0].eval()
+    theirs = BasicBlock(8, 8).eval()
+    state = _randomised_state(ours)
+    theirs.load_state_dict(state, strict=True)
+    ours.load_state_dict(state, strict=True)
+    x = torch.randn(2, 8, 6, 5)
+    torch.testing.assert_close(ours(x), theirs(x))
 
 
 def test_non_square_output_and_bad_inputs():
@@ -136,11 +262,138 @@ def test_non_square_output_and_bad_inputs():
         model(torch.randn(1, 1, 64, 64))
     with pytest.raises(ValueError, match='output_size'):
         _tiny(output_size=0)
+    with pytest.raises(ValueError, match="head_type.*'bottomup'"):
+        _tiny(head_type='bottomup')
+    with pytest.raises(ValueError, match="stage_aggregation.*'max'"):
+        _tiny(stage_aggregation='max')
+
+
+# ------------------------------------------------- HigherHRNet aggregation
+@pytest.mark.parametrize('align_corners', [False, True])
+def test_aggregation_equals_hand_written_reference(align_corners):
+    gen = torch.Generator().manual_seed(3)
+    quarter = torch.randn(2, 2 * 3, 3, 4, generator=gen)  # K=3 + 3 tags
+    half = torch.randn(2, 3, 6, 8, generator=gen)
+    q, h = quarter[:, :3].double().numpy(), half.double().numpy()
+    avg = (_resize_ref(q, (6, 8), align_corners) + h) / 2
+    for size, want in [(None, avg), ((6, 8), avg),
+                       ((12, 16), _resize_ref(avg, (12, 16), align_corners))]:
+        got = aggregate_higherhrnet_heatmaps(
+            quarter, half, 3, size=size, align_corners=align_corners)
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
+    # 'output': each stage straight to the output size, then averaged
+    want = (_resize_ref(q, (12, 16), align_corners) +
+            _resize_ref(h, (12, 16), align_corners)) / 2
+    got = aggregate_higherhrnet_heatmaps(
+        quarter, half, 3, size=(12, 16), align_corners=align_corners,
+        stage_aggregation='output')
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
+    # The tag channels never reach the maps.
+    tagged = quarter.clone()
+    tagged[:, 3:] += 100.0
+    torch.testing.assert_close(
+        aggregate_higherhrnet_heatmaps(tagged, half, 3),
+        aggregate_higherhrnet_heatmaps(quarter, half, 3))
+    with pytest.raises(ValueError, match=r'half \(B, 3, H2, W2\)'):
+        aggregate_higherhrnet_heatmaps(quarter, half[:, :2], 3)
+
+
+@pytest.fixture(scope='module')
+def higherhrnet_crop_model(tmp_path_factory):
+    """Tiny-backbone HigherHRNet loaded from a random 0.x-layout file."""
+    src = _tiny(head_type='topdown')
+    state = _stock_higherhrnet_state(_randomised_state(src), width=8)
+    path = str(tmp_path_factory.mktemp('ckpt') / 'higher_hrnet_tiny.pth')
+    torch.save(dict(state_dict=state), path)
+    model = _tiny(checkpoint=path, output_size=112)
+    return model, state
+
+
+def _stage_outputs(model, images):
+    feats = model.backbone(images)[0]
+    return model.head(feats)
+
+
+def test_maps_are_built_from_the_half_resolution_output(
+        higherhrnet_crop_model):
+    model, state = higherhrnet_crop_model
+    assert model.checkpoint_info == dict(
+        format='mmpose0x_higherhrnet', missing=[], unexpected=[])
+    crops = torch.randn(2, 3, 224, 224, generator=torch.Generator()
+                        .manual_seed(5))
+    with torch.no_grad():
+        quarter, half = _stage_outputs(model, crops)
+        assert quarter.shape == (2, 2 * K, 56, 56)
+        assert half.shape == (2, K, 112, 112)
+        native = model(crops)
+        assert native.shape == (2, K, 112, 112)
+        up = F.interpolate(quarter[:, :K], size=(112, 112), mode='bilinear',
+                           align_corners=False)
+        torch.testing.assert_close(native, (up + half) / 2)
+        model.output_size = None
+        torch.testing.assert_close(model(crops), native)
+        model.output_size = (224, 224)  # project2image of the 112 maps
+        torch.testing.assert_close(
+            model(crops),
+            F.interpolate(native, size=(224, 224), mode='bilinear',
+                          align_corners=False))
+
+        head = model.head
+        bias = head.final_layers[1].bias
+        saved = bias.clone()
+        try:
+            # +delta on final_layers.1's bias of joint 3 raises map 3 by
+            # delta / 2 everywhere (the 1/2 stage has weight 1/2) and
+            # leaves the other joints alone.
+            bias[3] += 0.8
+            model.output_size = (112, 112)
+            shifted = model(crops)
+            torch.testing.assert_close(shifted[:, 3], native[:, 3] + 0.4)
+            others = [k for k in range(K) if k != 3]
+            torch.testing.assert_close(shifted[:, others], native[:, others])
+            # Without final_layers.1 only half the 1/4 heatmaps remain.
+            weight = head.final_layers[1].weight
+            w_saved = weight.clone()
+            weight.zero_()
+            bias.zero_()
+            torch.testing.assert_close(model(crops), up / 2)
+            # The tag channels feed the deconv stage (cat_output) but
+            # never the maps themselves.
+            tag_bias = head.final_layers[0].bias
+            t_saved = tag_bias.clone()
+            tag_bias[K:] += 5.0
+            torch.testing.assert_close(model(crops), up / 2)
+            weight.copy_(w_saved)
+            bias.copy_(saved)
+            assert not torch.allclose(model(crops), native)
+            tag_bias.copy_(t_saved)
+            torch.testing.assert_close(model(crops), native)
+        finally:
+            bias.copy_(saved)
+            model.output_size = (112, 112)
+
+
+def test_stage_aggregation_output_mode(higherhrnet_crop_model):
+    model, _ = higherhrnet_crop_model
+    crops = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        quarter, half = _stage_outputs(model, crops)
+        model.output_size = (64, 64)
+        model.stage_aggregation = 'output'
+        try:
+            out = model(crops)
+        finally:
+            model.stage_aggregation = 'half'
+            model.output_size = (112, 112)
+    want = (F.interpolate(quarter[:, :K], size=(64, 64), mode='bilinear')
+            + F.interpolate(half, size=(64, 64), mode='bilinear')) / 2
+    torch.testing.assert_close(out, want)
 
 
 # ------------------------------------------------------- freeze semantics
-def test_frozen_stays_eval_and_unchanged(images):
-    model = _tiny(freeze=True)
+@pytest.mark.parametrize('head_type', ['higherhrnet', 'topdown'])
+def test_frozen_stays_eval_and_unchanged(images, head_type):
+    model = _tiny(freeze=True, head_type=head_type)
     parent = _Parent(model).train()
     assert parent.training and parent.fc.training
     assert not any(m.training for m in model.modules() if m is not model)
@@ -164,13 +417,19 @@ def test_fine_tune_gets_gradients(images):
     parent = _Parent(model).train()
     assert model.backbone.training and model.head.training
     mean_before = model.backbone.bn1.running_mean.clone()
-    weight_before = model.head.final_layer.weight.detach().clone()
+    deconv_bn = model.head.deconv_layers[0][0][1]
+    deconv_mean_before = deconv_bn.running_mean.clone()
+    weight_before = model.head.final_layers[1].weight.detach().clone()
     _train_step(parent, images)
-    grads = [p.grad for p in model.parameters()]
-    assert all(g is not None for g in grads)
-    assert sum(float(g.abs().sum()) for g in grads) > 0
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    assert all(g is not None for g in grads.values())
+    assert sum(float(g.abs().sum()) for g in grads.values()) > 0
+    # Both stages are trained, including the tag rows (through the deconv).
+    assert grads['head.final_layers.0.weight'][K:].abs().sum() > 0
+    assert grads['head.deconv_layers.0.0.0.weight'].abs().sum() > 0
     assert not torch.equal(model.backbone.bn1.running_mean, mean_before)
-    assert not torch.equal(model.head.final_layer.weight, weight_before)
+    assert not torch.equal(deconv_bn.running_mean, deconv_mean_before)
+    assert not torch.equal(model.head.final_layers[1].weight, weight_before)
 
 
 def test_freeze_bn_only(images):
@@ -178,42 +437,18 @@ def test_freeze_bn_only(images):
     parent = _Parent(model).train()
     bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
     assert not any(bn.training for bn in bns)
-    stats = model.backbone.bn1.running_mean.clone()
+    stats = model.head.deconv_layers[0][0][1].running_mean.clone()
     _train_step(parent, images)
-    assert torch.equal(model.backbone.bn1.running_mean, stats)
+    assert torch.equal(model.head.deconv_layers[0][0][1].running_mean, stats)
     assert all(p.grad is None for bn in bns for p in bn.parameters())
     assert model.backbone.conv1.weight.grad is not None
-    assert model.head.final_layer.weight.grad is not None
+    assert model.head.deconv_layers[0][0][0].weight.grad is not None
 
 
 # ------------------------------------------------------------ checkpoints
 def _save(path, obj):
     torch.save(obj, str(path))
     return str(path)
-
-
-def _higherhrnet_state(state):
-    """A 0.x HigherHRNet state dict whose 1/4 heatmaps are ``state``'s."""
-    out = OrderedDict((k, v) for k, v in state.items()
-                      if k.startswith('backbone.'))
-    weight = state['head.final_layer.weight']  # (17, 8, 1, 1)
-    bias = state['head.final_layer.bias']
-    c = weight.shape[1]
-    out['keypoint_head.final_layers.0.weight'] = torch.cat(
-        [weight, -torch.ones_like(weight)])  # 17 heatmaps + 17 tags
-    out['keypoint_head.final_layers.0.bias'] = torch.cat(
-        [bias, -torch.ones_like(bias)])
-    out['keypoint_head.final_layers.1.weight'] = torch.randn(K, c, 1, 1)
-    out['keypoint_head.final_layers.1.bias'] = torch.randn(K)
-    pre = 'keypoint_head.deconv_layers.0.'
-    out[pre + '0.0.weight'] = torch.randn(c + 2 * K, c, 4, 4)
-    for name in ('weight', 'bias', 'running_mean', 'running_var'):
-        out[pre + f'0.1.{name}'] = torch.randn(c)
-    out[pre + '0.1.num_batches_tracked'] = torch.tensor(3)
-    for i in range(1, 5):
-        out[pre + f'{i}.0.conv1.weight'] = torch.randn(c, c, 3, 3)
-        out[pre + f'{i}.0.bn1.weight'] = torch.randn(c)
-    return out
 
 
 def _assert_loaded(model, state):
@@ -225,7 +460,8 @@ def _assert_loaded(model, state):
 
 @pytest.fixture(scope='module')
 def source_state():
-    return _randomised_state(_tiny())
+    """A random top-down tiny state dict (1.x names)."""
+    return _randomised_state(_tiny(head_type='topdown'))
 
 
 def test_mmpose1x_round_trip(tmp_path, source_state):
@@ -236,15 +472,25 @@ def test_mmpose1x_round_trip(tmp_path, source_state):
             sigmas=np.linspace(0.02, 0.1, K, dtype=np.float32)))
     path = _save(tmp_path / 'td-hm_hrnet.pth',
                  dict(meta=meta, state_dict=source_state))
-    model = _tiny(checkpoint=path)
+    model = _tiny(checkpoint=path, head_type='topdown')
     _assert_loaded(model, source_state)
     assert model.checkpoint_info == dict(
-        format='mmpose', dropped=[], missing=[], unexpected=[])
+        format='mmpose', missing=[], unexpected=[])
     # A parent's init_weights() (Runner.train) must not re-initialise it.
     parent = BaseModule()
     parent.features = model
     parent.init_weights()
     _assert_loaded(model, source_state)
+
+
+def test_own_higherhrnet_state_dict_round_trip(tmp_path):
+    """A HigherHRNet state dict with 1.x names (``head.final_layers``),
+    e.g. our module's own, loads as format 'mmpose'."""
+    state = _randomised_state(_tiny(), seed=4)
+    path = _save(tmp_path / 'own.pth', dict(state_dict=state))
+    model = _tiny(checkpoint=path)
+    _assert_loaded(model, state)
+    assert model.checkpoint_info['format'] == 'mmpose'
 
 
 def test_mmpose0x_topdown_round_trip(tmp_path, source_state):
@@ -257,7 +503,8 @@ def test_mmpose0x_topdown_round_trip(tmp_path, source_state):
                       if not k.endswith('num_batches_tracked'))
     path = _save(tmp_path / 'hrnet_w32_coco_256x192.pth',
                  dict(meta=dict(mmcv_version='1.3.8'), state_dict=old))
-    model = _tiny(checkpoint=path, checkpoint_format='mmpose0x_topdown')
+    model = _tiny(checkpoint=path, checkpoint_format='mmpose0x_topdown',
+                  head_type='topdown')
     expected = OrderedDict(source_state)
     for key, value in model.state_dict().items():
         if key.endswith('num_batches_tracked'):
@@ -267,46 +514,47 @@ def test_mmpose0x_topdown_round_trip(tmp_path, source_state):
     # Top-level state dict with a DataParallel 'module.' prefix, auto.
     path = _save(tmp_path / 'dp.pth',
                  OrderedDict(('module.' + k, v) for k, v in state.items()))
-    model = _tiny(checkpoint=path)
+    model = _tiny(checkpoint=path, head_type='topdown')
     _assert_loaded(model, source_state)
     assert model.checkpoint_info['format'] == 'mmpose0x_topdown'
 
 
-def test_mmpose0x_higherhrnet_round_trip(tmp_path, source_state):
-    state = _higherhrnet_state(source_state)
-    path = _save(tmp_path / 'higher_hrnet32_coco_512x512.pth',
-                 dict(state_dict=state))
-    model = _tiny(checkpoint=path)
-    _assert_loaded(model, source_state)
-    info = model.checkpoint_info
-    assert info['format'] == 'mmpose0x_higherhrnet'
-    assert sorted(info['dropped']) == sorted(
-        k for k in state if k.startswith(('keypoint_head.deconv_layers.',
-                                          'keypoint_head.final_layers.1.')))
-    assert not info['missing'] and not info['unexpected']
-
-
-def test_higherhrnet_conversion_slices_heatmap_channels(source_state):
-    state = _higherhrnet_state(source_state)
-    converted, dropped = convert_pose_state_dict(state,
-                                                 'mmpose0x_higherhrnet')
-    assert converted['head.final_layer.weight'].shape == (K, 8, 1, 1)
-    torch.testing.assert_close(converted['head.final_layer.bias'],
-                               source_state['head.final_layer.bias'])
+def test_higherhrnet_conversion_renames_whole_head(source_state):
+    state = _stock_higherhrnet_state(source_state, width=8)
+    converted = convert_pose_state_dict(state, 'mmpose0x_higherhrnet')
+    assert len(converted) == len(state)
     assert not any(k.startswith('keypoint_head') for k in converted)
-    assert len(dropped) == 2 + 6 + 4 * 2
-    bad = dict(state)
-    bad['keypoint_head.final_layers.0.weight'] = torch.randn(20, 8, 1, 1)
-    bad['keypoint_head.final_layers.0.bias'] = torch.randn(20)
-    with pytest.raises(ValueError, match=r'x\.pth.*\(20, 8, 1, 1\)'):
-        convert_pose_state_dict(bad, 'mmpose0x_higherhrnet', filename='x.pth')
+    torch.testing.assert_close(
+        converted['head.final_layers.0.weight'],
+        state['keypoint_head.final_layers.0.weight'])  # tags kept: (34, ..)
+    assert converted['head.final_layers.0.weight'].shape == (2 * K, 8, 1, 1)
+    assert 'head.deconv_layers.0.4.0.bn2.running_var' in converted
     with pytest.raises(ValueError, match='checkpoint_format'):
         convert_pose_state_dict(state, 'mmpose2x')
+
+
+def test_head_type_mismatch_is_named(tmp_path, source_state):
+    state = _stock_higherhrnet_state(source_state, width=8)
+    path = _save(tmp_path / 'higher.pth', dict(state_dict=state))
+    with pytest.raises(PoseCheckpointKeyError,
+                       match=r"higher\.pth.*head_type='higherhrnet'"):
+        _tiny(checkpoint=path, head_type='topdown')
+    path = _save(tmp_path / 'td.pth', dict(state_dict=source_state))
+    with pytest.raises(PoseCheckpointKeyError,
+                       match=r"td\.pth.*missing keys.*head_type='topdown'"):
+        _tiny(checkpoint=path)
+    # The single-tag variant does not fit a tag_per_joint file.
+    with pytest.raises(ValueError, match=r'higher\.pth.*tag_per_joint'):
+        _tiny(checkpoint=_save(tmp_path / 'higher.pth',
+                               dict(state_dict=state)),
+              tag_per_joint=False)
 
 
 def test_detect_format():
     w = torch.zeros(1)
     assert detect_pose_checkpoint_format({'head.final_layer.weight': w}) \
+        == 'mmpose'
+    assert detect_pose_checkpoint_format({'head.final_layers.1.bias': w}) \
         == 'mmpose'
     assert detect_pose_checkpoint_format(
         {'keypoint_head.final_layer.bias': w}) == 'mmpose0x_topdown'
@@ -327,7 +575,7 @@ def test_unexpected_and_missing_keys_raise(tmp_path, source_state):
     extra['head.deconv_layers.0.weight'] = torch.zeros(8, 256, 4, 4)
     path = _save(tmp_path / 'deconv_head.pth', dict(state_dict=extra))
     with pytest.raises(PoseCheckpointKeyError) as err:
-        _tiny(checkpoint=path)
+        _tiny(checkpoint=path, head_type='topdown')
     msg = str(err.value)
     assert 'deconv_head.pth' in msg and 'head.deconv_layers.0.weight' in msg
     assert 'unexpected' in msg
@@ -339,9 +587,9 @@ def test_unexpected_and_missing_keys_raise(tmp_path, source_state):
     with pytest.raises(PoseCheckpointKeyError,
                        match=r"partial\.pth.*2 missing keys.*"
                        r"'backbone\.conv1\.weight'"):
-        _tiny(checkpoint=path)
+        _tiny(checkpoint=path, head_type='topdown')
     # strict=False loads what matches and reports the rest.
-    model = _tiny(checkpoint=path, strict=False)
+    model = _tiny(checkpoint=path, strict=False, head_type='topdown')
     assert sorted(model.checkpoint_info['missing']) == [
         'backbone.conv1.weight', 'head.final_layer.bias'
     ]
@@ -353,7 +601,8 @@ def test_shape_mismatch_and_bad_files(tmp_path, source_state):
     path = _save(tmp_path / 'tiny.pth', dict(state_dict=source_state))
     wide = _tiny_extra()
     wide['stage4']['num_channels'] = (8, 16, 32, 128)
-    model = MPTHRNetPoseFeatureMaps(backbone=dict(extra=wide))
+    model = MPTHRNetPoseFeatureMaps(backbone=dict(extra=wide),
+                                    head_type='topdown')
     with pytest.raises(ValueError, match=r'tiny\.pth.*wrong shape'):
         load_pose_checkpoint(model, path)
     with pytest.raises(ValueError, match='checkpoint_format'):
@@ -394,9 +643,10 @@ def test_w32_matches_stock_mmpose_estimator_224_112(tmp_path):
     state = estimator.state_dict()
     path = _save(tmp_path / 'td-hm_hrnet-w32.pth', dict(state_dict=state))
     model = MPTHRNetPoseFeatureMaps(
-        arch='w32', checkpoint=path, output_size=None)
+        arch='w32', head_type='topdown', checkpoint=path, output_size=None)
     assert model.checkpoint_info['format'] == 'mmpose'
     assert model.head.final_layer.in_channels == 32
+    assert model.native_stride == 4
     images = torch.randn(1, 3, 64, 32)
     with torch.no_grad():
         native = model(images)

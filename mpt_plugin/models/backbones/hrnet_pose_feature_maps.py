@@ -1,20 +1,55 @@
-"""Pose feature maps from a stock MMPose HRNet (MPT paper Sec. 3.2, 3.3).
+"""Pose feature maps from a stock MMPose HRNet / HigherHRNet (MPT paper
+Sec. 3.2, 3.3, appendix D).
 
 MPT feeds the mesh regression transformer with the *pose feature maps* of
 an off-the-shelf 2D pose estimator: its predicted per-joint heatmaps with
-all post-processing (decoding to coordinates, flip test, ...) removed. Here
-that network is MMPose's own ``HRNet`` backbone followed by a
-``HeatmapHead`` without deconv layers (one 1x1 conv from the 1/4-resolution
-HRNet branch to K = 17 COCO heatmaps), i.e. the top-down
-``td-hm_hrnet-w{32,48}_..._coco-256x192`` network, or the 1/4-resolution
-heatmap branch of HigherHRNet (paper's main choice) when a 0.x HigherHRNet
-checkpoint is loaded (see :mod:`mpt_plugin.models.utils.pose_checkpoint`).
+all post-processing (grouping, decoding to coordinates, flip test, ...)
+removed. Two networks are built here (``head_type``):
+
+``'higherhrnet'`` (default, the paper's main choice): MMPose 0.x
+    ``AssociativeEmbedding`` with ``HRNet`` + ``AEHigherResolutionHead``
+    (``higherhrnet_w{32,48}_coco_512x512``: ``num_deconv_layers=1``,
+    ``num_deconv_filters=[w]``, ``num_deconv_kernels=[4]``,
+    ``num_basic_blocks=4``, ``cat_output=[True]``,
+    ``with_ae_loss=[True, False]``, ``extra=dict(final_conv_kernel=1)``),
+    rebuilt as plain torch modules (:class:`HigherResolutionHeatmapHead`)
+    with the 0.x parameter names, so ``keypoint_head.*`` of a stock 0.x
+    checkpoint loads one to one into ``head.*``. Two outputs:
+
+    - ``final_layers[0]`` (1x1 conv on the 1/4-resolution HRNet branch):
+      ``K`` heatmaps then the tag maps (``K`` with ``tag_per_joint``, else
+      1) at 1/4 resolution;
+    - ``deconv_layers[0]`` reads ``cat(features, final_layers[0] output)``
+      (``w + 2K`` channels: 66 for W32, 82 for W48 with COCO's K = 17),
+      doubles the resolution (``ConvTranspose2d(k=4, s=2, p=1)`` -> BN ->
+      ReLU -> 4 ``BasicBlock`` s) and ``final_layers[1]`` gives ``K``
+      heatmaps at 1/2 resolution.
+
+    The maps are aggregated as HigherHRNet does at inference
+    (:func:`aggregate_higherhrnet_heatmaps`): the 1/4 heatmaps (tags
+    dropped) are resized bilinearly to 1/2 resolution and averaged with the
+    1/2 heatmaps; ``project2image`` then resizes the average bilinearly to
+    the input size. So a 224 crop gives 112x112 maps natively
+    (``output_size=112`` or ``None``) and 224x224 ones with
+    ``output_size=224`` (the image size, ``project2image=True``), the two
+    settings of the paper's table 10 (224 is the paper's setting and the
+    better row). Not done: flip test (MPT removes post-processing) and
+    multi-scale test.
+
+``'topdown'``: MMPose's top-down ``td-hm_hrnet-w{32,48}_..._coco-256x192``
+    network (MMPose 1.x ``HRNet`` + ``HeatmapHead(deconv_out_channels=None)``,
+    one 1x1 conv from the 1/4-resolution branch to K heatmaps); its 1/4
+    maps are resized bilinearly to ``output_size``.
+
+Checkpoints: :mod:`mpt_plugin.models.utils.pose_checkpoint` (MMPose 1.x and
+0.x top-down files for ``'topdown'``, 0.x HigherHRNet files for
+``'higherhrnet'``).
 
 Shapes: images ``(B, C_in, H, W)`` normalised like the checkpoint's
 training data (MMPose: RGB, ImageNet mean/std on 0-255 values), ``H`` and
-``W`` multiples of 32; native heatmaps ``(B, K, H / 4, W / 4)``; output
-``(B, K, S_h, S_w)`` after bilinear resizing to ``output_size`` (224 for
-the MPT head's default input; 112 also used; ``None`` keeps 1/4 scale).
+``W`` multiples of 32; native maps ``(B, K, H / s, W / s)`` with stride
+``s = 2`` (HigherHRNet) or 4 (top-down); output ``(B, K, S_h, S_w)`` after
+bilinear resizing to ``output_size`` (``None`` keeps the native size).
 
 Training modes (paper: frozen for "testing without fine-tuning", trained
 end to end for fine-tuning):
@@ -31,10 +66,11 @@ import copy
 import logging
 from typing import Optional, Sequence, Tuple, Union
 
+import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mpt_plugin.registry import MODELS
@@ -42,6 +78,13 @@ from ..utils.pose_checkpoint import load_pose_checkpoint
 
 #: Stage widths of MMPose's standard top-down HRNet configs.
 HRNET_ARCH_WIDTHS = {'w32': 32, 'w48': 48}
+
+#: Heads of :class:`MPTHRNetPoseFeatureMaps`.
+POSE_HEAD_TYPES = ('higherhrnet', 'topdown')
+
+#: Where the HigherHRNet stages are averaged (see
+#: :func:`aggregate_higherhrnet_heatmaps`).
+STAGE_AGGREGATIONS = ('half', 'output')
 
 
 def hrnet_arch_extra(arch: str) -> dict:
@@ -102,13 +145,177 @@ def _size_pair(size: Union[int, Sequence[int], None]
     return pair
 
 
-@MODELS.register_module()
-class MPTHRNetPoseFeatureMaps(BaseModule):
-    """Undecoded HRNet heatmaps ("pose feature maps") for the MPT head.
+class _BasicBlock(nn.Module):
+    """ResNet basic block with MMPose's names (``conv1, bn1, conv2, bn2``).
+
+    Two bias-free 3x3 convs with BatchNorm, identity shortcut (same
+    channels, stride 1): ``relu(x + bn2(conv2(relu(bn1(conv1(x))))))``.
 
     Args:
-        arch (str): ``'w48'`` or ``'w32'``: MMPose's standard top-down HRNet
+        channels (int): Input and output channels C. Shapes: ``(B, C, h,
+            w)`` -> ``(B, C, h, w)``.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(
+            channels, channels, kernel_size=3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(
+            channels, channels, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + x)
+
+
+class HigherResolutionHeatmapHead(nn.Module):
+    """HigherHRNet's head (MMPose 0.x ``AEHigherResolutionHead``), as used by
+    the COCO ``higherhrnet_w{32,48}`` configs, without losses.
+
+    Parameter names and shapes are those of the 0.x head (``K`` keypoints,
+    ``T = K`` tag maps with ``tag_per_joint`` else 1, ``C`` = input and
+    deconv channels)::
+
+        final_layers.0.{weight,bias}        (K + T, C, 1, 1), (K + T,)
+        deconv_layers.0.0.0.weight          (C + K + T, C, 4, 4)  deconv
+        deconv_layers.0.0.1.*               BatchNorm2d(C)
+        deconv_layers.0.{1..4}.0.{conv1,conv2}.weight  (C, C, 3, 3)
+        deconv_layers.0.{1..4}.0.{bn1,bn2}.*           BatchNorm2d(C)
+        final_layers.1.{weight,bias}        (K, C, 1, 1), (K,)
+
+    Args:
+        in_channels (int): Channels C of the 1/4-resolution HRNet branch
+            (32 for W32, 48 for W48); also the deconv width (the configs'
+            ``num_deconv_filters=[C]``).
+        num_keypoints (int): K. Defaults to 17.
+        tag_per_joint (bool): One tag map per keypoint (True in the COCO
+            configs) or a single one. Defaults to True.
+        num_basic_blocks (int): BasicBlocks after the deconv. Defaults to 4.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_keypoints: int = 17,
+                 tag_per_joint: bool = True,
+                 num_basic_blocks: int = 4):
+        super().__init__()
+        self.in_channels = in_channels
+        self.num_keypoints = num_keypoints
+        self.num_tags = num_keypoints if tag_per_joint else 1
+        quarter_channels = num_keypoints + self.num_tags
+        self.final_layers = nn.ModuleList([
+            nn.Conv2d(in_channels, quarter_channels, kernel_size=1),
+            nn.Conv2d(in_channels, num_keypoints, kernel_size=1),
+        ])
+        # cat_output=[True]: the deconv reads features and all 1/4 outputs.
+        # kernel 4 -> padding 1, output_padding 0: exactly 2x the size.
+        upsample = nn.Sequential(
+            nn.ConvTranspose2d(
+                in_channels + quarter_channels,
+                in_channels,
+                kernel_size=4,
+                stride=2,
+                padding=1,
+                output_padding=0,
+                bias=False), nn.BatchNorm2d(in_channels),
+            nn.ReLU(inplace=True))
+        blocks = [
+            nn.Sequential(_BasicBlock(in_channels))
+            for _ in range(num_basic_blocks)
+        ]
+        self.deconv_layers = nn.ModuleList([nn.Sequential(upsample, *blocks)])
+
+    def forward(self, feats: Tensor) -> Tuple[Tensor, Tensor]:
+        """Both stages' raw outputs.
+
+        Args:
+            feats (Tensor): ``(B, C, h, w)`` 1/4-resolution HRNet features.
+
+        Returns:
+            Tuple[Tensor, Tensor]: ``(B, K + T, h, w)`` heatmaps then tags
+            (1/4 resolution) and ``(B, K, 2h, 2w)`` heatmaps (1/2).
+        """
+        quarter = self.final_layers[0](feats)
+        half_feats = self.deconv_layers[0](torch.cat((feats, quarter), 1))
+        return quarter, self.final_layers[1](half_feats)
+
+
+def aggregate_higherhrnet_heatmaps(quarter: Tensor,
+                                   half: Tensor,
+                                   num_keypoints: int,
+                                   size: Optional[Tuple[int, int]] = None,
+                                   align_corners: bool = False,
+                                   stage_aggregation: str = 'half'
+                                   ) -> Tensor:
+    """HigherHRNet's inference aggregation of its two heatmap stages.
+
+    ``'half'`` (the HigherHRNet release, ``lib/core/inference.py``
+    ``get_multi_stage_outputs``, and MMPose 0.x's first
+    ``bottom_up_eval.get_multi_stage_outputs``)::
+
+        avg = (resize(quarter[:, :K], half size) + half) / 2
+        out = resize(avg, size)          # project2image; skipped if equal
+
+    ``'output'`` (later MMPose 0.x, ``aggregate_stage_flip`` ->
+    ``_resize_average`` with ``resize_size`` = the projected size): each
+    stage is resized straight to ``size`` and the two are averaged. Both
+    agree when ``size`` is the 1/2 size. All resizes are bilinear with
+    ``align_corners`` (the configs' ``test_cfg.align_corners=False``).
+
+    Args:
+        quarter (Tensor): ``(B, K + T, h, w)`` 1/4-resolution output
+            (heatmaps first; the T tag channels are ignored).
+        half (Tensor): ``(B, K, H2, W2)`` 1/2-resolution heatmaps.
+        num_keypoints (int): K.
+        size (Tuple[int, int], optional): Output ``(S_h, S_w)``; None keeps
+            ``(H2, W2)``.
+        align_corners (bool): Of every resize. Defaults to False.
+        stage_aggregation (str): ``'half'`` or ``'output'``. Defaults to
+            ``'half'``.
+
+    Returns:
+        Tensor: ``(B, K, S_h, S_w)`` averaged heatmaps.
+    """
+    if stage_aggregation not in STAGE_AGGREGATIONS:
+        raise ValueError(f'stage_aggregation must be one of '
+                         f'{STAGE_AGGREGATIONS}, got {stage_aggregation!r}')
+    if (quarter.dim() != 4 or half.dim() != 4
+            or quarter.shape[1] < num_keypoints
+            or half.shape[1] != num_keypoints
+            or quarter.shape[0] != half.shape[0]):
+        raise ValueError(
+            f'expected quarter (B, >={num_keypoints}, h, w) and half (B, '
+            f'{num_keypoints}, H2, W2), got {tuple(quarter.shape)} and '
+            f'{tuple(half.shape)}')
+    half_size = tuple(half.shape[-2:])
+    size = half_size if size is None else tuple(size)
+
+    def resize(maps: Tensor, to: Tuple[int, int]) -> Tensor:
+        if tuple(maps.shape[-2:]) == to:
+            return maps
+        return F.interpolate(
+            maps, size=to, mode='bilinear', align_corners=align_corners)
+
+    heatmaps = quarter[:, :num_keypoints]
+    if stage_aggregation == 'output':
+        return (resize(heatmaps, size) + resize(half, size)) / 2
+    return resize((resize(heatmaps, half_size) + half) / 2, size)
+
+
+@MODELS.register_module()
+class MPTHRNetPoseFeatureMaps(BaseModule):
+    """Undecoded HigherHRNet / HRNet heatmaps ("pose feature maps").
+
+    Args:
+        arch (str): ``'w48'`` or ``'w32'``: MMPose's standard HRNet
             ``extra`` (:func:`hrnet_arch_extra`). Defaults to ``'w48'``.
+        head_type (str): ``'higherhrnet'`` (0.x HigherHRNet head, 1/4 and
+            1/2 stages aggregated) or ``'topdown'`` (one 1x1 conv, 1/4
+            maps). Defaults to ``'higherhrnet'`` (the paper's).
         backbone (dict, optional): Overrides merged (shallowly) into the
             backbone config ``dict(type='HRNet', in_channels=in_channels,
             extra=hrnet_arch_extra(arch))``, e.g. ``dict(with_cp=True)`` or
@@ -116,11 +323,18 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
             ``extra['stage4']['num_channels'][0]`` gives the head input.
         in_channels (int): Image channels. Defaults to 3.
         num_keypoints (int): Heatmap channels K. Defaults to 17 (COCO).
+        tag_per_joint (bool): HigherHRNet only: K tag maps (COCO configs)
+            or one. Defaults to True.
         output_size (int | Sequence[int], optional): Output heatmap size
             ``S`` or ``(S_h, S_w)`` in pixels (bilinear resize); ``None``
-            returns the native 1/4-resolution maps. Defaults to 224.
-        align_corners (bool): ``align_corners`` of the resize. Defaults to
-            False.
+            returns the native maps (1/2 resolution for HigherHRNet, 1/4
+            for top-down). Defaults to 224 (paper: 224 maps from 224
+            crops).
+        align_corners (bool): ``align_corners`` of every resize (MMPose
+            0.x HigherHRNet ``test_cfg.align_corners``). Defaults to False.
+        stage_aggregation (str): HigherHRNet only, ``'half'`` or
+            ``'output'``: see :func:`aggregate_higherhrnet_heatmaps`.
+            Defaults to ``'half'``.
         checkpoint (str, optional): MMPose checkpoint path loaded at
             construction (see
             :func:`~mpt_plugin.models.utils.pose_checkpoint.
@@ -140,11 +354,14 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
 
     def __init__(self,
                  arch: str = 'w48',
+                 head_type: str = 'higherhrnet',
                  backbone: Optional[dict] = None,
                  in_channels: int = 3,
                  num_keypoints: int = 17,
+                 tag_per_joint: bool = True,
                  output_size: Union[int, Sequence[int], None] = 224,
                  align_corners: bool = False,
+                 stage_aggregation: str = 'half',
                  checkpoint: Optional[str] = None,
                  checkpoint_format: str = 'auto',
                  strict: bool = True,
@@ -152,6 +369,13 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
                  freeze_bn: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        if head_type not in POSE_HEAD_TYPES:
+            raise ValueError(f'head_type must be one of {POSE_HEAD_TYPES}, '
+                             f'got {head_type!r}')
+        if stage_aggregation not in STAGE_AGGREGATIONS:
+            raise ValueError(f'stage_aggregation must be one of '
+                             f'{STAGE_AGGREGATIONS}, got '
+                             f'{stage_aggregation!r}')
         backbone_cfg = dict(
             type='HRNet',
             in_channels=in_channels,
@@ -163,10 +387,12 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
                              f"({backbone_cfg['in_channels']}) differs from "
                              f'in_channels ({in_channels})')
         self.arch = arch
+        self.head_type = head_type
         self.in_channels = in_channels
         self.num_keypoints = num_keypoints
         self.output_size = _size_pair(output_size)
         self.align_corners = align_corners
+        self.stage_aggregation = stage_aggregation
         self.freeze = freeze
         self.freeze_bn = freeze_bn
 
@@ -178,12 +404,16 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
                 'backbone must be HRNet-like with '
                 "extra['stage4']['num_channels'] (the head input is its "
                 f"first branch); got {backbone_cfg.get('type')!r}") from exc
-        self.head = MODELS.build(
-            dict(
-                type='HeatmapHead',
-                in_channels=head_in,
-                out_channels=num_keypoints,
-                deconv_out_channels=None))
+        if head_type == 'higherhrnet':
+            self.head = HigherResolutionHeatmapHead(
+                head_in, num_keypoints, tag_per_joint=tag_per_joint)
+        else:
+            self.head = MODELS.build(
+                dict(
+                    type='HeatmapHead',
+                    in_channels=head_in,
+                    out_channels=num_keypoints,
+                    deconv_out_channels=None))
 
         self.checkpoint = checkpoint
         self.checkpoint_info: Optional[dict] = None
@@ -192,8 +422,7 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
                 self,
                 checkpoint,
                 checkpoint_format=checkpoint_format,
-                strict=strict,
-                num_keypoints=num_keypoints)
+                strict=strict)
             # Keep the loaded weights when a parent calls init_weights().
             self._is_init = True
         elif freeze:
@@ -212,6 +441,11 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
                     for param in module.parameters():
                         param.requires_grad_(False)
         self.train(self.training)
+
+    @property
+    def native_stride(self) -> int:
+        """Input pixels per native heatmap pixel: 2 (HigherHRNet) or 4."""
+        return 2 if self.head_type == 'higherhrnet' else 4
 
     def train(self, mode: bool = True) -> 'MPTHRNetPoseFeatureMaps':
         """Set train/eval mode, keeping frozen parts in eval mode.
@@ -240,8 +474,9 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
                 multiples of 32.
 
         Returns:
-            Tensor: ``(B, K, S_h, S_w)`` heatmaps (``output_size``), or
-            ``(B, K, H / 4, W / 4)`` if ``output_size`` is None.
+            Tensor: ``(B, K, S_h, S_w)`` heatmaps (``output_size``), or the
+            native ``(B, K, H / s, W / s)`` (:attr:`native_stride` s) if
+            ``output_size`` is None.
         """
         if images.dim() != 4 or images.shape[1] != self.in_channels:
             raise ValueError(f'images must be (B, {self.in_channels}, H, W), '
@@ -251,10 +486,19 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
             raise ValueError('HRNet needs H and W divisible by 32 (its 4 '
                              f'branches are at 1/4..1/32), got {height}x'
                              f'{width}')
-        feats = self.backbone(images)
         # The 1/4-resolution branch: the only output with MMPose's default
         # stage4 multiscale_output=False, the first one otherwise.
-        heatmaps = self.head((feats[0], ))
+        feats = self.backbone(images)[0]
+        if self.head_type == 'higherhrnet':
+            quarter, half = self.head(feats)
+            return aggregate_higherhrnet_heatmaps(
+                quarter,
+                half,
+                self.num_keypoints,
+                size=self.output_size,
+                align_corners=self.align_corners,
+                stage_aggregation=self.stage_aggregation)
+        heatmaps = self.head((feats, ))
         if (self.output_size is not None
                 and tuple(heatmaps.shape[-2:]) != self.output_size):
             heatmaps = F.interpolate(

@@ -1,9 +1,13 @@
 """Load MMPose HRNet pose-estimator checkpoints into a pose feature-map net.
 
-The target module (e.g. ``MPTHRNetPoseFeatureMaps``) has exactly two
-children whose state-dict keys are ``backbone.*`` (MMPose 1.x ``HRNet``) and
-``head.final_layer.{weight,bias}`` (MMPose 1.x ``HeatmapHead`` without deconv
-or extra conv layers: one 1x1 ``Conv2d(C, K)``, ``K = 17`` COCO joints).
+The target module (``MPTHRNetPoseFeatureMaps``) has exactly two children:
+``backbone.*`` (MMPose 1.x ``HRNet``) and ``head.*``, either
+``head.final_layer.{weight,bias}`` (``head_type='topdown'``: MMPose 1.x
+``HeatmapHead`` without deconv or extra conv layers, one 1x1 ``Conv2d(C,
+K)``, ``K = 17`` COCO joints) or the HigherHRNet head
+(``head_type='higherhrnet'``: ``head.final_layers.{0,1}.*`` and
+``head.deconv_layers.0.*``, the names of MMPose 0.x's
+``AEHigherResolutionHead``, see ``HigherResolutionHeatmapHead``).
 
 Reading (:func:`read_pose_checkpoint`): ``torch.load(weights_only=True,
 map_location='cpu')``, never a full unpickle (MMEngine checkpoints with
@@ -14,8 +18,8 @@ When *every* key starts with ``module.`` (a ``DataParallel`` save), that
 prefix is removed.
 
 Formats and key mappings (:func:`convert_pose_state_dict`). Only the keys
-listed here are renamed or dropped; every other key keeps its name, so it
-is reported as *unexpected* by :func:`load_pose_checkpoint`:
+listed here are renamed, none is dropped; every other key keeps its name,
+so it is reported as *unexpected* by :func:`load_pose_checkpoint`:
 
 ``'mmpose'``: MMPose 1.x ``TopdownPoseEstimator`` with ``HRNet`` +
     ``HeatmapHead(deconv_out_channels=None)``, e.g.
@@ -27,9 +31,13 @@ is reported as *unexpected* by :func:`load_pose_checkpoint`:
         head.final_layer.weight     -> head.final_layer.weight  (K, C, 1, 1)
         head.final_layer.bias       -> head.final_layer.bias    (K,)
 
-    Nothing is dropped. (The data preprocessor's ``mean``/``std`` buffers
-    are non-persistent and the loss has no state, so the file holds nothing
-    else.)
+    The same identity mapping loads a HigherHRNet state dict with 1.x
+    naming (``head.final_layers.*``, ``head.deconv_layers.*``; MMPose 1.x
+    renames ``keypoint_head.`` to ``head.`` when it loads a 0.x file), e.g.
+    the ``state_dict()`` of a ``head_type='higherhrnet'`` module.
+
+    (The data preprocessor's ``mean``/``std`` buffers are non-persistent
+    and the loss has no state, so the file holds nothing else.)
 
 ``'mmpose0x_topdown'``: MMPose 0.x ``TopDown`` with ``HRNet`` +
     ``TopdownHeatmapSimpleHead(num_deconv_layers=0,
@@ -40,40 +48,38 @@ is reported as *unexpected* by :func:`load_pose_checkpoint`:
         keypoint_head.final_layer.weight    -> head.final_layer.weight
         keypoint_head.final_layer.bias      -> head.final_layer.bias
 
-    Nothing is dropped; a head with deconv layers
-    (``keypoint_head.deconv_layers.*``) or extra convs
-    (``keypoint_head.final_layer.<n>.*``) is a different network and its
-    keys are reported as unexpected.
+    A head with deconv layers (``keypoint_head.deconv_layers.*``) or extra
+    convs (``keypoint_head.final_layer.<n>.*``) is a different network and
+    its keys are reported as unexpected.
 
 ``'mmpose0x_higherhrnet'``: MMPose 0.x ``AssociativeEmbedding`` with
     ``HRNet`` + ``AEHigherResolutionHead`` (``associative_embedding``
-    ``higherhrnet_w32_coco_512x512`` and siblings: ``num_deconv_layers=1``,
-    ``cat_output=[True]``, ``with_ae_loss=[True, False]``,
-    ``tag_per_joint=True``, ``extra=dict(final_conv_kernel=1)``). Its
-    ``final_layers[0]`` is a 1x1 ``Conv2d`` on the 1/4-resolution HRNet
-    branch whose outputs are ``K`` heatmaps followed by the tag maps
-    (``K + K`` = 34 channels with ``tag_per_joint``, ``K + 1`` without, or
-    ``K`` if that level has no AE loss); ``final_layers[1]`` predicts the
-    1/2-resolution heatmaps after ``deconv_layers[0]`` (a ``ConvTranspose2d
-    -> BN -> ReLU`` and 4 ``BasicBlock`` s on ``cat(features, outputs[0])``)::
+    ``higherhrnet_w{32,48}_coco_{512x512,640x640}``: ``num_deconv_layers=1``,
+    ``num_deconv_filters=[w]``, ``cat_output=[True]``,
+    ``with_ae_loss=[True, False]``, ``tag_per_joint=True``,
+    ``extra=dict(final_conv_kernel=1)``), loaded whole into
+    ``head_type='higherhrnet'``::
 
-        backbone.*                               -> backbone.*
-        keypoint_head.final_layers.0.weight[:K]  -> head.final_layer.weight
-        keypoint_head.final_layers.0.bias[:K]    -> head.final_layer.bias
-        keypoint_head.final_layers.<i>.*, i >= 1 -> dropped
-        keypoint_head.deconv_layers.*            -> dropped
+        backbone.*                   -> backbone.*
+        keypoint_head.final_layers.* -> head.final_layers.*
+            0: (K + K, w, 1, 1) 1/4 heatmaps + tags; 1: (K, w, 1, 1) 1/2
+        keypoint_head.deconv_layers.* -> head.deconv_layers.*
+            0.0.0.weight (w + 2K, w, 4, 4) ConvTranspose2d, 0.0.1.* BN,
+            0.{1..4}.0.{conv1,bn1,conv2,bn2}.* BasicBlocks
 
-    So the feature maps are HigherHRNet's 1/4-resolution heatmaps (the tag
-    channels and the higher-resolution branch are not used). Verified
-    against ``mmpose/models/heads/ae_higher_resolution_head.py`` and the
-    config of the MMPose ``0.x`` branch (code not executed here: MMPose 0.x
-    needs mmcv 1.x). Assumed: the 0.x ``HRNet`` backbone has the same module
-    names as the 1.x one (1.x ported it unchanged; both name their norm
-    layers through mmcv's ``build_norm_layer``), which the 1.x
-    ``ae_hrnet-w32`` config relies on when it loads a 0.x checkpoint.
+    The tag channels of ``final_layers.0`` are kept: they feed the deconv
+    input (``cat_output``). Verified against
+    ``mmpose/models/heads/ae_higher_resolution_head.py``, ``BasicBlock`` of
+    ``mmpose/models/backbones/resnet.py`` and the configs of the MMPose
+    ``0.x`` branch (code not executed here: MMPose 0.x needs mmcv 1.x).
+    Assumed: the 0.x ``HRNet`` backbone has the same module names as the
+    1.x one (1.x ported it unchanged; both name their norm layers through
+    mmcv's ``build_norm_layer``), which the 1.x ``ae_hrnet-w32`` config
+    relies on when it loads a 0.x checkpoint.
 
 ``'auto'`` (:func:`detect_pose_checkpoint_format`) picks the format from
-the head keys: ``head.final_layer.*`` -> ``'mmpose'``,
+the head keys: ``head.final_layer.*`` or ``head.final_layers.*`` ->
+``'mmpose'``,
 ``keypoint_head.final_layers.*`` -> ``'mmpose0x_higherhrnet'``,
 ``keypoint_head.final_layer.*`` -> ``'mmpose0x_topdown'``; none or more
 than one of them is an error.
@@ -81,9 +87,11 @@ than one of them is an error.
 Checking (:func:`load_pose_checkpoint`): keys of the converted dict are
 compared with the module's state dict. Missing or unexpected keys raise
 :class:`PoseCheckpointKeyError` naming the file and the first few keys
-(``strict=True``, the default); with ``strict=False`` the matching keys are
-loaded and the others are logged and returned. The only tolerated gap is a
-missing BatchNorm ``*.num_batches_tracked`` buffer (older PyTorch saves
+(``strict=True``, the default; a HigherHRNet file given to a top-down
+module, or the reverse, says which ``head_type`` it needs); with
+``strict=False`` the matching keys are loaded and the others are logged
+and returned. The only tolerated gap is a missing BatchNorm
+``*.num_batches_tracked`` buffer (older PyTorch saves
 lack it; it is only used when BN momentum is None). Shape mismatches always
 raise ``ValueError``.
 """
@@ -91,7 +99,7 @@ import logging
 import os.path as osp
 import pickle
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import torch
 from mmengine.logging import print_log
@@ -107,9 +115,9 @@ POSE_CHECKPOINT_FORMATS = ('mmpose', 'mmpose0x_topdown',
 HEAD_KEY = 'head.final_layer'
 
 _HEAD_MARKERS = OrderedDict([
-    ('mmpose', 'head.final_layer.'),
-    ('mmpose0x_higherhrnet', 'keypoint_head.final_layers.'),
-    ('mmpose0x_topdown', 'keypoint_head.final_layer.'),
+    ('mmpose', ('head.final_layer.', 'head.final_layers.')),
+    ('mmpose0x_higherhrnet', ('keypoint_head.final_layers.', )),
+    ('mmpose0x_topdown', ('keypoint_head.final_layer.', )),
 ])
 
 #: Number of keys shown in error messages.
@@ -201,12 +209,13 @@ def detect_pose_checkpoint_format(state_dict: StateDict,
         PoseCheckpointKeyError: If no format, or more than one, matches.
     """
     found = [
-        fmt for fmt, marker in _HEAD_MARKERS.items()
-        if any(k.startswith(marker) for k in state_dict)
+        fmt for fmt, markers in _HEAD_MARKERS.items()
+        if any(k.startswith(markers) for k in state_dict)
     ]
     if len(found) == 1:
         return found[0]
-    expected = ', '.join(f'{m}* ({f})' for f, m in _HEAD_MARKERS.items())
+    expected = ', '.join(f'{m}* ({f})' for f, ms in _HEAD_MARKERS.items()
+                         for m in ms)
     if not found:
         raise PoseCheckpointKeyError(
             f'{filename}: cannot detect the pose checkpoint format: no key '
@@ -218,58 +227,32 @@ def detect_pose_checkpoint_format(state_dict: StateDict,
         f'formats are present: {found}')
 
 
-def _split_higherhrnet_final_layer(state_dict: StateDict, num_keypoints: int,
-                                   filename: str) -> Tuple[Tensor, Tensor]:
-    """First ``num_keypoints`` output channels of ``final_layers.0``."""
-    w_key = 'keypoint_head.final_layers.0.weight'
-    b_key = 'keypoint_head.final_layers.0.bias'
-    missing = [k for k in (w_key, b_key) if k not in state_dict]
-    if missing:
-        raise PoseCheckpointKeyError(
-            f'{filename}: HigherHRNet checkpoint lacks {missing}')
-    weight, bias = state_dict[w_key], state_dict[b_key]
-    out_ch = weight.shape[0]
-    allowed = (num_keypoints, num_keypoints + 1, 2 * num_keypoints)
-    if weight.dim() != 4 or out_ch not in allowed or bias.shape != (out_ch, ):
-        raise ValueError(
-            f'{filename}: {w_key} has shape {tuple(weight.shape)} and '
-            f'{b_key} {tuple(bias.shape)}; expected (O, C, kh, kw) and (O,) '
-            f'with O in {allowed} (K={num_keypoints} heatmaps, then tags)')
-    return weight[:num_keypoints].clone(), bias[:num_keypoints].clone()
-
-
 def convert_pose_state_dict(
         state_dict: StateDict,
         checkpoint_format: str,
-        num_keypoints: int = 17,
-        filename: str = '<state_dict>') -> Tuple[StateDict, List[str]]:
-    """Rename (and drop) checkpoint keys for the feature-map module.
+        filename: str = '<state_dict>') -> StateDict:
+    """Rename checkpoint keys for the feature-map module.
 
     See the module docstring for the mapping of each format. Keys not
-    covered by the mapping are kept unchanged.
+    covered by the mapping are kept unchanged (and so reported as
+    unexpected by :func:`load_pose_checkpoint`).
 
     Args:
         state_dict (Dict[str, Tensor]): Checkpoint weights.
         checkpoint_format (str): One of :data:`POSE_CHECKPOINT_FORMATS`.
-        num_keypoints (int): Heatmap channels K kept from a HigherHRNet
-            final layer. Defaults to 17.
         filename (str): Name used in error messages.
 
     Returns:
-        Tuple[Dict[str, Tensor], List[str]]: The converted state dict and
-        the (original) names of the dropped keys.
+        Dict[str, Tensor]: The converted state dict.
 
     Raises:
-        ValueError: For an unknown format or a HigherHRNet final layer of an
-            unexpected shape.
-        PoseCheckpointKeyError: If a HigherHRNet final layer is missing.
+        ValueError: For an unknown format.
     """
     if checkpoint_format not in POSE_CHECKPOINT_FORMATS:
         raise ValueError(f'checkpoint_format must be one of '
                          f'{POSE_CHECKPOINT_FORMATS} (or auto), got '
                          f'{checkpoint_format!r}')
     out: StateDict = OrderedDict()
-    dropped: List[str] = []
     if checkpoint_format == 'mmpose':
         out.update(state_dict)
     elif checkpoint_format == 'mmpose0x_topdown':
@@ -278,44 +261,51 @@ def convert_pose_state_dict(
                        'keypoint_head.final_layer.bias'):
                 key = HEAD_KEY + key[len('keypoint_head.final_layer'):]
             out[key] = value
-    else:  # mmpose0x_higherhrnet
-        weight, bias = _split_higherhrnet_final_layer(state_dict,
-                                                      num_keypoints, filename)
+    else:  # mmpose0x_higherhrnet: the whole head, renamed
         for key, value in state_dict.items():
-            if key.startswith('keypoint_head.final_layers.0.'):
-                if key.endswith(('.weight', '.bias')):
-                    continue  # replaced by the sliced tensors below
-            elif key.startswith(('keypoint_head.deconv_layers.',
-                                 'keypoint_head.final_layers.')):
-                dropped.append(key)
-                continue
+            if key.startswith(('keypoint_head.final_layers.',
+                               'keypoint_head.deconv_layers.')):
+                key = 'head.' + key[len('keypoint_head.'):]
             out[key] = value
-        out[HEAD_KEY + '.weight'] = weight
-        out[HEAD_KEY + '.bias'] = bias
-    return out, dropped
+    return out
+
+
+def _head_type_hint(converted: StateDict, target: StateDict) -> str:
+    """A sentence naming the needed ``head_type`` if the file's head and
+    the module's are of different kinds, else ''."""
+
+    def kind(keys) -> Optional[str]:
+        if any(k.startswith('head.final_layers.') for k in keys):
+            return 'higherhrnet'
+        if any(k.startswith(HEAD_KEY + '.') for k in keys):
+            return 'topdown'
+        return None
+
+    have, want = kind(target), kind(converted)
+    if have and want and have != want:
+        return (f"; the file holds a {want} head but the module a {have} "
+                f"one: build it with head_type={want!r}")
+    return ''
 
 
 def load_pose_checkpoint(module: nn.Module,
                          filename: str,
                          checkpoint_format: str = 'auto',
-                         strict: bool = True,
-                         num_keypoints: Optional[int] = None) -> dict:
+                         strict: bool = True) -> dict:
     """Load an MMPose HRNet checkpoint into ``module`` (in place).
 
     Args:
-        module (nn.Module): Module with ``backbone.*`` and
-            ``head.final_layer.*`` parameters.
+        module (nn.Module): Module with ``backbone.*`` and ``head.*``
+            parameters (``MPTHRNetPoseFeatureMaps``).
         filename (str): Checkpoint path.
         checkpoint_format (str): ``'auto'`` or one of
             :data:`POSE_CHECKPOINT_FORMATS`. Defaults to ``'auto'``.
         strict (bool): Raise on missing or unexpected keys. Defaults to
             True.
-        num_keypoints (int, optional): Heatmap channels K. Defaults to the
-            output channels of ``module.head.final_layer`` (or 17).
 
     Returns:
-        dict: ``format`` (str), ``dropped`` (documented drops), ``missing``
-        and ``unexpected`` (lists of keys; empty unless ``strict=False``).
+        dict: ``format`` (str), ``missing`` and ``unexpected`` (lists of
+        keys; empty unless ``strict=False``).
 
     Raises:
         FileNotFoundError, ValueError, PoseCheckpointKeyError: see
@@ -329,15 +319,11 @@ def load_pose_checkpoint(module: nn.Module,
         raise ValueError(f"checkpoint_format must be 'auto' or one of "
                          f'{POSE_CHECKPOINT_FORMATS}, got '
                          f'{checkpoint_format!r}')
-    if num_keypoints is None:
-        final = getattr(getattr(module, 'head', None), 'final_layer', None)
-        num_keypoints = getattr(final, 'out_channels', 17)
     state_dict = read_pose_checkpoint(filename)
     fmt = checkpoint_format
     if fmt == 'auto':
         fmt = detect_pose_checkpoint_format(state_dict, filename)
-    converted, dropped = convert_pose_state_dict(state_dict, fmt,
-                                                 num_keypoints, filename)
+    converted = convert_pose_state_dict(state_dict, fmt, filename)
 
     target = module.state_dict()
     missing = [
@@ -356,7 +342,7 @@ def load_pose_checkpoint(module: nn.Module,
             f'{filename}: checkpoint (format {fmt!r}) does not match '
             f'{type(module).__name__}: ' + '; '.join(parts) +
             ' (key names after the format mapping; strict=False loads the '
-            'matching keys)')
+            'matching keys)' + _head_type_hint(converted, target))
     mismatched = [
         f'{k}: checkpoint {tuple(v.shape)} vs model '
         f'{tuple(target[k].shape)}' for k, v in converted.items()
@@ -366,7 +352,8 @@ def load_pose_checkpoint(module: nn.Module,
         raise ValueError(
             f'{filename}: checkpoint (format {fmt!r}) has {len(mismatched)} '
             f'tensors of the wrong shape, e.g. {mismatched[:_MAX_SHOWN]} '
-            '(wrong arch, e.g. w32 vs w48, or number of keypoints?)')
+            '(wrong arch, e.g. w32 vs w48, number of keypoints or '
+            'tag_per_joint?)')
     loadable = OrderedDict(
         (k, v) for k, v in converted.items() if k in target)
     module.load_state_dict(loadable, strict=False)
@@ -378,4 +365,4 @@ def load_pose_checkpoint(module: nn.Module,
             logger='current',
             level=logging.WARNING)
     return dict(
-        format=fmt, dropped=dropped, missing=missing, unexpected=unexpected)
+        format=fmt, missing=missing, unexpected=unexpected)
