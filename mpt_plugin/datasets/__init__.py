@@ -5,6 +5,7 @@ from .amass_io import (AMASSFormatError, AMASSSequence, find_amass_sequences,
 from .domain_adaptation_collate import mpt_domain_adaptation_collate
 from .domain_adaptation_dataset import DomainAdaptationDataset
 from .human_data_dataset import HumanDataDataset
+from .human_data_sequence_dataset import HumanDataSequenceDataset
 from .human_data_io import (HumanDataFormatError, load_human_data,
                             save_human_data, validate_human_data)
 from .key2mesh_keypoints_dataset import (Key2MeshKeypointsDataset,
@@ -19,7 +20,7 @@ __all__ = [
     'AMASSFormatError', 'AMASSSequence', 'find_amass_sequences',
     'read_amass_sequence', 'scan_amass_tree', 'split_amass_sequences',
     'mpt_domain_adaptation_collate', 'DomainAdaptationDataset',
-    'HumanDataDataset',
+    'HumanDataDataset', 'HumanDataSequenceDataset',
     'HumanDataFormatError', 'load_human_data',
     'save_human_data', 'validate_human_data', 'MixedHumanDataDataset',
     'Key2MeshKeypointsDataset', 'Key2MeshKeypointsFormatError',

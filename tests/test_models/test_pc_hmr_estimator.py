@@ -117,6 +117,8 @@ def _tiny_2d_estimator():
 def _model(framework='serial', lifter='video', stream=None, **kwargs):
     init_default_scope('mmpose')
     torch.manual_seed(0)
+    # the tiny batches have no camera image: the crop is the lifter's image
+    kwargs.setdefault('lifter_input_frame', 'crop')
     model = PCHMREstimator(
         mesh_stream=stream or dict(type='PCHMRTestTinyStream'),
         pose_lifter=_lifter(lifter), framework=framework,
@@ -200,7 +202,8 @@ def test_lifter_io_matches_mmpose_codecs():
         codec = codec_cls(**cfg)
         extra = dict(camera_param=dict(w=S, h=S)) if kind == 'video' else {}
         enc = codec.encode(kp_px, lifting_target=target, **extra)
-        x = model.encode_lifter_input(kp_norm)
+        x = model.encode_lifter_input(
+            *model.lifter_input_pixels(kp_norm))
         seq = to_lifter_sequence(x, 1)
         ours = seq.permute(0, 2, 3, 1).reshape(1, 34, 1)
         assert np.allclose(ours[0].numpy(), enc['keypoint_labels'],
@@ -368,3 +371,133 @@ def test_geometry_helpers():
     assert np.allclose(left[:, 1], skin[:, 1]) and \
         np.allclose(right[:, 4], skin[:, 1])  # SMPL left hip
     assert len(H36M_PARENTS) == 17 and H36M_PARENTS[0] == -1
+
+
+# ----------------------------------------------------------- video / image
+IMG_W, IMG_H = 1000, 1002  # a Human3.6M camera image
+
+
+def _image_samples(bsz, seq_len=None, seed=0):
+    """Image samples as MeshAffine + PackMesh(Sequence)Inputs make them:
+    ``crop_affine`` / ``ori_shape`` metainfo, optional 2D windows in
+    original-image px."""
+    from mpt_plugin.datasets.transforms.mesh_affine import get_crop_affine
+    rng = np.random.default_rng(seed)
+    samples = _pose_samples(bsz, seed)
+    for sample in samples:
+        centre = rng.uniform(300, 700, 2)
+        affine = get_crop_affine(centre, rng.uniform(200, 400),
+                                 rng.uniform(-30, 30), S)
+        sample.set_metainfo(dict(crop_affine=affine.astype(np.float32),
+                                 ori_shape=(IMG_H, IMG_W)))
+        if seq_len is not None:
+            seq = rng.uniform(0, IMG_W, (1, seq_len, 17, 2))
+            sample.gt_instances.keypoints2d_seq = torch.tensor(
+                seq, dtype=torch.float32)
+    return samples
+
+
+def test_image_frame_input_is_what_the_stock_codecs_feed():
+    """lifter_input_frame='image': crop 2D -> original px -> codec."""
+    from mpt_plugin.models.utils.camera import px_to_norm
+    samples = _image_samples(2)
+    rng = np.random.default_rng(5)
+    kp_img = rng.uniform(0, IMG_W, (2, 17, 2)).astype(np.float32)
+    affine = np.stack([s.metainfo['crop_affine'] for s in samples])
+    crop_px = np.einsum('bij,bkj->bki', affine[:, :, :2], kp_img) + \
+        affine[:, None, :, 2]
+    kp_norm = px_to_norm(torch.from_numpy(crop_px), S)
+    for kind, codec_cls in (('video', VideoPoseLifting),
+                            ('image', ImagePoseLifting)):
+        model = _model('parallel', kind, lifter_input_frame='image')
+        px, wh = model.lifter_input_pixels(kp_norm, samples)
+        assert torch.allclose(px, torch.from_numpy(kp_img), atol=1e-2)
+        assert wh.tolist() == [[IMG_W, IMG_H]] * 2
+        cfg = dict(_lifter(kind)['head']['decoder'])
+        cfg.pop('type')
+        codec = codec_cls(**cfg)
+        ours = model.encode_lifter_input(px, wh)
+        for i in range(2):
+            extra = (dict(camera_param=dict(w=IMG_W, h=IMG_H))
+                     if kind == 'video' else {})
+            enc = codec.encode(kp_img[i:i + 1],
+                               lifting_target=np.ones((1, 17, 3)), **extra)
+            theirs = enc['keypoint_labels'].reshape(17, 2)
+            assert np.allclose(ours[i].numpy(), theirs, atol=1e-4)
+    # image normalisation is by the image, not the crop
+    model = _model('parallel', 'video', lifter_input_frame='image')
+    by_image = model.encode_lifter_input(*model.lifter_input_pixels(
+        kp_norm, samples))
+    assert not torch.allclose(by_image, kp_norm, atol=1e-2)
+    with pytest.raises(KeyError, match="lifter_input_frame='image' needs "
+                       'image samples'):
+        model.lifter_input_pixels(kp_norm, _pose_samples(2))
+    with pytest.raises(ValueError, match='lifter_input_frame must be one'):
+        _model(lifter_input_frame='screen')
+
+
+def test_video_path_lifts_the_real_window():
+    """The lifter reads the T frames of the window, normalised by the image
+    size as VideoPoseLifting encodes a sequence."""
+    model = _model('parallel', 'video', lifter_input_frame='image')
+    assert model.lifter_seq_len == 9
+    model.eval()
+    samples = _image_samples(2, seq_len=9)
+    x = torch.randn(2, 12)
+    with torch.no_grad():
+        out = model(x, samples, mode='tensor')
+    assert out['lifter_input'].shape == (2, 9, 17, 2)
+    codec = VideoPoseLifting(num_keypoints=17, zero_center=True)
+    for i in range(2):
+        seq = samples[i].gt_instances.keypoints2d_seq[0].numpy()
+        enc = codec.encode(seq, lifting_target=np.ones((1, 17, 3)),
+                           camera_param=dict(w=IMG_W, h=IMG_H))
+        ours = out['lifter_input'][i].permute(1, 2, 0).reshape(34, 9)
+        assert np.allclose(ours.numpy(), enc['keypoint_labels'], atol=1e-5)
+    # the centre frame, back in the crop frame, is the exposed 2D pose
+    from mpt_plugin.models.utils.pc_hmr_utils import crop_norm_to_image
+    affine = torch.stack([torch.from_numpy(s.metainfo['crop_affine'])
+                          for s in samples])
+    back = crop_norm_to_image(out['keypoints2d_norm'], affine, S)
+    centre = torch.cat([s.gt_instances.keypoints2d_seq[:, 4]
+                        for s in samples])
+    assert torch.allclose(back, centre, atol=1e-2)
+    # a frame away from the centre changes the lift: it is a real video
+    moved = _image_samples(2, seq_len=9)
+    for sample in moved:
+        sample.gt_instances.keypoints2d_seq[:, 0] += 150.0
+    with torch.no_grad():
+        out2 = model(x, moved, mode='tensor')
+    assert not torch.allclose(out['joints_target'], out2['joints_target'])
+    # and it trains: gradients reach every module
+    model.train()
+    losses = model(x, _image_samples(2, seq_len=9), mode='loss')
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    norms = _grad_norms(model)
+    for module in ('mesh_stream', 'pose_lifter', 'neck'):
+        assert norms.get(module, 0.0) > 0, module
+
+
+def test_video_path_refusals():
+    x = torch.randn(2, 12)
+    with pytest.raises(ValueError, match='serial framework lifts the mesh '
+                       "stream's own 2D pose"):
+        _model('serial', 'video', lifter_input_frame='image')(
+            x, _image_samples(2, seq_len=9), mode='tensor')
+    with pytest.raises(ValueError, match='pose_estimator_2d sees the centre '
+                       'image only'):
+        _model('parallel', pose_estimator_2d=_tiny_2d_estimator(),
+               lifter_input_frame='image')(torch.randn(2, 3, S, S),
+                                           _image_samples(2, seq_len=9),
+                                           mode='tensor')
+    with pytest.raises(ValueError, match=r'carry 7-frame windows, the '
+                       r"lifter's receptive field is 9"):
+        _model('parallel', lifter_input_frame='image')(
+            x, _image_samples(2, seq_len=7), mode='tensor')
+    with pytest.raises(ValueError, match="set lifter_input_frame='image'"):
+        _model('parallel')(x, _image_samples(2, seq_len=9), mode='tensor')
+    mixed = _image_samples(2, seq_len=9)
+    del mixed[1].gt_instances.keypoints2d_seq
+    with pytest.raises(KeyError, match='in some samples of the batch only'):
+        _model('parallel', lifter_input_frame='image')(x, mixed,
+                                                       mode='tensor')

@@ -14,6 +14,7 @@ from mmengine.registry import init_default_scope
 
 from mpt_plugin.models.estimators.pc_hmr_estimator import PCHMREstimator
 from mpt_plugin.registry import MODELS
+from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
 from tests.tool_runner import run_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -44,26 +45,46 @@ def _body_model_options(assets, mpt: bool):
 
 def _build(name, assets):
     cfg = Config.fromfile(osp.join(REPO, 'configs', f'{name}.py'))
-    cfg.merge_from_dict(_body_model_options(assets, 'mpt' in name
-                                            or 'serial' in name))
+    mpt = cfg.model.mesh_stream.type == 'PCHMRMPTMeshStream'
+    cfg.merge_from_dict(_body_model_options(assets, mpt))
     init_default_scope('mmpose')
     return cfg, MODELS.build(cfg.model)
 
 
-@pytest.mark.parametrize('name,framework,seq_len,has_2d', [
-    ('pc_hmr_serial_mpt_h36m', 'serial', 243, False),
-    ('pc_hmr_parallel_mpt_h36m', 'parallel', 243, True),
-    ('pc_hmr_parallel_key2mesh_3dpw', 'parallel', 1, False),
-    ('pc_hmr_serial_demo', 'serial', 1, False),
-    ('pc_hmr_parallel_key2mesh_demo', 'parallel', 27, False),
-])
-def test_every_config_builds_its_model(synthetic_assets, name, framework,
-                                       seq_len, has_2d):
+#: name -> framework, lifter frames, has a 2D estimator, lifter input frame
+CONFIGS = {
+    'pc_hmr_serial_mpt_h36m': ('serial', 1, False, 'image'),
+    'pc_hmr_parallel_mpt_h36m': ('parallel', 243, False, 'image'),
+    'pc_hmr_parallel_image_mpt_h36m': ('parallel', 1, True, 'image'),
+    'pc_hmr_parallel_key2mesh_3dpw': ('parallel', 1, False, 'crop'),
+    'pc_hmr_serial_demo': ('serial', 1, False, 'crop'),
+    'pc_hmr_parallel_key2mesh_demo': ('parallel', 1, False, 'crop'),
+    'pc_hmr_parallel_video_demo': ('parallel', 9, False, 'image'),
+}
+
+
+def _dataset_types(cfg):
+    return {cfg[f'{split}_dataloader'].dataset.type
+            for split in ('train', 'val', 'test')}
+
+
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_every_config_builds_its_model(synthetic_assets, name):
+    framework, seq_len, has_2d, frame = CONFIGS[name]
     cfg, model = _build(name, synthetic_assets)
     assert isinstance(model, PCHMREstimator)
     assert model.framework == framework
     assert model.lifter_seq_len == seq_len
+    assert model.lifter_input_frame == frame
     assert (model.pose_estimator_2d is not None) == has_2d
+    if seq_len > 1:
+        # a video lifter reads real windows of the same length in every
+        # split, never one frame replicated
+        assert _dataset_types(cfg) == {'HumanDataSequenceDataset'}
+        for split in ('train', 'val', 'test'):
+            assert cfg[f'{split}_dataloader'].dataset.seq_len == seq_len
+    else:
+        assert 'HumanDataSequenceDataset' not in _dataset_types(cfg)
     assert model.neck.num_joints == 17 and model.neck.num_vertices == 6890
     keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
     assert {'mesh_stream', 'pose_lifter', 'neck'} <= set(keys)
@@ -207,3 +228,101 @@ def test_key2mesh_3dpw_config_evaluates_humandata_detections(
     res = metric.evaluate(n)
     assert {'mesh/MPJPE', 'mesh/PA-MPJPE', 'mesh/PVE'} <= set(res)
     assert all(np.isfinite(v) for v in res.values())
+
+
+@pytest.fixture(scope='module')
+def video_workspace(synthetic_assets, tmp_path_factory):
+    """Synthetic h36m-style image sequences: 40 training images (5
+    sequences of 8 frames, subjects S1, S5, S6, S7, S8; frame ids 1, 6, ...
+    like mmhuman3d's files) and a 16-image protocol-2 file (2 sequences)."""
+    from mpt_plugin.datasets.synthetic_human_images import \
+        render_synthetic_human_data
+    root = tmp_path_factory.mktemp('pc_hmr_video')
+    prefix = root / 'synthetic_images'
+    bm = osp.join(synthetic_assets, 'body_models')
+    for ann, num, layout, split in (
+            ('h36m_train.npz', 40, 'train_full', 'train'),
+            ('h36m_valid_protocol2.npz', 16, 'h36m_p2', 'valid')):
+        render_synthetic_human_data(prefix, 'h36m', ann, num, bm,
+                                    layout=layout, split=split,
+                                    image_size=(64, 64), quiet=True)
+    return prefix
+
+
+def _video_demo_options(assets, prefix):
+    opts = _body_model_options(assets, True)
+    opts.update({
+        f'{split}_dataloader.dataset.data_prefix': str(prefix)
+        for split in ('train', 'val', 'test')
+    })
+    return opts
+
+
+def test_video_config_yields_real_sequence_windows(synthetic_assets,
+                                                   video_workspace):
+    """Acceptance: batches of shape (B, T, K, 2) whose T frames are distinct
+    consecutive stored frames of ONE sequence (edge-padded at its ends)."""
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'pc_hmr_parallel_video_demo.py'))
+    cfg.merge_from_dict(_video_demo_options(synthetic_assets,
+                                            video_workspace))
+    init_default_scope('mmpose')
+    seq_len = cfg.seq_len
+    cfg.train_dataloader.batch_size = 8
+    train = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    val = Runner.build_dataloader(cfg.val_dataloader, seed=0)
+    # S8 is held out of training for validation
+    assert (train.dataset.num_sequences, val.dataset.num_sequences) == (4, 1)
+    padded_seen = False
+    for batch, loader in [(b, train) for b in train] + [(b, val)
+                                                         for b in val]:
+        dataset = loader.dataset
+        step = 5 * dataset.frame_stride  # stored ids advance by 5
+        samples = batch['data_samples']
+        windows = torch.cat([s.gt_instances.keypoints2d_seq
+                             for s in samples])
+        assert windows.shape == (len(samples), seq_len, 17, 2)
+        for i, sample in enumerate(samples):
+            ids = sample.gt_instances.seq_frame_ids[0]
+            info = dataset.get_data_info(sample.metainfo['sample_idx'])
+            # one sequence: the sample's folder, its frame in the centre
+            folder = info['sequence_name']
+            assert sample.metainfo['img_path'].split('/')[-2] == \
+                folder.split('/')[-1]
+            centre = int(sample.metainfo['img_path'][-10:-4])
+            assert int(ids[seq_len // 2]) == centre
+            inner = ~torch.as_tensor(info['seq_padded'])
+            inner_ids = ids[inner]
+            assert (inner_ids.diff() == step).all()  # consecutive, distinct
+            # outside the sequence: its first / last frame repeated
+            assert set(ids[~inner].tolist()) <= {int(inner_ids.min()),
+                                                 int(inner_ids.max())}
+            padded_seen |= bool((~inner).any())
+            if loader is val:  # no augmentation: each frame's own 2D
+                assert torch.allclose(
+                    windows[i], torch.from_numpy(info['keypoints2d_seq']))
+    assert padded_seen  # 8-frame sequences, 9-frame windows
+
+
+def test_video_demo_trains(synthetic_assets, video_workspace, tmp_path):
+    opts = [f'{k}={v}' for k, v in _video_demo_options(
+        synthetic_assets, video_workspace).items()]
+    opts += ['train_dataloader.dataset.num_samples=8',
+             'val_dataloader.dataset.num_samples=4',
+             'train_dataloader.batch_size=4', 'val_dataloader.batch_size=4']
+    work = tmp_path / 'work'
+    out = _run([
+        sys.executable, 'tools/train.py',
+        'configs/pc_hmr_parallel_video_demo.py', '--work-dir', str(work),
+        '--cfg-options', 'train_cfg.max_epochs=1',
+        'default_hooks.logger.interval=1', *opts
+    ])
+    assert 'Epoch(train) [1][2/2]' in out
+    assert 'loss_pose' in out and 'mpjpe_lifter' in out
+    assert 'mesh/MPJPE' in out
+    register_checkpoint_safe_globals()
+    sd = torch.load(work / 'epoch_1.pth', map_location='cpu',
+                    weights_only=True)['state_dict']
+    # the TCN's first layer convolves 3 frames: a temporal lifter
+    assert sd['pose_lifter.backbone.expand_conv.conv.weight'].shape[-1] == 3

@@ -18,24 +18,47 @@ camera-aligned axes x right / y down / z forward):
 4. Eq. 4: an MMPose ``PoseLifter`` (stock-style config: ``TCN`` backbone +
    ``TemporalRegressionHead`` with an ``ImagePoseLifting`` or
    ``VideoPoseLifting`` codec) -> ``J^target`` (B, 17, 3), pelvis-centred.
-   A single frame is replicated to the TCN's receptive field
-   (``prod(kernel_sizes)``: 1 for the image / fully connected variant, up to
-   243 for VideoPose3D).
+   Its input is ``T = prod(kernel_sizes)`` frames (the TCN's receptive
+   field: 1 for the image / fully connected variant, 243 for
+   VideoPose3D):
+
+   - video path (parallel framework): image samples that carry a 2D window
+     of their sequence (``gt_instances.keypoints2d_seq`` (1, T, K, 2),
+     original-image px, from ``HumanDataSequenceDataset`` +
+     ``MeshSequenceAlign`` + ``PackMeshSequenceInputs``): the lifter reads
+     the T real frames (centre = the sample), e.g. the 2D detections of the
+     annotation file as VideoPose3D reads CPN's; ``T`` must equal the
+     receptive field. The serial framework has the mesh stream's 2D of the
+     centre frame only and refuses windows;
+   - image path: the single frame, replicated to ``T`` (a static sequence;
+     meant for ``T = 1`` lifters).
 5. Eq. 5: the calibration neck deforms the pelvis-centred ``M^hmr`` from
    ``J^hmr`` to ``J^target`` -> ``M^target``; its joints ``U M^target``.
 
-Lifter input normalisation (the lifter's codec decides, so a stock config
-plugs in unchanged): the 2D pose is first expressed in the crop-normalised
-frame ``x_norm = 2 x_px / S - 1`` of the ``S x S`` crop (``input_size``).
+Lifter input normalisation: the lifter gets what its codec was trained
+on, so a stock checkpoint plugs in unchanged. MMPose's lifting codecs take
+pixels ``x_px`` of the whole camera image (``w x h``), not of a person crop:
 
-- ``VideoPoseLifting``: its ``encode`` maps image pixels with
-  ``(x_px - (w/2, h/2)) / (w/2)`` (VideoPose3D's
-  ``normalize_screen_coordinates``); with the crop as the image
-  (``w = h = S``) that *is* ``x_norm``, so it is used as is.
-- ``ImagePoseLifting``: ``(x_px - keypoints_mean) / keypoints_std`` with
-  ``x_px = (x_norm + 1) S / 2`` (crop pixels), when the codec has
-  statistics (they must describe crop pixels: the stock H3.6M statistics
-  are full-frame 1000 x 1002 px ones); none -> crop pixels are used as is.
+- ``VideoPoseLifting`` (and no codec): ``(x_px - (w/2, h/2)) / (w/2)``
+  (VideoPose3D's ``normalize_screen_coordinates``; :func:`screen_normalize`);
+  the 2D is not root-centred, only the 3D target is (``zero_center``);
+- ``ImagePoseLifting``: ``(x_px - keypoints_mean) / keypoints_std`` when the
+  codec has statistics (the stock H3.6M ones are of full-frame
+  1000 x 1002 px images), else ``x_px``.
+
+``lifter_input_frame`` says which image ``x_px`` belongs to:
+
+- ``'image'`` (default): the original camera image. Single-frame 2D
+  (crop-normalised: Eq. 3 projection, soft-argmax, stream keypoints) is
+  mapped back through the sample's ``crop_affine`` (``MeshAffine``
+  metainfo) and normalised with its ``ori_shape``; windows are already in
+  original pixels. Needs image samples (PoseDataSamples with both keys);
+- ``'crop'``: the ``S x S`` crop (``input_size``) is the image
+  (``x_norm = 2 x_px / S - 1`` of the crop), for batches without a camera
+  image (MoCap heatmaps, Key2Mesh keypoints in their unit box) and lifters
+  trained on that frame; a stock H3.6M checkpoint would see the person
+  about twice as large as in training (a ~450 px person fills the crop but
+  spans ~0.9 of the 2 units of a 1000 px image) and always centred.
 
 Outputs are decoded the codec's way: ``ImagePoseLifting`` de-normalises with
 ``target_mean`` / ``target_std`` when given; a removed root is re-inserted
@@ -51,7 +74,7 @@ logged, not optimised.
 
 Ground truth comes from the mesh stream's ``gather_gt`` for its own batch
 formats (MoCap cache, AMASS pairs) or from ``PoseDataSample.gt_instances``
-(image samples, /work/notes/image_sample_contract.md): ``keypoints3d``
+(image samples, HumanDataDataset's docstring): ``keypoints3d``
 (1, 17, 3) camera-frame metres and, where ``has_smpl``, the mesh posed by
 ``body_model`` from ``smpl_*``.
 
@@ -60,11 +83,13 @@ for the rest) come from MMEngine's ``paramwise_cfg.custom_keys`` on the
 attribute names ``mesh_stream``, ``pose_lifter``, ``pose_estimator_2d`` and
 ``neck``.
 """
+import logging
 import math
 from typing import Dict, List, Optional, Union
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
@@ -81,12 +106,15 @@ from ..utils.pc_hmr_key2mesh_stream import \
     PCHMRKey2MeshStream  # noqa: F401 (registers it)
 from ..utils.pc_hmr_mpt_stream import \
     PCHMRMPTMeshStream  # noqa: F401 (registers it)
-from ..utils.pc_hmr_utils import (H36M_PARENTS, smpl_skinning_to_h36m,
-                                  soft_argmax_2d, to_lifter_sequence)
+from ..utils.pc_hmr_utils import (H36M_PARENTS, crop_norm_to_image,
+                                  image_to_crop_norm, screen_normalize,
+                                  smpl_skinning_to_h36m, soft_argmax_2d,
+                                  to_lifter_sequence)
 
 __all__ = ['PCHMREstimator']
 
 _FRAMEWORKS = ('serial', 'parallel')
+_INPUT_FRAMES = ('image', 'crop')
 _LIFTER_CODECS = ('ImagePoseLifting', 'VideoPoseLifting')
 _DEFAULT_LOSS_WEIGHTS = dict(vertices=1.0, joints=1.0, pose=1.0)
 
@@ -142,6 +170,9 @@ class PCHMREstimator(BaseModel):
             to the TCN's receptive field ``prod(kernel_sizes)`` (1 for other
             backbones).
         lifter_causal (bool): Pad sequences causally. Defaults to False.
+        lifter_input_frame (str): ``'image'`` or ``'crop'``: the image
+            whose pixels the lifter's codec normalises (module docstring).
+            Defaults to ``'image'``.
         loss_weights (dict): ``vertices``, ``joints``, ``pose`` weights.
             Defaults to 1 each.
         data_preprocessor (dict, optional): e.g. ``PoseDataPreprocessor``
@@ -162,6 +193,7 @@ class PCHMREstimator(BaseModel):
                  soft_argmax_beta: float = 100.0,
                  lifter_seq_len: Optional[int] = None,
                  lifter_causal: bool = False,
+                 lifter_input_frame: str = 'image',
                  loss_weights: Optional[Dict[str, float]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -174,7 +206,11 @@ class PCHMREstimator(BaseModel):
             raise ValueError('pose_estimator_2d belongs to the parallel '
                              'framework; the serial one projects the mesh '
                              'joints with the mesh stream camera')
+        if lifter_input_frame not in _INPUT_FRAMES:
+            raise ValueError(f'lifter_input_frame must be one of '
+                             f'{_INPUT_FRAMES}, got {lifter_input_frame!r}')
         self.framework = framework
+        self.lifter_input_frame = lifter_input_frame
         self.input_size = int(input_size)
         self.soft_argmax_beta = float(soft_argmax_beta)
         weights = dict(_DEFAULT_LOSS_WEIGHTS)
@@ -281,39 +317,109 @@ class PCHMREstimator(BaseModel):
             seq_len = int(math.prod(kernels))
         self.lifter_seq_len = int(seq_len)
         self.lifter_causal = bool(causal)
+        self._warned_static = False
 
     # --------------------------------------------------------------- lifter
-    def encode_lifter_input(self, keypoints_norm: Tensor) -> Tensor:
-        """Crop-normalised 2D pose -> the lifter codec's input space.
+    def encode_lifter_input(self, keypoints_px: Tensor,
+                            image_wh: Tensor) -> Tensor:
+        """2D pose in image pixels -> the lifter codec's input space.
 
         Args:
-            keypoints_norm (Tensor): (B, [T,] K, 2) crop-normalised.
+            keypoints_px (Tensor): (B, [T,] K, 2) pixels of an image of
+                size ``image_wh``.
+            image_wh (Tensor): (B, 2) image width and height in px.
 
         Returns:
-            Tensor: same shape (see the module docstring).
+            Tensor: same shape as ``keypoints_px`` (module docstring).
         """
         if self.lifter_codec != 'ImagePoseLifting':
-            return keypoints_norm
-        px = norm_to_px(keypoints_norm, self.input_size)
+            return screen_normalize(keypoints_px, image_wh)
         if self.lifter_keypoints_mean is None:
-            return px
-        mean = self.lifter_keypoints_mean[0].to(px)
-        std = self.lifter_keypoints_std[0].to(px)
-        if mean.shape != px.shape[-2:]:
+            return keypoints_px
+        mean = self.lifter_keypoints_mean[0].to(keypoints_px)
+        std = self.lifter_keypoints_std[0].to(keypoints_px)
+        if mean.shape != keypoints_px.shape[-2:]:
             raise ValueError(
                 f'lifter keypoints_mean has shape {tuple(mean.shape)}, the 2D'
-                f' pose {tuple(px.shape[-2:])} (K, 2)')
-        return (px - mean) / std
+                f' pose {tuple(keypoints_px.shape[-2:])} (K, 2)')
+        return (keypoints_px - mean) / std
 
-    def lift(self, keypoints_norm: Tensor) -> Tensor:
+    def lifter_input_pixels(self, keypoints_norm: Tensor,
+                            data_samples=None) -> tuple:
+        """Single-frame crop-normalised 2D -> pixels of the image the
+        lifter's codec expects (``lifter_input_frame``).
+
+        Args:
+            keypoints_norm (Tensor): (B, K, 2) crop-normalised.
+            data_samples: PoseDataSamples with ``crop_affine`` and
+                ``ori_shape`` metainfo (``'image'`` frame only).
+
+        Returns:
+            tuple: ``keypoints_px`` (B, K, 2) and ``image_wh`` (B, 2).
+        """
+        if self.lifter_input_frame == 'crop':
+            size = float(self.input_size)
+            return (norm_to_px(keypoints_norm, size),
+                    keypoints_norm.new_full((keypoints_norm.shape[0], 2),
+                                            size))
+        affine, image_wh = self._image_geometry(data_samples, keypoints_norm)
+        return (crop_norm_to_image(keypoints_norm, affine, self.input_size),
+                image_wh)
+
+    def _image_geometry(self, data_samples, ref: Tensor) -> tuple:
+        """``crop_affine`` (B, 2, 3) and ``(w, h)`` (B, 2) of image samples."""
+        ok = isinstance(data_samples, (list, tuple)) and data_samples and \
+            all(isinstance(d, PoseDataSample) and 'crop_affine' in d.metainfo
+                and 'ori_shape' in d.metainfo for d in data_samples)
+        if not ok:
+            raise KeyError(
+                "lifter_input_frame='image' needs image samples "
+                '(PoseDataSamples with crop_affine and ori_shape metainfo, '
+                'from MeshAffine + PackMeshInputs) to express the 2D pose in '
+                'the original camera image; batches without one (MoCap '
+                "heatmaps, Key2Mesh keypoints) must set lifter_input_frame="
+                "'crop'")
+        affine = torch.stack([
+            torch.as_tensor(np.asarray(d.metainfo['crop_affine']),
+                            dtype=torch.float32) for d in data_samples
+        ]).to(ref.device)
+        image_wh = torch.tensor(
+            [[float(d.metainfo['ori_shape'][1]),
+              float(d.metainfo['ori_shape'][0])] for d in data_samples],
+            device=ref.device)
+        return affine, image_wh
+
+    @staticmethod
+    def _sequence_2d(data_samples) -> Optional[Tensor]:
+        """``keypoints2d_seq`` (B, T, K, 2) px of image samples, or None."""
+        if not isinstance(data_samples, (list, tuple)) or not data_samples \
+                or not all(isinstance(d, PoseDataSample)
+                           for d in data_samples):
+            return None
+        has = ['gt_instances' in d and 'keypoints2d_seq' in d.gt_instances
+               for d in data_samples]
+        if not any(has):
+            return None
+        if not all(has):
+            raise KeyError('gt_instances.keypoints2d_seq is in some samples '
+                           'of the batch only; a batch is either video or '
+                           'image samples')
+        seq = torch.cat([
+            torch.as_tensor(d.gt_instances.keypoints2d_seq)
+            for d in data_samples
+        ]).to(torch.float32)
+        return seq
+
+    def lift(self, keypoints: Tensor) -> Tensor:
         """Runs the lifter; returns its raw head output (B, J_out, 3).
 
         Args:
-            keypoints_norm (Tensor): (B, K, 2) or (B, T, K, 2)
-                crop-normalised 2D poses.
+            keypoints (Tensor): (B, K, 2) or (B, T, K, 2) 2D poses in the
+                codec's input space (:meth:`encode_lifter_input`); a single
+                frame is replicated to the receptive field.
         """
-        x = self.encode_lifter_input(keypoints_norm)
-        seq = to_lifter_sequence(x, self.lifter_seq_len, self.lifter_causal)
+        seq = to_lifter_sequence(keypoints, self.lifter_seq_len,
+                                 self.lifter_causal)
         bsz, num_t, num_k, dim = seq.shape
         # codec layout: (K, D, T) flattened to (K * D, T)
         feats = seq.permute(0, 2, 3, 1).reshape(bsz, num_k * dim, num_t)
@@ -366,6 +472,37 @@ class PCHMREstimator(BaseModel):
         ])
         return 2.0 * coords * scale / images.shape[-1] - 1.0
 
+    def _encode_sequence(self, sequence: Tensor, data_samples,
+                         ref: Tensor) -> tuple:
+        """Video path: window (B, T, K, 2) original px -> (lifter input,
+        centre frame crop-normalised (B, K, 2))."""
+        if self.framework == 'serial':
+            raise ValueError(
+                'the serial framework lifts the mesh stream\'s own 2D pose '
+                '(Eq. 3), which exists for the centre frame only; a video '
+                'window (gt_instances.keypoints2d_seq) needs the parallel '
+                'framework (or the mesh stream run on every frame, which is '
+                'not implemented)')
+        if self.pose_estimator_2d is not None:
+            raise ValueError(
+                'the samples carry a 2D window (keypoints2d_seq), which the '
+                'lifter reads; pose_estimator_2d sees the centre image only '
+                'and would be unused: drop it from the video config')
+        if self.lifter_input_frame != 'image':
+            raise ValueError("keypoints2d_seq is in original-image pixels; "
+                             "set lifter_input_frame='image'")
+        num_t = sequence.shape[1]
+        if num_t != self.lifter_seq_len:
+            raise ValueError(
+                f'the samples carry {num_t}-frame windows, the lifter\'s '
+                f'receptive field is {self.lifter_seq_len} frames; set the '
+                'dataset seq_len to the receptive field')
+        affine, image_wh = self._image_geometry(data_samples, ref)
+        sequence = sequence.to(ref)
+        centre = image_to_crop_norm(sequence[:, num_t // 2], affine,
+                                    self.input_size)
+        return self.encode_lifter_input(sequence, image_wh), centre
+
     # -------------------------------------------------------------- forward
     def _run(self, inputs, data_samples) -> Dict[str, Tensor]:
         stream = self.mesh_stream(inputs, data_samples)
@@ -383,15 +520,30 @@ class PCHMREstimator(BaseModel):
                 raise KeyError('the serial framework needs the mesh stream '
                                "output 'camera' (B, 3)")
             kp2d = weak_perspective_project(joints_raw, stream['camera'])
-        elif self.pose_estimator_2d is not None:
-            kp2d = self._estimate_2d(inputs)
+        sequence = self._sequence_2d(data_samples)
+        if sequence is not None:
+            lifter_in, kp2d = self._encode_sequence(
+                sequence.to(verts.device), data_samples, verts)
         else:
-            if stream.get('keypoints2d_norm') is None:
-                raise KeyError(
-                    'the parallel framework needs pose_estimator_2d or a '
-                    "mesh stream exposing 'keypoints2d_norm'")
-            kp2d = stream['keypoints2d_norm']
-        lifter_raw = self.lift(kp2d)
+            if self.framework == 'parallel':
+                if self.pose_estimator_2d is not None:
+                    kp2d = self._estimate_2d(inputs)
+                elif stream.get('keypoints2d_norm') is None:
+                    raise KeyError(
+                        'the parallel framework needs pose_estimator_2d or a '
+                        "mesh stream exposing 'keypoints2d_norm'")
+                else:
+                    kp2d = stream['keypoints2d_norm']
+            lifter_in = self.encode_lifter_input(
+                *self.lifter_input_pixels(kp2d, data_samples))
+            if self.lifter_seq_len > 1 and not self._warned_static:
+                self._warned_static = True
+                print_log(
+                    f'PCHMREstimator: the {self.lifter_seq_len}-frame lifter '
+                    'gets one frame replicated (a static sequence); feed '
+                    'windows (HumanDataSequenceDataset) or use a 1-frame '
+                    'lifter', logger='current', level=logging.WARNING)
+        lifter_raw = self.lift(lifter_in)
         target = self.decode_lifter_output(lifter_raw)
         if not torch.isfinite(target).all():
             raise ValueError(
@@ -411,6 +563,7 @@ class PCHMREstimator(BaseModel):
             joints_h36m_uncalibrated=joints_c,
             joints_target=target,
             lifter_raw=lifter_raw,
+            lifter_input=lifter_in,
             keypoints2d_norm=kp2d,
             camera=stream.get('camera'))
 

@@ -9,6 +9,10 @@
   streams without a camera.
 - :func:`to_lifter_sequence`: single frames or short sequences -> the
   lifter's receptive field (edge replication, as VideoPose3D pads).
+- :func:`crop_norm_to_image` / :func:`image_to_crop_norm`: the crop frame
+  <-> original image pixels through ``MeshAffine``'s ``crop_affine``.
+- :func:`screen_normalize`: VideoPose3D's / ``VideoPoseLifting``'s 2D
+  input normalisation by the image size.
 
 Frames: 3D points in metres, camera-aligned axes (x right, y down, z
 forward); 2D points ``*_norm`` in the crop-normalised frame of
@@ -22,7 +26,8 @@ from torch import Tensor
 
 __all__ = [
     'H36M_PARENTS', 'SMPL24_TO_H36M', 'smpl_skinning_to_h36m',
-    'soft_argmax_2d', 'fit_weak_perspective_camera', 'to_lifter_sequence'
+    'soft_argmax_2d', 'fit_weak_perspective_camera', 'to_lifter_sequence',
+    'crop_norm_to_image', 'image_to_crop_norm', 'screen_normalize'
 ]
 
 #: Parent of each H3.6M joint (pelvis, 3 + 3 leg joints, spine, thorax,
@@ -180,3 +185,65 @@ def to_lifter_sequence(keypoints: Tensor, seq_len: int,
         torch.full((right, ), num - 1, dtype=torch.long)
     ]).to(keypoints.device)
     return keypoints.index_select(1, idx)
+
+
+def crop_norm_to_image(points_norm: Tensor, crop_affine: Tensor,
+                       input_size: float) -> Tensor:
+    """Crop-normalised 2D points -> pixels of the original image.
+
+    Inverts the crop map ``crop_px = A[:, :2] p + A[:, 2]`` of
+    ``MeshAffine`` (its ``crop_affine`` metainfo) after
+    ``crop_px = (x_norm + 1) S / 2``; linear, so differentiable.
+
+    Args:
+        points_norm (Tensor): (B, ..., 2) crop-normalised (``[-1, 1]``).
+        crop_affine (Tensor): (B, 2, 3) original px -> crop px.
+        input_size (float): Crop side ``S`` in px.
+
+    Returns:
+        Tensor: (B, ..., 2) original image pixels.
+    """
+    crop_px = (points_norm + 1.0) * (float(input_size) / 2.0)
+    lin = crop_affine[:, :2, :2].to(points_norm)
+    shift = crop_affine[:, :2, 2].to(points_norm)
+    inv = torch.linalg.inv(lin)  # (B, 2, 2)
+    shape = crop_px.shape
+    flat = crop_px.reshape(shape[0], -1, 2) - shift[:, None]
+    return torch.einsum('bij,bnj->bni', inv, flat).reshape(shape)
+
+
+def image_to_crop_norm(points_px: Tensor, crop_affine: Tensor,
+                       input_size: float) -> Tensor:
+    """Inverse of :func:`crop_norm_to_image`.
+
+    Args:
+        points_px (Tensor): (B, ..., 2) original image pixels.
+        crop_affine (Tensor): (B, 2, 3) original px -> crop px.
+        input_size (float): Crop side ``S`` in px.
+
+    Returns:
+        Tensor: (B, ..., 2) crop-normalised coordinates.
+    """
+    lin = crop_affine[:, :2, :2].to(points_px)
+    shift = crop_affine[:, :2, 2].to(points_px)
+    shape = points_px.shape
+    flat = points_px.reshape(shape[0], -1, 2)
+    crop_px = torch.einsum('bij,bnj->bni', lin, flat) + shift[:, None]
+    return (2.0 * crop_px / float(input_size) - 1.0).reshape(shape)
+
+
+def screen_normalize(points_px: Tensor, image_wh: Tensor) -> Tensor:
+    """VideoPose3D's ``normalize_screen_coordinates`` (MMPose's
+    ``VideoPoseLifting.encode``): ``(x - (w / 2, h / 2)) / (w / 2)``, so x
+    spans ``[-1, 1]`` over the image width and y keeps the aspect ratio.
+
+    Args:
+        points_px (Tensor): (B, ..., 2) image pixels.
+        image_wh (Tensor): (B, 2) image width and height in px.
+
+    Returns:
+        Tensor: (B, ..., 2) normalised coordinates.
+    """
+    wh = image_wh.to(points_px).reshape(
+        (image_wh.shape[0], ) + (1, ) * (points_px.dim() - 2) + (2, ))
+    return (points_px - wh / 2.0) / (wh[..., :1] / 2.0)
