@@ -3,7 +3,7 @@
 The loader (:class:`mpt_plugin.datasets.Key2MeshAMASSPairsDataset`) carries
 only the randomly rotated SMPL parameters (82 floats per sample). This
 preprocessor poses the body model once per batch on the training device
-and synthesises Key2Mesh's inputs (models_spec C.2):
+and synthesises Key2Mesh's inputs (paper sec. 3.2, released code):
 
 1. OpenPose-18 joints ``keypoints3d`` (B, 18, 3) in metres from the
    ``smpl_45`` joints of the untranslated SMPL body (``SMPL45_TO_OPENPOSE18``,

@@ -1,7 +1,7 @@
 """The interface an estimator implements to be domain-adapted.
 
 :class:`WGANDomainAdaptation` (WDGRL-style adversarial adaptation,
-models_spec C.4) adapts one sub-module of an estimator, the *encoder*, so
+Key2Mesh sec. 3.4-3.6) adapts one sub-module of an estimator, the *encoder*, so
 that its features on label-free target-domain inputs become
 indistinguishable (to a Wasserstein critic) from the features the frozen
 pre-trained encoder gives on the labelled source domain. It knows nothing

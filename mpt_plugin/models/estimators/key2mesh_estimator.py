@@ -1,4 +1,4 @@
-"""Key2Mesh estimator: normalised 2D keypoints -> SMPL mesh (models_spec C).
+"""Key2Mesh estimator: normalised 2D keypoints -> SMPL mesh (paper sec. 3).
 
 Data flow: the data preprocessor (:class:`Key2MeshPairsPreprocessor` for
 SMPL-parameter batches, :class:`Key2MeshDataPreprocessor` for keypoint

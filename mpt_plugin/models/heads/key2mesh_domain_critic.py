@@ -1,4 +1,4 @@
-"""Key2Mesh domain critic for WDGRL domain adaptation (models_spec C.1).
+"""Key2Mesh domain critic for WDGRL domain adaptation (paper sec. 3.5).
 
 Key2Mesh's ``DomainCritic(1024, 1024, norm_layer='')``: a ``BasicBlock2``
 (Linear -> PReLU -> Dropout -> Linear -> PReLU -> Dropout, no residual)

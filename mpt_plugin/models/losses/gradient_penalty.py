@@ -1,4 +1,4 @@
-"""WGAN-GP gradient penalty and Wasserstein estimate (models_spec C.4).
+"""WGAN-GP gradient penalty and Wasserstein estimate (Key2Mesh sec. 3.5).
 
 Key2Mesh adapts its feature extractor WDGRL-style. With critic ``D``,
 source features ``h_s`` and target features ``h_t`` (both ``(B, D)``):
