@@ -227,8 +227,10 @@ def test_pre_ln_and_no_global_feature():
     assert head.blocks[0].final_norm.weight.grad is not None
 
 
-def test_analytic_flops_match_flop_counter():
-    head = _small_head().eval()
+@pytest.mark.parametrize('global_feature',
+                         ['token_mix', 'flatten', 'mean', 'none'])
+def test_analytic_flops_match_flop_counter(global_feature):
+    head = _small_head(global_feature=global_feature).eval()
     counter = FlopCounterMode(display=False)
     with sdpa_kernel(SDPBackend.MATH), counter:  # count attention matmuls
         head(torch.rand(2, C, SIZE, SIZE))
@@ -269,12 +271,14 @@ def test_paper_dims():
     ]
     assert [b.layers[0].ffn_in.out_features
             for b in head.blocks] == [2048, 512, 128]
-    assert head.num_parameters() == 55_780_355
+    # 55_780_355 + METRO's Conv1d(784, 445, 1) of the default 'token_mix'
+    assert head.num_parameters() == 55_780_355 + 784 * 445 + 445
     layers = sum(v for k, v in head.flops_breakdown().items()
                  if k.endswith('_layers'))
     # The issue's ~360 GFLOP per training sample is 3x the layer FLOPs.
     assert 3 * layers / 1e9 == pytest.approx(361.3, abs=0.1)
-    assert head.flops_per_sample() / 1e9 == pytest.approx(391.7, abs=0.1)
+    # 391.7 + 3 x 2 x 445 x 784 x 1024 (token_mix) = 393.9
+    assert head.flops_per_sample() / 1e9 == pytest.approx(393.9, abs=0.1)
     head.eval()
     with torch.no_grad():
         out = head(dict(joints_px=torch.rand(1, 17, 2) * 223))
@@ -311,6 +315,36 @@ def test_flatten_global_feature_is_position_aware():
     out = flat_head.train()(dict(joints_px=joints_px, joint_weights=weights))
     sum(v.sum() for v in out.values()).backward()
     assert flat_head.global_reduce.weight.grad.abs().sum() > 0
+
+
+def test_token_mix_is_metro_conv1d_per_query():
+    """'token_mix' (default, METRO's released Conv1d(49, 445)): query q gets
+    sum_p W[q, p] patch_p + b[q], its own mix, and it moves with the
+    joints."""
+    size = 64
+    head = _small_head(input_size=size).eval()
+    assert head.global_feature == 'token_mix'
+    assert tuple(head.token_mix.weight.shape) == (head.num_queries,
+                                                   head.num_patches, 1)
+    g = torch.Generator().manual_seed(0)
+    joints_px = 18 + 10 * torch.rand(1, C, 2, generator=g)
+    weights = torch.ones(1, C)
+    with torch.no_grad():
+        patches = head._embed_input(dict(joints_px=joints_px,
+                                         joint_weights=weights))
+        mixed = head.token_mix(patches)
+        w = head.token_mix.weight[..., 0]  # (Q, P)
+        ref = torch.einsum('qp,bpd->bqd', w, patches) + \
+            head.token_mix.bias[None, :, None]
+        shifted = head.token_mix(head._embed_input(dict(
+            joints_px=joints_px + 8.0, joint_weights=weights)))
+    assert mixed.shape == (1, head.num_queries, head.embed_dims[0])
+    assert torch.allclose(mixed, ref, atol=1e-5)
+    assert (mixed[:, 0] - mixed[:, 1]).abs().max() > 1e-3  # per query
+    assert (mixed - shifted).abs().max() > 1e-3  # position-aware
+    out = head.train()(dict(joints_px=joints_px, joint_weights=weights))
+    sum(v.sum() for v in out.values()).backward()
+    assert head.token_mix.weight.grad.abs().sum() > 0
 
 
 def test_patch_norm_scales_tokens():

@@ -1,3 +1,4 @@
+from .crop_jitter import MPTCropJitter
 from .domain_adaptation_preprocessor import MPTDomainAdaptationPreprocessor
 from .key2mesh_data_preprocessor import Key2MeshDataPreprocessor
 from .key2mesh_pairs_preprocessor import Key2MeshPairsPreprocessor
@@ -5,7 +6,7 @@ from .masked_heatmap_modeling import MPTMaskedHeatmapModeling
 from .mocap_data_preprocessor import MPTMoCapDataPreprocessor
 
 __all__ = [
-    'MPTDomainAdaptationPreprocessor', 'Key2MeshDataPreprocessor',
+    'MPTCropJitter', 'MPTDomainAdaptationPreprocessor', 'Key2MeshDataPreprocessor',
     'Key2MeshPairsPreprocessor', 'MPTMaskedHeatmapModeling',
     'MPTMoCapDataPreprocessor'
 ]

@@ -9,11 +9,17 @@ centres at integers) and the per-joint Gaussian amplitudes
 ``joint_weights`` (B, K) that ``HeatmapPatchEmbed.forward_joints`` turns into
 tokens, so masking and jitter cost nothing.
 
+The paper's "Gaussian noise" is *additive* noise on the heatmap pixels
+(``pixel_noise_std``); the paper gives no std. ``configs/mpt_pretrain_amass.py``
+turns it on (std 0.05 of the unit peak, exact dense mode, cheap on a GPU); the
+constructor default stays 0 so that a bare module is noise-free. The
+multiplicative amplitude noise below is **our addition**, not in the paper.
+
 Noise design (dense pixel noise would need the dense maps and kill the sparse
 speed-up):
 
-- ``amplitude_noise_std``: each Gaussian's amplitude is multiplied by
-  ``max(0, 1 + N(0, std^2))`` -- free on the sparse path.
+- ``amplitude_noise_std`` (our addition): each Gaussian's amplitude is
+  multiplied by ``max(0, 1 + N(0, std^2))`` -- free on the sparse path.
 - ``pixel_noise_mode='sparse'`` (default): i.i.d. ``N(0, pixel_noise_std^2)``
   pixel noise on each joint's own channel, restricted to the ``T x T`` window
   of patches the sparse path touches for that joint, returned as
@@ -85,9 +91,11 @@ class MPTMaskedHeatmapModeling(nn.Module):
         jitter_std_px (float): Std (px) of the Gaussian added to every joint
             coordinate in training. Defaults to 1.0.
         amplitude_noise_std (float): Std of the multiplicative amplitude
-            noise ``max(0, 1 + N(0, std^2))``. Defaults to 0.1.
-        pixel_noise_std (float): Std of additive pixel noise, in heatmap units
-            (peak = 1). 0 disables it. Defaults to 0.0.
+            noise ``max(0, 1 + N(0, std^2))`` (our addition; the paper's
+            noise is ``pixel_noise_std``). Defaults to 0.1.
+        pixel_noise_std (float): Std of the additive Gaussian pixel noise
+            (the paper's "Gaussian noise"), in heatmap units (peak = 1).
+            0 disables it. Defaults to 0.0; the paper config uses 0.05.
         pixel_noise_mode (str): ``'sparse'`` (noise on the joint windows only,
             keeps the sparse path) or ``'dense'`` (exact, every pixel; forces
             dense maps). Defaults to ``'sparse'``.

@@ -18,6 +18,7 @@ from torch import Tensor
 from mpt_plugin.registry import MODELS
 from ..utils.heatmap_patch_embed import (default_support_radius,
                                          num_window_patches, render_heatmaps)
+from .crop_jitter import MPTCropJitter
 from .masked_heatmap_modeling import MPTMaskedHeatmapModeling
 
 __all__ = ['MPTMoCapDataPreprocessor']
@@ -70,6 +71,10 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
         mhm (dict | MPTMaskedHeatmapModeling, optional): MHM config or module;
             None disables it. Defaults to ``dict(type=
             'MPTMaskedHeatmapModeling')``.
+        crop_jitter (dict | MPTCropJitter, optional): random scale/shift of
+            the virtual crop in training (before MHM), moving
+            ``data_samples['joints2d_norm']`` with it; our addition, not in
+            the paper. None (default) disables it.
         dense (bool): Also render dense maps (debugging / reference).
             Defaults to False.
         non_blocking (bool): Non-blocking host-to-device copies.
@@ -85,6 +90,7 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
                  visibility_thr: Optional[float] = 0.5,
                  mhm: Union[dict, MPTMaskedHeatmapModeling,
                             None] = dict(type='MPTMaskedHeatmapModeling'),
+                 crop_jitter: Union[dict, MPTCropJitter, None] = None,
                  dense: bool = False,
                  non_blocking: bool = False) -> None:
         super().__init__(non_blocking=non_blocking)
@@ -108,6 +114,14 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
                             'MPTMaskedHeatmapModeling or None, got '
                             f'{type(mhm).__name__}')
         self.mhm = mhm
+        if isinstance(crop_jitter, dict):
+            crop_jitter = MODELS.build(crop_jitter)
+        if crop_jitter is not None and not isinstance(crop_jitter,
+                                                      MPTCropJitter):
+            raise TypeError('crop_jitter must be a config dict, an '
+                            'MPTCropJitter or None, got '
+                            f'{type(crop_jitter).__name__}')
+        self.crop_jitter = crop_jitter
         self.dense = dense
 
     def _stack_inputs(self, inputs) -> Tensor:
@@ -200,6 +214,14 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
             weights = vis
         else:
             weights = (vis >= self.visibility_thr).to(kpts.dtype)
+
+        if training and self.crop_jitter is not None:
+            targets = (data_samples.get('joints2d_norm')
+                       if isinstance(data_samples, dict) else None)
+            joints_px, weights, targets = self.crop_jitter(
+                joints_px, weights, self.heatmap_size, targets)
+            if targets is not None:
+                data_samples = dict(data_samples, joints2d_norm=targets)
 
         if self.mhm is not None:
             out = self.mhm(

@@ -7,10 +7,19 @@ Tokens (``N = J + V0 + P``, in this order):
       (431): each is ``concat(template_xyz (3), global_feature (D0))``
       projected by ``query_proj`` to the block-1 input dim ``D0``. The
       template (rest-pose joints / coarse vertices, pelvis-centred metres)
-      lives in buffers set by :meth:`init_template`. The global feature is
-      the mean of the ``P`` patch tokens (``global_feature='mean'``), a
-      stand-in for METRO's pooled 2048-d image feature; ``'none'`` uses the
-      xyz alone.
+      lives in buffers set by :meth:`init_template`. What stands in for
+      METRO's image feature is ``global_feature``: ``'token_mix'``
+      (default) is what METRO's *released* body network does with its
+      2048 x 7 x 7 HRNet map: ``Conv1d(49, 445, 1)`` gives every query its
+      own learned linear mix of the grid cells; here the grid cells are the
+      ``P`` heatmap patch tokens, so ``Conv1d(P, J + V0, 1)`` (the METRO
+      paper's text instead concatenates one pooled global feature to every
+      query). ``'flatten'`` (our deviation, used by the configs of
+      sessions 1-4) reduces every patch token to a few channels, flattens
+      them in patch order and projects them to one vector shared by all
+      queries; ``'mean'`` (the mean patch token) carries almost no pose,
+      because the mean of the tokens does not depend on where the blobs
+      are; ``'none'`` uses the xyz alone.
     - ``P`` heatmap patch tokens: ``HeatmapPatchEmbed`` (the first Linear of
       the paper's "MLP to the hidden size", 8x8xC -> E) followed by
       ``GELU + Linear(E, D0)`` in this file. 224 / 8 -> 784 patches.
@@ -73,6 +82,10 @@ from ..losses.mpt_mesh_loss import MPTMeshLoss  # noqa: F401 (registers it)
 from ..utils.heatmap_patch_embed import HeatmapPatchEmbed
 
 ArrayLike = Union[np.ndarray, Tensor]
+
+#: What stands in for METRO's image feature next to each query's xyz
+#: (see ``MPTMeshTransformerHead``'s ``global_feature``).
+GLOBAL_FEATURES = ('token_mix', 'flatten', 'mean', 'none')
 
 #: The paper's dimensions (appendix E + Graphormer defaults); these are also
 #: the constructor defaults.
@@ -309,13 +322,17 @@ class MPTMeshTransformerHead(BaseModule):
         norm_first (bool): pre-LN instead of post-LN. Defaults to False.
         layer_norm_eps (float): LayerNorm eps. Defaults to 1e-12 (BERT).
         global_feature (str): what is concatenated to each query next to its
-            template xyz: ``'mean'`` (the mean patch token; note it does not
-            depend on where the heatmap blobs are), ``'flatten'`` (a
-            position-aware summary: every patch token reduced to
-            ``global_reduce_dim`` channels, flattened in patch order and
-            projected to D0, then LayerNorm; the analogue of METRO's pooled
-            CNN feature, which encodes the spatial layout) or ``'none'``.
-            Defaults to ``'mean'``.
+            template xyz: ``'token_mix'`` (METRO's released network: query
+            ``q`` gets ``sum_p W[q, p] * patch_p + b[q]``, a learned
+            ``Conv1d(P, J + V0, 1)`` over the patch axis; position-aware and
+            different per query), ``'flatten'`` (a deviation from both
+            papers: every patch token reduced to ``global_reduce_dim``
+            channels, flattened in patch order, projected to D0 and
+            LayerNorm-ed; one vector shared by all queries), ``'mean'`` (the
+            mean patch token; it does not depend on where the heatmap blobs
+            are, so a model built on it ignores its input) or ``'none'``.
+            Defaults to ``'token_mix'``. docs/benchmarks.md compares them on
+            the demo schedule.
         global_reduce_dim (int): channels per patch for ``'flatten'``.
             Defaults to 4.
         patch_norm (bool): LayerNorm on the patch tokens, so sparse heatmap
@@ -352,7 +369,7 @@ class MPTMeshTransformerHead(BaseModule):
                  attn_drop_rate: float = 0.1,
                  norm_first: bool = False,
                  layer_norm_eps: float = 1e-12,
-                 global_feature: str = 'mean',
+                 global_feature: str = 'token_mix',
                  global_reduce_dim: int = 4,
                  patch_norm: bool = False,
                  mvm_ratio: float = 0.3,
@@ -375,9 +392,9 @@ class MPTMeshTransformerHead(BaseModule):
         hidden_dims = _to_tuple(hidden_dims, 3, 'hidden_dims')
         num_layers = _to_tuple(num_layers, 3, 'num_layers')
         num_heads = _to_tuple(num_heads, 3, 'num_heads')
-        if global_feature not in ('mean', 'flatten', 'none'):
-            raise ValueError("global_feature must be 'mean', 'flatten' or "
-                             f"'none', got {global_feature!r}")
+        if global_feature not in GLOBAL_FEATURES:
+            raise ValueError(f'global_feature must be one of '
+                             f'{GLOBAL_FEATURES}, got {global_feature!r}')
         if camera_scale_act not in ('softplus', 'exp', 'none'):
             raise ValueError("camera_scale_act must be 'softplus', 'exp' or "
                              f"'none', got {camera_scale_act!r}")
@@ -421,6 +438,10 @@ class MPTMeshTransformerHead(BaseModule):
         if patch_norm:
             self.patch_mlp.append(
                 nn.LayerNorm(embed_dims[0], eps=layer_norm_eps))
+        elif global_feature == 'token_mix':
+            # METRO's conv_learn_tokens: one learned mix of the grid cells
+            # (here: patch tokens) per query, Conv1d(P, Q, kernel 1)
+            self.token_mix = nn.Conv1d(self.num_patches, self.num_queries, 1)
         if global_feature == 'flatten':
             self.global_reduce = nn.Linear(embed_dims[0], global_reduce_dim)
             self.global_proj = nn.Sequential(
@@ -613,6 +634,8 @@ class MPTMeshTransformerHead(BaseModule):
         elif self.global_feature == 'flatten':
             glob = self.global_proj(
                 self.global_reduce(patches).flatten(1)).unsqueeze(1)
+        elif self.global_feature == 'token_mix':
+            glob = self.token_mix(patches)  # (B, P, D0) -> (B, Q, D0)
         if self.global_feature != 'none':
             queries = torch.cat(
                 [queries, glob.expand(-1, self.num_queries, -1)], dim=-1)
@@ -695,7 +718,8 @@ class MPTMeshTransformerHead(BaseModule):
                 all patches. Defaults to False.
 
         Returns:
-            dict: FLOPs per component: ``patch_embed``, ``queries``,
+            dict: FLOPs per component: ``patch_embed``, ``global_feature``
+            (the ``global_feature`` summary of the patch tokens), ``queries``,
             ``block{i}_layers``, ``block{i}_proj`` (embedding + output and
             residual projections), ``camera``, ``upsampling``.
         """
@@ -712,6 +736,13 @@ class MPTMeshTransformerHead(BaseModule):
         else:
             first = 2.0 * p * patch_in * e
         flops['patch_embed'] = first + 2.0 * p * e * d0
+        if self.global_feature == 'token_mix':
+            flops['global_feature'] = 2.0 * self.num_queries * p * d0
+        elif self.global_feature == 'flatten':
+            r = self.global_reduce.out_features
+            flops['global_feature'] = 2.0 * (p * d0 * r + p * r * d0)
+        else:
+            flops['global_feature'] = 0.0
         flops['queries'] = 2.0 * self.num_queries * (
             self.query_proj.in_features * d0)
         for i in range(3):
