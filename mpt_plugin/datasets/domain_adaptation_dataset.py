@@ -26,11 +26,22 @@ class DomainAdaptationDataset(Dataset):
 
     Item ``i`` holds target sample ``i % len(target)`` and a source sample
     chosen by ``pairing``: ``'random'`` draws it uniformly from a generator
-    seeded by ``(seed, i)`` (the same pairs for every epoch, worker and
-    rank, whatever the order; the source dataset's own randomness, e.g.
-    random rotations, still varies), ``'aligned'`` takes ``i %
-    len(source)``. Collating a list of items gives ``dict(source=batch,
-    target=batch)``, what :class:`WGANDomainAdaptation` trains on.
+    seeded by ``(seed, epoch, i)``, so every epoch pairs each target sample
+    with a new source sample (over the epochs a target sample meets many
+    source samples, as with independently shuffled source and target
+    loaders), while the pairs of one epoch are the same for every
+    worker, rank and read order, and a resumed run redraws exactly the
+    pairs of the epoch it resumes; the source dataset's own randomness,
+    e.g. random rotations, varies on top. ``'aligned'`` takes ``i %
+    len(source)`` (every epoch). Collating a list of items gives
+    ``dict(source=batch, target=batch)``, what
+    :class:`WGANDomainAdaptation` trains on.
+
+    The epoch is set by :meth:`set_epoch`, which ``MPTDatasetEpochHook``
+    (``mpt_plugin/engine/hooks/dataset_epoch_hook.py``) calls before every
+    training epoch with ``runner.epoch``; the loader must then use
+    ``persistent_workers=False`` or ``num_workers=0`` (workers hold copies
+    of the dataset). Without the hook the epoch stays 0: one fixed pairing.
 
     Args:
         source (dict | Dataset): Labelled source-domain dataset (config).
@@ -43,6 +54,7 @@ class DomainAdaptationDataset(Dataset):
         pairing (str): ``'random'`` or ``'aligned'``. Defaults to
             ``'random'``.
         seed (int): Seed of the random pairing. Defaults to 0.
+        epoch (int): Initial epoch (see :meth:`set_epoch`). Defaults to 0.
     """
 
     def __init__(self,
@@ -50,7 +62,8 @@ class DomainAdaptationDataset(Dataset):
                  target: Union[dict, Dataset],
                  length: Optional[int] = None,
                  pairing: str = 'random',
-                 seed: int = 0) -> None:
+                 seed: int = 0,
+                 epoch: int = 0) -> None:
         if pairing not in _PAIRINGS:
             raise ValueError(f'pairing must be one of {_PAIRINGS}, got '
                              f'{pairing!r}')
@@ -66,6 +79,20 @@ class DomainAdaptationDataset(Dataset):
         self.length = len(self.target) if length is None else int(length)
         self.pairing = pairing
         self.seed = int(seed)
+        self.epoch = 0
+        self.set_epoch(epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random pairing of ``epoch`` (0-based, as
+        ``runner.epoch``).
+
+        Args:
+            epoch (int): Non-negative epoch index.
+        """
+        if int(epoch) != epoch or epoch < 0:
+            raise ValueError('DomainAdaptationDataset.set_epoch: epoch must '
+                             f'be a non-negative integer, got {epoch!r}')
+        self.epoch = int(epoch)
 
     @property
     def metainfo(self) -> dict:
@@ -81,10 +108,11 @@ class DomainAdaptationDataset(Dataset):
         return self.length
 
     def source_index(self, idx: int) -> int:
-        """The source sample paired with item ``idx``."""
+        """The source sample paired with item ``idx`` in the current epoch.
+        """
         if self.pairing == 'aligned':
             return idx % len(self.source)
-        rng = np.random.default_rng([self.seed, idx])
+        rng = np.random.default_rng([self.seed, self.epoch, idx])
         return int(rng.integers(len(self.source)))
 
     def __getitem__(self, idx: int) -> dict:

@@ -45,7 +45,7 @@ def test_pairs_random_deterministic_and_aligned():
     item = ds[2]
     assert item['target'] == dict(tag='t', index=2)
     assert item['source']['tag'] == 's'
-    # the pairing only depends on (seed, index)
+    # within an epoch the pairing only depends on (seed, index)
     again = DomainAdaptationDataset(_Range(50, 's'), _Range(7, 't'), seed=3)
     assert [again[i]['source'] for i in range(7)] == \
         [ds[i]['source'] for i in range(7)]
@@ -64,6 +64,79 @@ def test_pairs_random_deterministic_and_aligned():
     assert aligned[-1] == aligned[9]
     with pytest.raises(IndexError):
         aligned[10]
+
+
+def _pairs(ds):
+    return [ds.source_index(i) for i in range(len(ds))]
+
+
+def test_random_pairing_is_redrawn_every_epoch():
+    ds = DomainAdaptationDataset(_Range(1000, 's'), _Range(40, 't'), seed=5)
+    assert ds.epoch == 0
+    epoch0 = _pairs(ds)
+    ds.set_epoch(1)
+    epoch1 = _pairs(ds)
+    ds.set_epoch(2)
+    epoch2 = _pairs(ds)
+    # 40 draws out of 1000: the epochs' pairings share almost nothing
+    for a, b in ((epoch0, epoch1), (epoch1, epoch2), (epoch0, epoch2)):
+        assert sum(x == y for x, y in zip(a, b)) < 5
+    # deterministic for a given (seed, epoch), whatever happened before
+    assert _pairs(ds) == epoch2
+    ds.set_epoch(0)
+    assert _pairs(ds) == epoch0
+    assert [ds[i]['source']['index'] for i in range(40)] == epoch0
+    # the generator is seeded by (seed, epoch, index)
+    assert epoch1[7] == int(
+        np.random.default_rng([5, 1, 7]).integers(1000))
+    # 'aligned' does not depend on the epoch
+    aligned = DomainAdaptationDataset(_Range(3, 's'), _Range(7, 't'),
+                                      pairing='aligned')
+    before = _pairs(aligned)
+    aligned.set_epoch(3)
+    assert _pairs(aligned) == before
+    with pytest.raises(ValueError, match='epoch must be a non-negative '
+                       'integer, got -1'):
+        ds.set_epoch(-1)
+
+
+def test_epoch_hook_drives_the_pairing_and_resume_redraws_it():
+    """MPTDatasetEpochHook -> set_epoch(runner.epoch), reaching the
+    loader's (non-persistent) workers; a resumed run gets the same pairs."""
+    from types import SimpleNamespace
+
+    from torch.utils.data import DataLoader
+
+    from mpt_plugin.engine.hooks.dataset_epoch_hook import \
+        MPTDatasetEpochHook
+
+    def run_epochs(epochs, num_workers):
+        ds = DomainAdaptationDataset(_Range(500, 's'), _Range(12, 't'),
+                                     seed=2)
+        loader = DataLoader(ds, batch_size=4, shuffle=False,
+                            num_workers=num_workers,
+                            persistent_workers=False,
+                            collate_fn=lambda items: [
+                                it['source']['index'] for it in items])
+        runner = SimpleNamespace(train_dataloader=loader, epoch=0)
+        hook, seen = MPTDatasetEpochHook(), {}
+        for epoch in epochs:
+            runner.epoch = epoch
+            hook.before_train_epoch(runner)
+            seen[epoch] = [i for batch in loader for i in batch]
+        return seen
+
+    full = run_epochs([0, 1, 2], num_workers=2)
+    assert full[0] != full[1] != full[2]
+    # resuming at epoch 2 (a fresh process, fresh dataset) = same pairs
+    resumed = run_epochs([2], num_workers=0)
+    assert resumed[2] == full[2]
+    # persistent workers would never see set_epoch: the hook refuses
+    ds = DomainAdaptationDataset(_Range(5, 's'), _Range(4, 't'))
+    loader = DataLoader(ds, num_workers=1, persistent_workers=True)
+    with pytest.raises(RuntimeError, match='persistent_workers=False'):
+        MPTDatasetEpochHook().before_train_epoch(
+            SimpleNamespace(train_dataloader=loader, epoch=1))
 
 
 def test_errors():

@@ -191,8 +191,8 @@ def test_domain_adaptation_protocol(setup):
     with torch.no_grad():
         model.head.patch_mlp[-1].weight.add_(1.0)
     assert not torch.allclose(frozen(joints), model.da_encoder(joints))
-    # the target loss reads 2D keypoints only: 3D labels may be NaN (eval
-    # mode, as WGANDomainAdaptation keeps everything but the encoder)
+    # the target loss reads no 3D label: 3D labels may be NaN (eval mode,
+    # as WGANDomainAdaptation keeps everything but the encoder)
     model.eval()
     loss = model(images, samples, mode='da_target_loss', feats=feats_t)
     for s in samples:
@@ -206,3 +206,97 @@ def test_domain_adaptation_protocol(setup):
                        loss_nan['loss_reprojection'])
     pred = model(feats_t, None, mode='da_forward_from_features')
     assert pred['vertices'].shape == (4, 6890, 3)
+
+
+# LSP-14 <- COCO-17, written out by hand (LSP: r/l ankle, knee, hip ...,
+# wrists, elbows, shoulders, neck, head top; the last two have no COCO joint)
+_LSP_FROM_COCO = [16, 14, 12, 11, 13, 15, 10, 8, 6, 5, 7, 9]
+
+
+def _expected_detection_loss(model, images, feats, threshold):
+    """The re-projection loss against the decoded pose-network detections,
+    assembled independently of ``da_target_keypoints``."""
+    from mpt_plugin.models.utils.decode_heatmap_keypoints import \
+        decode_heatmap_keypoints
+    maps = model.extract_feat(images)
+    kp, scores = decode_heatmap_keypoints(maps, images.shape[-2:])
+    size = images.shape[-1]
+    joints = torch.zeros(len(images), 14, 2)
+    weights = torch.zeros(len(images), 14)
+    joints[:, :12] = (kp[:, _LSP_FROM_COCO] + 0.5) * 2 / size - 1
+    weights[:, :12] = (scores[:, _LSP_FROM_COCO] >= threshold).float()
+    pred = model.head.forward_tokens(feats)
+    loss = model.head.loss_module(pred, dict(
+        joints_2d_norm=joints, joints_2d_weights=weights,
+        has_2d=weights.any(dim=1), has_mesh=torch.zeros(len(images)),
+        has_3d=torch.zeros(len(images))))['loss_joints_proj']
+    return loss, weights
+
+
+def test_da_target_loss_uses_pose_network_detections(setup):
+    torch.manual_seed(1)
+    bm_dir, cfg = setup
+    model = MODELS.build(cfg)
+    model.init_weights()
+    model.eval()
+    assert model.target_keypoints == 'pose_network'
+    samples, _, _ = _samples(bm_dir)
+    images = torch.rand(4, 3, 112, 112)
+    feats = model(images, samples, mode='da_features')
+    scores = model._da_detections[1]['scores']
+    # a threshold that drops about half of the joints
+    model.target_keypoint_threshold = float(scores.median())
+    loss = model(images, samples, mode='da_target_loss', feats=feats)
+    expected, weights = _expected_detection_loss(
+        model, images, feats, model.target_keypoint_threshold)
+    assert 0 < weights.sum() < 4 * 12
+    assert torch.isfinite(loss['loss_reprojection'])
+    torch.testing.assert_close(loss['loss_reprojection'], expected)
+    # no 2D field of the samples is read: remove them all
+    for s in samples:
+        del s.gt_instances.keypoints2d
+        del s.gt_instances.keypoints2d_visible
+    again = model(images, samples, mode='da_target_loss', feats=feats)
+    assert torch.equal(again['loss_reprojection'],
+                       loss['loss_reprojection'])
+    # without a preceding da_features on this tensor, the maps are
+    # recomputed (same value); a lower threshold changes the loss
+    fresh = model(images.clone(), samples, mode='da_target_loss',
+                  feats=feats)
+    torch.testing.assert_close(fresh['loss_reprojection'],
+                               loss['loss_reprojection'])
+    model.target_keypoint_threshold = float('-inf')
+    assert not torch.allclose(
+        model(images, samples, mode='da_target_loss',
+              feats=feats)['loss_reprojection'], loss['loss_reprojection'])
+    # the 'annotation' source needs the 2D fields and names them
+    model.target_keypoints = 'annotation'
+    with pytest.raises(KeyError, match='gt_instances.keypoints2d'):
+        model(images, samples, mode='da_target_loss', feats=feats)
+
+
+def test_da_target_keypoints_annotation_and_bad_options(setup):
+    torch.manual_seed(2)
+    bm_dir, cfg = setup
+    model = MODELS.build(dict(cfg, target_keypoints='annotation'))
+    model.init_weights()
+    model.eval()
+    samples, _, _ = _samples(bm_dir)
+    images = torch.rand(4, 3, 112, 112)
+    feats = model(images, samples, mode='da_features')
+    assert model._da_detections is None  # nothing decoded
+    target = model.da_target_keypoints(images, samples)
+    kp = torch.stack([s.gt_instances.keypoints2d[0] for s in samples])
+    torch.testing.assert_close(target['joints_2d_norm'],
+                               (kp[:, H36M_TO_J14] + 0.5) * 2 / 112 - 1)
+    gt_loss = model(images, samples, mode='da_target_loss', feats=feats)
+    model.target_keypoints = 'pose_network'
+    det_loss = model(images, samples, mode='da_target_loss', feats=feats)
+    assert not torch.allclose(gt_loss['loss_reprojection'],
+                              det_loss['loss_reprojection'])
+    with pytest.raises(ValueError, match="target_keypoints must be one of "
+                       r"\('pose_network', 'annotation'\), got 'gt'"):
+        MODELS.build(dict(cfg, target_keypoints='gt'))
+    with pytest.raises(ValueError, match=r'needs the backbone\'s 17 COCO '
+                       r'heatmaps \(B, 17, S, S\), got \(4, 16, 28, 28\)'):
+        model.decode_pose_keypoints(torch.zeros(4, 16, 28, 28), (112, 112))

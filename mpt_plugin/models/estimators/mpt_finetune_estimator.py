@@ -5,6 +5,7 @@ transformer head reads the 17 undecoded heatmaps of a stock MMPose HRNet
 ("pose feature maps") instead of synthetic Gaussian heatmaps, first without
 fine-tuning, then fine-tuned end to end on mixed 2D/3D image datasets.
 """
+import weakref
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -13,13 +14,22 @@ from mmpose.structures import PoseDataSample
 from torch import Tensor, nn
 
 from mpt_plugin.body_models import MPTGenderedSMPL
-from mpt_plugin.body_models.conventions import H36M_TO_J14
+from mpt_plugin.body_models.conventions import (H36M_TO_J14,
+                                                get_keypoint_num, get_mapping)
 from mpt_plugin.cameras.crop import crop_to_norm
 from mpt_plugin.registry import MODELS
+from ..utils.decode_heatmap_keypoints import decode_heatmap_keypoints
 from .domain_adaptation_protocol import DA_MODES, DomainAdaptationProtocol
 from .mpt_pretrain_estimator import MPTPretrainEstimator
 
-__all__ = ['MPTFinetuneEstimator']
+__all__ = ['MPTFinetuneEstimator', 'TARGET_KEYPOINT_SOURCES']
+
+#: Where the domain-adaptation target's 2D keypoints come from.
+TARGET_KEYPOINT_SOURCES = ('pose_network', 'annotation')
+
+#: ``(lsp_idx, coco_idx)``: the 12 LSP-14 joints with a COCO-17 counterpart
+#: (all but neck and head top), by joint name.
+_COCO_TO_LSP = get_mapping('coco', 'lsp')
 
 #: Per-sample GT fields of ``PackMeshInputs`` and their trailing shapes
 #: (``None`` = any number of joints K).
@@ -79,9 +89,25 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
     MoCap joints (``MPTMoCapDataPreprocessor`` output, synthetic heatmap
     tokens, 3D GT from the mesh cache), target batches are images whose pose
     feature maps come from the (frozen) backbone; the only target loss is
-    the 2D re-projection against the target's ``keypoints2d`` (detections;
-    no 3D label is read). Token features are averaged over the patches for
-    the critic (``da_critic_reduce = 'mean'``).
+    the 2D re-projection of the predicted LSP-14 joints onto the target's
+    2D keypoints (no 3D label is read), taken from ``target_keypoints``:
+
+    - ``'pose_network'`` (default; label-free): the detections of the
+      frozen pose network itself, decoded from the pose feature maps the
+      backbone computes anyway (:func:`decode_heatmap_keypoints`: argmax +
+      quarter-pixel shift toward the higher neighbour, confidence = peak
+      value, keypoints in the crop's pixels). The COCO-17 detections map by
+      joint name onto 12 of the LSP-14 joints; neck and head top (no COCO
+      counterpart) get weight 0, as does every joint whose confidence is
+      below ``target_keypoint_threshold``. The data samples' 2D fields are
+      never read.
+    - ``'annotation'``: the samples' ``keypoints2d`` weighted by
+      ``keypoints2d_visible``: ground truth for H3.6M's HumanData files
+      (then the adaptation is NOT label-free), or detections when the
+      target file stores detections there.
+
+    Token features are averaged over the patches for the critic
+    (``da_critic_reduce = 'mean'``).
 
     Args:
         backbone (dict): image -> (B, 17, S, S) maps, e.g.
@@ -95,6 +121,13 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
         data_preprocessor (dict, optional): e.g. ``PoseDataPreprocessor``.
         init_upsampling_from_sampler (bool): see
             :class:`MPTPretrainEstimator`.
+        target_keypoints (str): Domain adaptation only: the source of the
+            target's 2D keypoints, ``'pose_network'`` or ``'annotation'``
+            (see above). Defaults to ``'pose_network'``.
+        target_keypoint_threshold (float): With ``'pose_network'``: joints
+            whose heatmap peak is below it get weight 0. Defaults to 0.1
+            (MMPose 0.x HigherHRNet's ``detection_threshold``; Key2Mesh's
+            ``normalize_p2d`` threshold on OpenPose confidences).
         init_cfg (dict, optional): MMEngine init config.
     """
 
@@ -105,7 +138,13 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
                  mesh_sampler: str,
                  data_preprocessor: Optional[dict] = None,
                  init_upsampling_from_sampler: bool = True,
+                 target_keypoints: str = 'pose_network',
+                 target_keypoint_threshold: float = 0.1,
                  init_cfg: Optional[dict] = None):
+        if target_keypoints not in TARGET_KEYPOINT_SOURCES:
+            raise ValueError(f'target_keypoints must be one of '
+                             f'{TARGET_KEYPOINT_SOURCES}, got '
+                             f'{target_keypoints!r}')
         super().__init__(
             head=head,
             body_model=body_model,
@@ -122,6 +161,11 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
         self.gt_body_model = MPTGenderedSMPL(**bm)
         for p in self.gt_body_model.parameters():
             p.requires_grad_(False)
+        self.target_keypoints = target_keypoints
+        self.target_keypoint_threshold = float(target_keypoint_threshold)
+        # (weakref to the target images, their decoded detections): set by
+        # da_features, reused by da_target_loss on the same tensor.
+        self._da_detections = None
 
     # ------------------------------------------------------------------ parts
     def extract_feat(self, inputs: Tensor) -> Tensor:
@@ -333,11 +377,93 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
     def da_features(self, inputs, data_samples=None,
                     encoder: Optional[nn.Module] = None) -> Tensor:
         """(B, P, D0) patch tokens of ``encoder``: MoCap joints (a dict from
-        ``MPTMoCapDataPreprocessor``) or images (through the backbone)."""
+        ``MPTMoCapDataPreprocessor``) or images (through the backbone).
+
+        For images with ``target_keypoints='pose_network'`` the pose maps
+        are also decoded into detections, kept (with a weak reference to
+        ``inputs``) for :meth:`da_target_loss` on the same tensor, so the
+        backbone runs once per target batch.
+        """
         encoder = self.da_encoder if encoder is None else encoder
         if isinstance(inputs, Tensor):
-            inputs = self.extract_feat(inputs)
+            images = inputs
+            inputs = self.extract_feat(images)
+            if self.target_keypoints == 'pose_network':
+                self._da_detections = (weakref.ref(images),
+                                       self.decode_pose_keypoints(
+                                           inputs, images.shape[-2:]))
         return encoder(inputs)
+
+    def decode_pose_keypoints(self, maps: Tensor,
+                              image_size: Sequence[int]) -> Dict[str, Tensor]:
+        """COCO-17 detections of the pose network from its feature maps.
+
+        Args:
+            maps (Tensor): ``(B, 17, S_h, S_w)`` pose feature maps
+                (:meth:`extract_feat`), spanning the input crop with the
+                backbone's ``align_corners`` (default False).
+            image_size (Sequence[int]): ``(H, W)`` of the input crop.
+
+        Returns:
+            dict: ``keypoints`` (B, 17, 2) crop pixels (pixel centres at
+            integers), ``scores`` (B, 17) heatmap peaks; no gradient.
+        """
+        num_coco = get_keypoint_num('coco')
+        if maps.dim() != 4 or maps.shape[1] != num_coco:
+            raise ValueError(
+                "target_keypoints='pose_network' needs the backbone's "
+                f'{num_coco} COCO heatmaps (B, {num_coco}, S, S), got '
+                f'{tuple(maps.shape)}')
+        keypoints, scores = decode_heatmap_keypoints(
+            maps, image_size,
+            align_corners=bool(getattr(self.backbone, 'align_corners',
+                                       False)))
+        return dict(keypoints=keypoints, scores=scores)
+
+    def detections_to_lsp(self, detections: Dict[str, Tensor],
+                          crop_size: int) -> Dict[str, Tensor]:
+        """COCO-17 detections -> LSP-14 2D targets for :class:`MPTMeshLoss`.
+
+        Args:
+            detections (dict): :meth:`decode_pose_keypoints` output.
+            crop_size (int): Side S of the crop (frame of the keypoints).
+
+        Returns:
+            dict: ``joints_2d_norm`` (B, 14, 2) in ``[-1, 1]``,
+            ``joints_2d_weights`` (B, 14) 1 for joints with a COCO
+            counterpart and ``score >= target_keypoint_threshold``, else 0
+            (neck, head top: always 0), ``has_2d`` (B,).
+        """
+        dtype = self.joint_regressor.dtype
+        kp, scores = detections['keypoints'], detections['scores']
+        lsp_idx, coco_idx = _COCO_TO_LSP
+        bsz = kp.shape[0]
+        joints = kp.new_zeros(bsz, len(H36M_TO_J14), 2, dtype=dtype)
+        weights = kp.new_zeros(bsz, len(H36M_TO_J14), dtype=dtype)
+        joints[:, lsp_idx] = kp[:, coco_idx].to(dtype)
+        weights[:, lsp_idx] = (scores[:, coco_idx] >=
+                               self.target_keypoint_threshold).to(dtype)
+        return dict(joints_2d_norm=crop_to_norm(joints, crop_size),
+                    joints_2d_weights=weights,
+                    has_2d=(weights > 0).any(dim=1))
+
+    def da_target_keypoints(self, inputs: Tensor,
+                            data_samples) -> Dict[str, Tensor]:
+        """LSP-14 2D targets of a target batch from ``target_keypoints``
+        (see the class docstring); ``inputs`` (B, 3, S, S) images."""
+        if self.target_keypoints == 'annotation':
+            return self._keypoints2d_gt(
+                self._stack_gt(data_samples, inputs.device,
+                               keys=('keypoints2d', 'keypoints2d_visible')),
+                inputs.shape[-1])
+        cached = self._da_detections
+        if cached is not None and cached[0]() is inputs:
+            detections = cached[1]
+        else:
+            with torch.no_grad():
+                detections = self.decode_pose_keypoints(
+                    self.extract_feat(inputs), inputs.shape[-2:])
+        return self.detections_to_lsp(detections, inputs.shape[-1])
 
     def da_forward_from_features(self, feats: Tensor,
                                  data_samples=None) -> Dict[str, Tensor]:
@@ -345,12 +471,10 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
 
     def da_target_loss(self, inputs, data_samples,
                        feats: Tensor) -> Dict[str, Tensor]:
-        """2D re-projection of the predicted joints onto the target's
-        ``keypoints2d`` (crop pixels), weighted by their visibility."""
-        gt2d = self._keypoints2d_gt(
-            self._stack_gt(data_samples, inputs.device,
-                           keys=('keypoints2d', 'keypoints2d_visible')),
-            inputs.shape[-1])
+        """2D re-projection of the predicted LSP-14 joints onto the target's
+        2D keypoints from :meth:`da_target_keypoints` (by default the pose
+        network's detections; no label read)."""
+        gt2d = self.da_target_keypoints(inputs, data_samples)
         pred = self.head.forward_tokens(feats)
         losses = self.head.loss_module(
             pred, dict(gt2d, has_mesh=torch.zeros_like(gt2d['has_2d']),
