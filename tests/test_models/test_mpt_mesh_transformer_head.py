@@ -271,14 +271,20 @@ def test_paper_dims():
     ]
     assert [b.layers[0].ffn_in.out_features
             for b in head.blocks] == [2048, 512, 128]
-    # 55_780_355 + METRO's Conv1d(784, 445, 1) of the default 'token_mix'
-    assert head.num_parameters() == 55_780_355 + 784 * 445 + 445
+    # 55_780_355 + the default 'flatten' summary: Linear(1024, 4),
+    # Linear(784 * 4, 1024) and its LayerNorm
+    assert head.num_parameters() == (55_780_355 + 1024 * 4 + 4 +
+                                     784 * 4 * 1024 + 1024 + 2 * 1024)
     layers = sum(v for k, v in head.flops_breakdown().items()
                  if k.endswith('_layers'))
     # The issue's ~360 GFLOP per training sample is 3x the layer FLOPs.
     assert 3 * layers / 1e9 == pytest.approx(361.3, abs=0.1)
-    # 391.7 + 3 x 2 x 445 x 784 x 1024 (token_mix) = 393.9
-    assert head.flops_per_sample() / 1e9 == pytest.approx(393.9, abs=0.1)
+    # 391.7 + 3 x 2 x 2 x 784 x 1024 x 4 ('flatten' summary) = 391.8
+    assert head.flops_per_sample() / 1e9 == pytest.approx(391.8, abs=0.05)
+    tm = MPTMeshTransformerHead(loss=None, global_feature='token_mix')
+    # METRO's Conv1d(784, 445, 1): 3 x 2 x 445 x 784 x 1024 = 2.1 GFLOP
+    assert tm.num_parameters() == 55_780_355 + 784 * 445 + 445
+    assert tm.flops_per_sample() / 1e9 == pytest.approx(393.9, abs=0.05)
     head.eval()
     with torch.no_grad():
         out = head(dict(joints_px=torch.rand(1, 17, 2) * 223))
@@ -318,12 +324,11 @@ def test_flatten_global_feature_is_position_aware():
 
 
 def test_token_mix_is_metro_conv1d_per_query():
-    """'token_mix' (default, METRO's released Conv1d(49, 445)): query q gets
+    """'token_mix' (METRO's released Conv1d(49, 445)): query q gets
     sum_p W[q, p] patch_p + b[q], its own mix, and it moves with the
     joints."""
     size = 64
-    head = _small_head(input_size=size).eval()
-    assert head.global_feature == 'token_mix'
+    head = _small_head(input_size=size, global_feature='token_mix').eval()
     assert tuple(head.token_mix.weight.shape) == (head.num_queries,
                                                    head.num_patches, 1)
     g = torch.Generator().manual_seed(0)
@@ -345,6 +350,12 @@ def test_token_mix_is_metro_conv1d_per_query():
     out = head.train()(dict(joints_px=joints_px, joint_weights=weights))
     sum(v.sum() for v in out.values()).backward()
     assert head.token_mix.weight.grad.abs().sum() > 0
+
+
+def test_global_feature_default_and_patch_norm_combination():
+    assert _small_head().global_feature == 'flatten'
+    head = _small_head(global_feature='token_mix', patch_norm=True)
+    assert head.token_mix.out_channels == head.num_queries
 
 
 def test_patch_norm_scales_tokens():

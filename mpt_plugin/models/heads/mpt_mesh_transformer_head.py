@@ -8,18 +8,19 @@ Tokens (``N = J + V0 + P``, in this order):
       projected by ``query_proj`` to the block-1 input dim ``D0``. The
       template (rest-pose joints / coarse vertices, pelvis-centred metres)
       lives in buffers set by :meth:`init_template`. What stands in for
-      METRO's image feature is ``global_feature``: ``'token_mix'``
-      (default) is what METRO's *released* body network does with its
-      2048 x 7 x 7 HRNet map: ``Conv1d(49, 445, 1)`` gives every query its
-      own learned linear mix of the grid cells; here the grid cells are the
-      ``P`` heatmap patch tokens, so ``Conv1d(P, J + V0, 1)`` (the METRO
-      paper's text instead concatenates one pooled global feature to every
-      query). ``'flatten'`` (our deviation, used by the configs of
-      sessions 1-4) reduces every patch token to a few channels, flattens
-      them in patch order and projects them to one vector shared by all
-      queries; ``'mean'`` (the mean patch token) carries almost no pose,
-      because the mean of the tokens does not depend on where the blobs
-      are; ``'none'`` uses the xyz alone.
+      METRO's image feature is ``global_feature``. ``'flatten'`` (default;
+      a deviation from both papers, the one shown to learn in our CPU runs)
+      reduces every patch token to a few channels, flattens them in patch
+      order and projects them to one position-aware vector shared by all
+      queries. ``'token_mix'`` is what METRO's *released* body network does
+      with its 2048 x 7 x 7 HRNet map: ``Conv1d(49, 445, 1)`` gives every
+      query its own learned linear mix of the grid cells; here the grid
+      cells are the ``P`` heatmap patch tokens, so ``Conv1d(P, J + V0, 1)``
+      (the METRO paper's text instead concatenates one pooled global
+      feature to every query). ``'mean'`` (the mean patch token) carries
+      almost no pose, because the mean of the tokens does not depend on
+      where the blobs are: with it the transformer only learnt the mean
+      pose. ``'none'`` uses the xyz alone.
     - ``P`` heatmap patch tokens: ``HeatmapPatchEmbed`` (the first Linear of
       the paper's "MLP to the hidden size", 8x8xC -> E) followed by
       ``GELU + Linear(E, D0)`` in this file. 224 / 8 -> 784 patches.
@@ -85,7 +86,7 @@ ArrayLike = Union[np.ndarray, Tensor]
 
 #: What stands in for METRO's image feature next to each query's xyz
 #: (see ``MPTMeshTransformerHead``'s ``global_feature``).
-GLOBAL_FEATURES = ('token_mix', 'flatten', 'mean', 'none')
+GLOBAL_FEATURES = ('flatten', 'token_mix', 'mean', 'none')
 
 #: The paper's dimensions (appendix E + Graphormer defaults); these are also
 #: the constructor defaults.
@@ -322,17 +323,18 @@ class MPTMeshTransformerHead(BaseModule):
         norm_first (bool): pre-LN instead of post-LN. Defaults to False.
         layer_norm_eps (float): LayerNorm eps. Defaults to 1e-12 (BERT).
         global_feature (str): what is concatenated to each query next to its
-            template xyz: ``'token_mix'`` (METRO's released network: query
-            ``q`` gets ``sum_p W[q, p] * patch_p + b[q]``, a learned
-            ``Conv1d(P, J + V0, 1)`` over the patch axis; position-aware and
-            different per query), ``'flatten'`` (a deviation from both
-            papers: every patch token reduced to ``global_reduce_dim``
-            channels, flattened in patch order, projected to D0 and
-            LayerNorm-ed; one vector shared by all queries), ``'mean'`` (the
-            mean patch token; it does not depend on where the heatmap blobs
-            are, so a model built on it ignores its input) or ``'none'``.
-            Defaults to ``'token_mix'``. docs/benchmarks.md compares them on
-            the demo schedule.
+            template xyz: ``'flatten'`` (a deviation from both papers:
+            every patch token reduced to ``global_reduce_dim`` channels,
+            flattened in patch order, projected to D0 and LayerNorm-ed; one
+            vector shared by all queries), ``'token_mix'`` (METRO's released
+            network: query ``q`` gets ``sum_p W[q, p] * patch_p + b[q]``, a
+            learned ``Conv1d(P, J + V0, 1)`` over the patch axis;
+            position-aware and different per query), ``'mean'`` (the mean
+            patch token; it does not depend on where the heatmap blobs are,
+            so a model built on it ignores its input) or ``'none'``.
+            Defaults to ``'flatten'``, the one measured to learn on the demo
+            schedule; ``'token_mix'`` is not yet measured against it
+            (``tools/benchmark/bench_mpt_pretrain_learning.py --variant``).
         global_reduce_dim (int): channels per patch for ``'flatten'``.
             Defaults to 4.
         patch_norm (bool): LayerNorm on the patch tokens, so sparse heatmap
@@ -369,7 +371,7 @@ class MPTMeshTransformerHead(BaseModule):
                  attn_drop_rate: float = 0.1,
                  norm_first: bool = False,
                  layer_norm_eps: float = 1e-12,
-                 global_feature: str = 'token_mix',
+                 global_feature: str = 'flatten',
                  global_reduce_dim: int = 4,
                  patch_norm: bool = False,
                  mvm_ratio: float = 0.3,
@@ -438,16 +440,16 @@ class MPTMeshTransformerHead(BaseModule):
         if patch_norm:
             self.patch_mlp.append(
                 nn.LayerNorm(embed_dims[0], eps=layer_norm_eps))
-        elif global_feature == 'token_mix':
-            # METRO's conv_learn_tokens: one learned mix of the grid cells
-            # (here: patch tokens) per query, Conv1d(P, Q, kernel 1)
-            self.token_mix = nn.Conv1d(self.num_patches, self.num_queries, 1)
         if global_feature == 'flatten':
             self.global_reduce = nn.Linear(embed_dims[0], global_reduce_dim)
             self.global_proj = nn.Sequential(
                 nn.Linear(self.num_patches * global_reduce_dim,
                           embed_dims[0]),
                 nn.LayerNorm(embed_dims[0], eps=layer_norm_eps))
+        elif global_feature == 'token_mix':
+            # METRO's conv_learn_tokens: one learned mix of the grid cells
+            # (here: patch tokens) per query, Conv1d(P, Q, kernel 1)
+            self.token_mix = nn.Conv1d(self.num_patches, self.num_queries, 1)
 
         # Queries: template xyz (+ global feature) -> D0.
         query_in = 3 + (embed_dims[0] if global_feature != 'none' else 0)
