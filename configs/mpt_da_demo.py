@@ -8,7 +8,9 @@
 #
 # Shrunk as configs/mpt_finetune_demo.py (tiny transformer, 112x112 maps,
 # 128x128 crops), 2 critic steps instead of 10, a few hundred MoCap frames,
-# no source checkpoint (the untrained estimator is adapted).
+# no source checkpoint (the untrained estimator is adapted). The target 2D
+# are the (untrained) pose network's own decoded detections, as in
+# configs/mpt_da_h36m.py; pairing redrawn every epoch (MPTDatasetEpochHook).
 _base_ = ['./mpt_da_h36m.py']
 
 synthetic_root = 'data/synthetic'
@@ -51,11 +53,18 @@ train_dataloader = dict(
                     heatmap_size=input_size, cache_dtype='float32',
                     num_samples=200),
         target=dict(data_prefix=data_prefix, pipeline=test_pipeline)))
+# validation: subject S8 of the synthetic h36m_train.npz, held out of the
+# adaptation target (as configs/mpt_da_h36m.py; the default 64-image file
+# holds S1, S5, S6, S7, S8); test: the synthetic protocol-2 file
 val_dataloader = dict(
     batch_size=8,
     num_workers=0,
     persistent_workers=False,
     dataset=dict(data_prefix=data_prefix, pipeline=test_pipeline))
-test_dataloader = val_dataloader
+test_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(data_prefix=data_prefix, pipeline=test_pipeline))
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(save_best=None))

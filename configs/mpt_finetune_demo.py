@@ -16,6 +16,10 @@
 # block, 112x112 maps = 196 tokens), two datasets (a 3D one and a 2D-only
 # one) instead of five, lr 1e-3 and 2 epochs. Losses, masking of missing GT,
 # augmentation and metrics are the paper's / mmhuman3d's.
+# Model selection as configs/mpt_finetune_mixed.py: subject S8 of the
+# synthetic h36m_train.npz is held out of training and picks the best epoch
+# (the default 64-image file holds S1, S5, S6, S7, S8: 8 frames each of
+# S7 and S8); the synthetic h36m_valid_protocol2.npz is the test set only.
 _base_ = ['./mpt_finetune_mixed.py']
 
 data_prefix = 'data/synthetic_images'
@@ -28,6 +32,7 @@ crop_size = 128  # HRNet needs sides divisible by 32
 input_size = 112  # pose-map resolution read by the head (paper table 10)
 max_epochs = 2
 load_from = None
+h36m_split = dict(by='subject', held_out=['S8'])  # as the base config
 
 model = dict(
     backbone=dict(arch='w32', checkpoint=None, output_size=input_size),
@@ -65,6 +70,7 @@ train_dataloader = dict(
         _delete_=True,
         datasets=[
             dict(common, ann_file='h36m_train.npz', dataset_name='h36m',
+                 split=dict(h36m_split, part='train'),
                  pipeline=train_pipeline),
             dict(common, ann_file='coco_2014_train.npz',
                  dataset_name='coco', pipeline=train_pipeline),
@@ -73,10 +79,15 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=16,
     num_workers=1,
+    dataset=dict(common, ann_file='h36m_train.npz', dataset_name='h36m',
+                 split=dict(h36m_split, part='val'),
+                 pipeline=test_pipeline, test_mode=True, _delete_=True))
+test_dataloader = dict(
+    batch_size=16,
+    num_workers=1,
     dataset=dict(common, ann_file='h36m_valid_protocol2.npz',
                  dataset_name='h36m', pipeline=test_pipeline,
                  test_mode=True, _delete_=True))
-test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)
@@ -90,4 +101,4 @@ param_scheduler = [
 ]
 visualizer = dict(body_model_path=body_model_dir)
 default_hooks = dict(logger=dict(interval=5),
-                     checkpoint=dict(interval=1, save_best=None))
+                     checkpoint=dict(interval=1))

@@ -13,6 +13,13 @@
 _base_ = ['./mpt_test_h36m_p2.py']
 
 model = dict(
+    # Frozen stock HigherHRNet-W48, both heatmap stages aggregated as at its
+    # inference (1/4 resized to 1/2, averaged, projected to the image):
+    # 224x224 maps from 224 crops, the paper's setting (table 10). A COCO
+    # blob is wider than the pre-training Gaussians (sigma 3 px at 224):
+    # see docs/benchmarks.md, "pose feature map resolution".
     backbone=dict(
+        head_type='higherhrnet',
         checkpoint='checkpoints/higher_hrnet48_coco_512x512.pth',
-        freeze=True))
+        freeze=True,
+        output_size=224))

@@ -17,7 +17,9 @@
 #   kernel sizes (1, 1, 1), i.e. a fully connected network on one frame)
 #   with 128 channels (stock: 1024) instead of VideoPose3D's 243 frames;
 #   its ImagePoseLifting statistics are crop statistics (centre S/2,
-#   spread S/4 px for every joint; no target statistics: metres);
+#   spread S/4 px for every joint; no target statistics: metres): the MoCap
+#   heatmap frame is the lifter's image (lifter_input_frame='crop'; stock
+#   statistics are of full 1000 x 1002 px H3.6M images);
 # - trained from scratch for 2 epochs, so every module runs at the base lr
 #   (the paper fine-tunes pretrained streams at 1e-5 and the neck at 1e-3,
 #   see configs/pc_hmr_serial_mpt_h36m.py).
@@ -61,7 +63,7 @@ model = dict(
                 num_layers=1,
                 num_heads=4,
                 attn_drop_rate=0.0,
-                global_feature='flatten',
+                global_feature='flatten',  # as mpt_pretrain_*.py
                 loss=None),
             body_model=body_model,
             mesh_sampler=f'{body_model_dir}/mesh_downsampling.npz')),
@@ -86,6 +88,9 @@ model = dict(
                 remove_root=True,
                 keypoints_mean=[[heatmap_size / 2] * 2] * 17,
                 keypoints_std=[[heatmap_size / 4] * 2] * 17))),
+    # no camera image behind the MoCap heatmaps: the heatmap frame is the
+    # lifter's image
+    lifter_input_frame='crop',
     neck=dict(type='PCHMRPoseCalibrationNeck'),
     loss_weights=dict(vertices=1.0, joints=1.0, pose=1.0))
 
@@ -119,5 +124,5 @@ optim_wrapper = dict(
                          pose_lifter=dict(lr_mult=1.0))))
 default_hooks = dict(
     logger=dict(interval=5),
-    checkpoint=dict(_delete_=True, type='CheckpointHook', interval=1,
+    checkpoint=dict(_delete_=True, type='MPTAtomicCheckpointHook', interval=1,
                     max_keep_ckpts=1))

@@ -9,7 +9,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=10),
+    # MMEngine's CheckpointHook, writing checkpoints and `last_checkpoint`
+    # atomically (temporary file + rename): a killed run never leaves a
+    # truncated file under a final name
+    checkpoint=dict(type='MPTAtomicCheckpointHook', interval=10),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 
 # multi-processing and distributed backend; tools/train.py and tools/test.py

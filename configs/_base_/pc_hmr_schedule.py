@@ -23,5 +23,5 @@ optim_wrapper = dict(
 param_scheduler = []
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=3,
-                    save_best='mesh/PVE', rule='less'))
+    checkpoint=dict(type='MPTAtomicCheckpointHook', interval=5,
+                    max_keep_ckpts=3, save_best='mesh/PVE', rule='less'))

@@ -50,6 +50,16 @@ def workspace(synthetic_assets, tmp_path_factory):
         '--data-prefix', 'data/synthetic_images', '--body-model-dir',
         'data/synthetic/body_models', '--num', '8', '--quiet'
     ], cwd=root)
+    # the demos validate on subject S8, held out of h36m_train.npz: 40
+    # images = 5 sequences of 8 frames, one per training subject
+    _run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'make_synthetic_images.py'), '--layout',
+        'train_full', '--dataset-name', 'h36m', '--ann-file',
+        'h36m_train.npz', '--data-prefix', 'data/synthetic_images',
+        '--body-model-dir', 'data/synthetic/body_models', '--num', '40',
+        '--overwrite', '--quiet'
+    ], cwd=root)
     return root
 
 
@@ -103,12 +113,16 @@ def test_finetune_demo_trains_and_evaluates(workspace):
         osp.join(REPO, 'configs', 'mpt_finetune_demo.py'), '--work-dir',
         str(work), '--cfg-options', 'train_cfg.max_epochs=1',
         'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
+        'train_dataloader.dataset.length=8',
         'val_dataloader.num_workers=0', 'val_dataloader.batch_size=4',
         'val_dataloader.persistent_workers=False'
     ], cwd=workspace)
     assert 'Epoch(train) [1][2/2]' in out
     assert 'loss_joints_proj' in out
     assert 'mesh/PA-MPJPE' in out
+    # the best epoch is chosen on the held-out subject S8 (8 frames)
+    assert 'Epoch(val) [1][2/2]' in out
+    assert (work / 'best_mesh_PA-MPJPE_epoch_1.pth').is_file()
     ckpt = torch.load(work / 'epoch_1.pth', map_location='cpu')
     keys = ckpt['state_dict']
     assert any(k.startswith('backbone.backbone.') for k in keys)
