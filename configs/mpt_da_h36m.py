@@ -74,8 +74,8 @@ model = dict(
     target_loss_weights=dict(loss_reprojection=10.0),
     feature_reg_weight=20.0,
     # ASSUMPTION: Key2Mesh's Eq. 7 is lost. 'source' = MSE(E_t(x_s),
-    # E_s(x_s)); 'target' = MSE(E_t(x_t), E_s(x_t)). Chosen on Key2Mesh's
-    # synthetic DA benchmark (docs/benchmarks.md), not measured for MPT.
+    # E_s(x_s)); 'target' = MSE(E_t(x_t), E_s(x_t)). Compared on
+    # Key2Mesh's synthetic DA benchmark (docs/benchmarks.md), not for MPT.
     feature_reg_mode='source',
     source_loss_weight=0.0,
     # the MoCap-pre-trained MPT (head weights; the backbone keeps its COCO

@@ -296,7 +296,10 @@ def test_loss_pose_betas_hand_values_and_validity():
 
 
 def test_loss_keypoints3d_hand_value():
-    loss_fn = Key2MeshLoss(pose_weight=0, betas_weight=0, keypoints2d_weight=0)
+    # the pre-2026-12-05 normalisation; the default 'mean' is tested in
+    # test_key2mesh_loss.py
+    loss_fn = Key2MeshLoss(pose_weight=0, betas_weight=0, keypoints2d_weight=0,
+                           reduction='weight_normalized')
     gt3d = torch.randn(1, 18, 3)
     pred3d = gt3d.clone()
     pred3d[0, 4, 0] += 0.1  # right wrist, weight 8
@@ -309,7 +312,8 @@ def test_loss_keypoints3d_hand_value():
 
 
 def test_loss_keypoints2d_hand_value():
-    loss_fn = Key2MeshLoss(pose_weight=0, betas_weight=0, keypoints3d_weight=0)
+    loss_fn = Key2MeshLoss(pose_weight=0, betas_weight=0, keypoints3d_weight=0,
+                           reduction='weight_normalized')
     pred3d = torch.zeros(1, 18, 3)
     pred3d[0, 0] = torch.tensor([0.0, 0.0, 0.0])  # nose (weight 1)
     pred3d[0, 1] = torch.tensor([0.6, 0.0, 0.0])  # neck (weight 1)

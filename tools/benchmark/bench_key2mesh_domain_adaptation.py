@@ -6,9 +6,10 @@
         [--hidden-dim 256] [--critic-dim 128] [--critic-steps 5] \\
         [--adapt-lr-decay 1.0] \\
         [--feature-reg-weights 20 ...] [--feature-reg-mode source|target] \\
+        [--reduction mean|weight_normalized] \\
         [--target-rot-x 30 60] [--target-bias-scale 1] \\
-        [--rows reprojection domain full] \\
-        [--adapt-seeds 0 1 2] \\
+        [--rows reprojection domain full full-target] \\
+        [--adapt-seeds 0 1 2] [--pretrained-cache FILE] \\
         [--threads 2]
 
 1. Source domain: synthetic AMASS-format motions seen through Key2Mesh's
@@ -30,7 +31,19 @@
    (a) the re-projection loss only, (b) + the domain (critic) loss,
    (c) + the feature regularisation (the full method; released weights
    0.1 / 10 / 20, gradient penalty 50), each from the same pre-trained
-   weights and seed.
+   weights and seed. Row ``full`` uses ``--feature-reg-mode`` (default
+   ``'source'``: MSE(E_t(x_s), E_s(x_s))); row ``full-target`` is the
+   full method with the other reading of the lost Eq. 7,
+   MSE(E_t(x_t), E_s(x_t)).
+
+The re-projection term is :class:`Key2MeshLoss`'s joint-weighted L1 with
+``--reduction`` (default ``'mean'``, LGD's mean over all elements;
+``'weight_normalized'`` is the normalisation by ``C sum(w)`` used before
+2026-12-05). The pre-training uses the pose and shape L1 only, which the
+reduction does not touch. ``--pretrained-cache FILE`` saves the
+pre-trained weights on the first run and loads them (``weights_only``) on
+later runs with the same pre-training options, so that seeds can run as
+separate invocations without pre-training again.
 
 Prints a markdown table and the command line. The defaults are a fast
 setting (feature width 256, critic width 128, constant rate) that fits
@@ -44,6 +57,7 @@ extractor, critic and schedule (``configs/key2mesh_da_3dpw.py``) are::
 """
 import argparse
 import copy
+import os
 import os.path as osp
 import sys
 import time
@@ -65,6 +79,7 @@ from mpt_plugin.models.estimators.key2mesh_estimator import \
     Key2MeshEstimator
 from mpt_plugin.models.estimators.wgan_domain_adaptation import \
     WGANDomainAdaptation
+from mpt_plugin.models.losses.key2mesh_loss import KEY2MESH_REDUCTIONS
 
 #: The target "detector" (OpenPose-18: 0 nose, 1 neck, 8/11 hips, 9/12
 #: knees). Pixels of the fixed 256-px camera at 6 m (a 1.7 m body is about
@@ -95,22 +110,27 @@ VARIANTS = {
 def variants(feature_reg_weights, feature_reg_mode='source',
              rows_wanted=('reprojection', 'domain', 'full')
              ) -> Dict[str, dict]:
-    """The ablation rows; one full-method row per feature-reg weight."""
+    """The ablation rows; one full-method row per feature-reg weight (and
+    per reading: ``'full'`` with ``feature_reg_mode``, ``'full-target'``
+    with ``'target'``)."""
     rows = {
         name: cfg
         for (name, cfg), key in zip(VARIANTS.items(), ('reprojection',
                                                         'domain'))
         if key in rows_wanted
     }
-    if 'full' not in rows_wanted:
-        return rows
-    for w in feature_reg_weights:
-        name = f'DA: + feature regularisation (full, weight {w:g}'
-        name += ')' if feature_reg_mode == 'source' else \
-            f', mode {feature_reg_mode})'
-        rows[name] = dict(domain_loss_weight=0.1,
-                          feature_reg_weight=float(w),
-                          feature_reg_mode=feature_reg_mode)
+    modes = []
+    if 'full' in rows_wanted:
+        modes.append(feature_reg_mode)
+    if 'full-target' in rows_wanted and 'target' not in modes:
+        modes.append('target')
+    for mode in modes:
+        for w in feature_reg_weights:
+            name = f'DA: + feature regularisation (full, weight {w:g}'
+            name += ')' if mode == 'source' else f', mode {mode})'
+            rows[name] = dict(domain_loss_weight=0.1,
+                              feature_reg_weight=float(w),
+                              feature_reg_mode=mode)
     return rows
 
 
@@ -146,7 +166,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--feature-reg-mode', choices=('source', 'target'),
                         default='source',
                         help="WGANDomainAdaptation.feature_reg_mode of the "
-                        'full-method rows')
+                        "'full' rows ('full-target' is always 'target')")
+    parser.add_argument('--reduction', choices=KEY2MESH_REDUCTIONS,
+                        default='mean',
+                        help="Key2MeshLoss.reduction of the adaptation's "
+                        're-projection loss')
+    parser.add_argument('--pretrained-cache', default=None,
+                        help='file of pre-trained weights: written if '
+                        'absent, loaded if present and made with the same '
+                        'pre-training options')
     parser.add_argument('--target-rot-x', type=float, nargs=2,
                         default=TARGET_ROTATION['rot_x_range'],
                         metavar=('LOW', 'HIGH'),
@@ -160,7 +188,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'dropout, critic init) from the same pre-trained '
                         'weights; the table gives mean and spread')
     parser.add_argument('--rows', nargs='+',
-                        choices=('reprojection', 'domain', 'full'),
+                        choices=('reprojection', 'domain', 'full',
+                                 'full-target'),
                         default=['reprojection', 'domain', 'full'],
                         help='ablation rows to run (the pre-trained row '
                         'is always evaluated)')
@@ -214,8 +243,47 @@ def estimator_cfg(args) -> dict:
                                  'J_regressor_h36m.npy'),
         loss=dict(type='Key2MeshLoss', keypoints2d_weight=0.0,
                   keypoints3d_weight=0.0),
+        target_loss=dict(type='Key2MeshLoss', pose_weight=0.0,
+                         betas_weight=0.0, keypoints2d_weight=1.0,
+                         keypoints3d_weight=0.0,
+                         reduction=getattr(args, 'reduction', 'mean')),
         data_preprocessor=dict(type='Key2MeshDataPreprocessor',
                                body_model=body_model))
+
+
+def _pretrain_key(args) -> dict:
+    """The options a cached pre-trained model must have been made with."""
+    return dict(hidden_dim=args.hidden_dim,
+                pretrain_iters=args.pretrain_iters,
+                pretrain_batch=args.pretrain_batch,
+                num_source=args.num_source, seed=args.seed,
+                assets=osp.abspath(args.assets))
+
+
+def pretrain_cached(estimator: Key2MeshEstimator, data, args) -> float:
+    """:func:`pretrain`, or load its result from ``--pretrained-cache``.
+
+    Returns:
+        float: Pre-training seconds (those of the run that made the file
+        when loaded).
+    """
+    path = args.pretrained_cache
+    if path and osp.isfile(path):
+        # plain tensors, ints, floats and strings only
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+        if ckpt.get('key') != _pretrain_key(args):
+            raise ValueError(
+                f'{path}: pre-trained with {ckpt.get("key")}, this run '
+                f'asks for {_pretrain_key(args)}; use another file')
+        estimator.load_state_dict(ckpt['state_dict'])
+        return float(ckpt['seconds'])
+    secs = pretrain(estimator, data, args)
+    if path:
+        # written whole, then renamed: a parallel run never reads half
+        torch.save(dict(key=_pretrain_key(args), seconds=secs,
+                        state_dict=estimator.state_dict()), path + '.part')
+        os.replace(path + '.part', path)
+    return secs
 
 
 def batches(dataset, batch_size: int, rng: np.random.Generator):
@@ -315,7 +383,7 @@ def main(argv=None) -> None:
         _progress('datasets built', t0)
         from mpt_plugin.registry import MODELS
         estimator = MODELS.build(estimator_cfg(args))
-        pre_time = pretrain(estimator, data['source'], args)
+        pre_time = pretrain_cached(estimator, data['source'], args)
         _progress(f'pre-trained in {pre_time:.0f} s', t0)
         rows: List[tuple] = []
         wrap = WGANDomainAdaptation(

@@ -1,7 +1,7 @@
 """WGAN-GP (WDGRL) domain adaptation of any protocol estimator.
 
 Key2Mesh adapts its pre-trained feature extractor to unlabelled target
-keypoints (paper sec. 3.4-3.6, models_spec C.4). With the frozen
+keypoints (paper sec. 3.4-3.6, released hyper-parameters). With the frozen
 pre-trained encoder ``E_s``, the adapted copy ``E_t`` (the estimator's own
 encoder, initialised from ``E_s``), the critic ``D`` and the rest of the
 estimator frozen, every training iteration on a batch ``(x_s, x_t)`` does:
@@ -20,12 +20,23 @@ estimator frozen, every training iteration on a batch ``(x_s, x_t)`` does:
      + source_loss_weight * sum(supervised losses on x_s)  (optional)
 
    ``-mean D(E_t(x_t))`` has the gradient of ``W`` (the source term does
-   not depend on ``E_t``). The feature regularisation is **inferred**: the
-   paper's Eq. 7 is lost in the text and the released code only defines an
-   MSE criterion; models_spec C.4 reads it as keeping ``E_t`` equal to
-   ``E_s`` on source inputs (``feature_reg_mode='source'``, the default).
-   ``'target'`` instead keeps ``E_t(x_t)`` close to ``E_s(x_t)``. The
-   source supervised loss is off by default (Key2Mesh's loop has none).
+   not depend on ``E_t``). The source supervised loss is off by default
+   (Key2Mesh's loop has none).
+
+   **The feature regulariser's input is an assumption.** The paper's Eq. 7
+   is lost from its text ("we apply a regularization term on [the
+   domain-adapted features]") and the release only defines
+   ``feature_loss = MSELoss()`` without a training loop. Two readings fit:
+   ``feature_reg_mode='source'`` (the default), ``MSE(E_t(x_s),
+   E_s(x_s))``, keeps the adapted encoder equal to the frozen one on the
+   MoCap inputs the frozen head was trained on; ``'target'``,
+   ``MSE(E_t(x_t), E_s(x_t))``, keeps the adapted target features near
+   the pre-trained ones. Both are compared on the synthetic
+   domain-adaptation benchmark (``tools/benchmark/
+   bench_key2mesh_domain_adaptation.py --rows full full-target``, shipped
+   widths and schedule; docs/benchmarks.md). The default stays
+   ``'source'`` unless ``'target'`` wins by more than the seed spread;
+   the measurements so far do not show that.
 
    ``E_s`` always runs in the mode of ``E_t`` (dropout and batch statistics
    when ``encoder_train_mode``; its running statistics never change).
@@ -72,11 +83,10 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModel, is_model_wrapper
 from mmengine.optim import OptimWrapperDict
-from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 
 from mpt_plugin.registry import MODELS
-from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
+from mpt_plugin.utils.safe_checkpoint import read_checkpoint
 from ..data_preprocessors.domain_adaptation_preprocessor import \
     MPTDomainAdaptationPreprocessor
 from ..losses.gradient_penalty import wasserstein_estimate
@@ -216,8 +226,9 @@ class WGANDomainAdaptation(BaseModel):
         feature_reg_weight (float): Weight of the feature regularisation.
             Defaults to 20.
         feature_reg_mode (str): ``'source'`` (MSE(E_t(x_s), E_s(x_s))) or
-            ``'target'`` (MSE(E_t(x_t), E_s(x_t))). Defaults to
-            ``'source'``.
+            ``'target'`` (MSE(E_t(x_t), E_s(x_t))); both are readings of
+            the lost Eq. 7 (see the module doc). Defaults to ``'source'``
+            (an assumption; see the module doc).
         source_loss_weight (float): Weight of the estimator's supervised
             losses on the source batch (``da_source_loss``); 0 skips them.
             Defaults to 0.
@@ -528,8 +539,9 @@ def load_estimator_weights(estimator: nn.Module, path: str) -> None:
         path (str): Checkpoint file (``state_dict`` inside, or the dict
             itself).
     """
-    register_checkpoint_safe_globals()
-    ckpt = _load_checkpoint(path, map_location='cpu')
+    # weights_only=True explicitly; a refused or broken file raises
+    # CheckpointLoadError naming it
+    ckpt = read_checkpoint(path, map_location='cpu')
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise KeyError(f'{path}: no state_dict found')

@@ -1,4 +1,4 @@
-"""Key2Mesh pre-training loss (LGD-style, models_spec C.3).
+"""Key2Mesh pre-training loss (LGD-style, inferred: no training code).
 
 ``L = w_pose * L1(theta_aa) + w_betas * L1(beta)
       + w_2d * wL1(normalize(cam(J3D_pred)), j2d_gt)
@@ -11,15 +11,37 @@ fixed camera and ``normalize`` :func:`normalize_keypoints_2d` applied with
 the GT keypoint mask (so the prediction is normalised with the same set of
 joints as the target).
 
-Reductions: ``L1`` is the element mean (``torch.nn.L1Loss``) over the valid
-samples. ``wL1`` is a weighted element mean: per-joint weights ``w_k``
-(LGD/Key2Mesh: 1 default, 2 shoulders/hips, 4 elbows/knees, 8
-wrists/ankles, OpenPose-18 order) times a per-point mask,
-``sum(w m |d|) / (C sum(w m))`` with ``C`` coordinates, i.e. the weights
-only re-balance the joints and do not change the loss scale. Per-sample
-flags ``has_smpl``, ``has_3d``, ``has_2d`` (B,) select samples; a term with
-no valid sample is exactly zero (finite, attached to the graph). Invalid
-samples may hold any GT values, even NaN.
+``L1`` is the element mean (``torch.nn.L1Loss``) over the valid samples.
+``wL1`` weights the per-coordinate error ``|d|`` by per-joint weights
+``w_k`` (LGD/Key2Mesh: 1 default, 2 shoulders/hips, 4 elbows/knees, 8
+wrists/ankles, OpenPose-18 order; the released code keeps them as a
+(1, 18, C) tensor broadcast over the batch and the coordinates) times a
+per-joint mask ``m`` (the 2D keypoint visibility; 1 for the 3D term). Its
+``reduction``:
+
+- ``'mean'`` (default): ``sum(w m |d|) / (N K C)``, the mean over **all**
+  elements of the valid samples, ``N`` valid samples, ``K`` joints, ``C``
+  coordinates. This is LGD's ``weighted_L1_loss``
+  (``(w * |d|).mean()``), which Key2Mesh builds on. A masked joint adds
+  nothing to the sum but **stays in the denominator**, as in LGD, where
+  ``normalize_p2d`` sets invisible joints to 0.5 in both the prediction
+  and the target (so their ``|d|`` is 0) and the mean still runs over all
+  18 joints. The weights therefore set the term's scale: with all joints
+  visible it is ``sum(w) / K`` (62 / 18, about 3.4) times a plain L1.
+  **Inferred**: Key2Mesh's release has no training loop, so that it kept
+  LGD's reduction is our reading (its (1, 18, 3) joint-weight tensor and
+  ``L1Loss`` are LGD's).
+- ``'weight_normalized'``: ``sum(w m |d|) / (C sum(w m))``, a weighted
+  average: the weights only re-balance the visible joints of the batch,
+  the term keeps the scale of a plain L1 whatever the weights and the
+  number of masked joints (the normalisation of earlier versions of this
+  module).
+
+Per-sample flags ``has_smpl``, ``has_3d``, ``has_2d`` (B,) select samples:
+a flagged-out sample leaves both the sum and ``N`` (LGD has no such flag;
+the batch is reduced as if the sample were not in it). A term with no
+valid sample is exactly zero (finite, attached to the graph). Invalid
+samples and masked joints may hold any GT values, even NaN.
 """
 from typing import Dict, Optional, Sequence
 
@@ -37,15 +59,32 @@ OPENPOSE18_JOINT_WEIGHTS = (1., 1., 2., 4., 8., 2., 4., 8., 2., 4., 8., 2., 4.,
                             8., 1., 1., 1., 1.)
 
 
-def _masked_weighted_l1(pred: Tensor, target: Tensor, weight: Tensor,
-                        zero: Tensor) -> Tensor:
-    """``sum(w |pred - target|) / (C sum(w))`` over points.
+#: ``reduction`` values of :class:`Key2MeshLoss` (see the module doc).
+KEY2MESH_REDUCTIONS = ('mean', 'weight_normalized')
+
+
+def _masked_weighted_l1(pred: Tensor,
+                        target: Tensor,
+                        weight: Tensor,
+                        sample_valid: Tensor,
+                        zero: Tensor,
+                        reduction: str = 'mean') -> Tensor:
+    """Joint-weighted L1 of (B, N, C) points, reduced by ``reduction``.
+
+    ``'mean'``: ``sum(w |d|) / (B_valid N C)``, LGD's ``weighted_L1_loss``
+    over the valid samples (masked points stay in the denominator).
+    ``'weight_normalized'``: ``sum(w |d|) / (C sum(w))``.
 
     Args:
         pred (Tensor): (B, N, C).
         target (Tensor): (B, N, C); entries with zero weight may be NaN.
-        weight (Tensor): (B, N) non-negative weights (0 = ignore).
-        zero (Tensor): Graph-attached zero returned when ``sum(w) == 0``.
+        weight (Tensor): (B, N) non-negative weights: joint weight times
+            point mask, 0 for invalid samples (0 = ignore).
+        sample_valid (Tensor): (B,) bool, the samples that count
+            (``B_valid`` of ``'mean'``).
+        zero (Tensor): Graph-attached zero returned when no point has a
+            positive weight.
+        reduction (str): One of :data:`KEY2MESH_REDUCTIONS`.
 
     Returns:
         Tensor: Scalar loss.
@@ -53,11 +92,13 @@ def _masked_weighted_l1(pred: Tensor, target: Tensor, weight: Tensor,
     keep = (weight > 0)[..., None]
     # Replace ignored targets first so NaN never reaches values or grads.
     target = torch.where(keep, target, pred.detach())
-    diff = (pred - target).abs()
-    denom = weight.sum() * pred.shape[-1]
     if not bool(keep.any()):
         return zero
-    return (diff * weight[..., None]).sum() / denom
+    total = ((pred - target).abs() * weight[..., None]).sum()
+    if reduction == 'mean':
+        num = sample_valid.sum() * pred.shape[1] * pred.shape[2]
+        return total / num
+    return total / (weight.sum() * pred.shape[-1])
 
 
 @MODELS.register_module()
@@ -91,6 +132,11 @@ class Key2MeshLoss(nn.Module):
             Defaults to :data:`OPENPOSE18_JOINT_WEIGHTS`.
         focal (float): Fixed-camera focal length (px). Defaults to 256.
         distance (float): Fixed-camera distance (m). Defaults to 6.
+        reduction (str): Reduction of the joint-weighted 2D and 3D terms:
+            ``'mean'`` (LGD's mean of ``w |d|`` over all elements,
+            inferred for Key2Mesh) or ``'weight_normalized'`` (divided by
+            ``C sum(w m)``); see the module doc. The pose and shape L1 are
+            element means either way. Defaults to ``'mean'``.
     """
 
     def __init__(self,
@@ -100,8 +146,13 @@ class Key2MeshLoss(nn.Module):
                  keypoints3d_weight: float = 0.3,
                  joint_weights: Optional[Sequence[float]] = None,
                  focal: float = 256.0,
-                 distance: float = 6.0) -> None:
+                 distance: float = 6.0,
+                 reduction: str = 'mean') -> None:
         super().__init__()
+        if reduction not in KEY2MESH_REDUCTIONS:
+            raise ValueError(f'Key2MeshLoss: reduction must be one of '
+                             f'{KEY2MESH_REDUCTIONS}, got {reduction!r}')
+        self.reduction = reduction
         self.pose_weight = float(pose_weight)
         self.betas_weight = float(betas_weight)
         self.keypoints2d_weight = float(keypoints2d_weight)
@@ -147,8 +198,10 @@ class Key2MeshLoss(nn.Module):
                              f'{tuple(target.shape)} differ')
         flat_p = pred.reshape(pred.shape[0], 1, -1)
         flat_t = target.reshape(target.shape[0], 1, -1).to(pred)
+        # one point of D coordinates per sample: both reductions give the
+        # element mean over the valid samples
         return _masked_weighted_l1(flat_p, flat_t, valid[:, None].to(pred),
-                                   zero)
+                                   valid, zero, 'mean')
 
     def forward(self, pred: Dict[str, Tensor],
                 gt: Dict[str, Tensor]) -> Dict[str, Tensor]:
@@ -193,7 +246,8 @@ class Key2MeshLoss(nn.Module):
             weight = self._joint_weights(kp3d.shape[1], kp3d)[None] * \
                 has_3d[:, None].to(kp3d)
             losses['loss_keypoints3d'] = self.keypoints3d_weight * \
-                _masked_weighted_l1(kp3d, gt3d, weight, zero)
+                _masked_weighted_l1(kp3d, gt3d, weight, has_3d, zero,
+                                    self.reduction)
 
         if self.keypoints2d_weight:
             kp3d = self._get(pred, 'keypoints3d', 'prediction')
@@ -216,5 +270,6 @@ class Key2MeshLoss(nn.Module):
             weight = self._joint_weights(kp3d.shape[1], kp3d)[None] * \
                 (mask & has_2d[:, None]).to(kp3d)
             losses['loss_keypoints2d'] = self.keypoints2d_weight * \
-                _masked_weighted_l1(proj_norm, gt2d, weight, zero)
+                _masked_weighted_l1(proj_norm, gt2d, weight, has_2d, zero,
+                                    self.reduction)
         return losses
