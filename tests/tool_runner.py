@@ -6,7 +6,7 @@ import os.path as osp
 import socket
 import subprocess
 import sys
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 LAUNCHER_VARS = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR',
@@ -44,3 +44,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
+
+
+def start_tool(cmd: Sequence[str],
+               env: Optional[dict] = None) -> subprocess.Popen:
+    """Start ``cmd`` in the repository root (output captured, merged)."""
+    return subprocess.Popen([str(c) for c in cmd], cwd=REPO,
+                            env=env or tool_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def finish_tool(proc: subprocess.Popen, timeout: float,
+                tail: Callable[[str], str] = lambda out: out[-4000:]
+                ) -> Tuple[int, str]:
+    """Wait for a :func:`start_tool` process; return ``(returncode,
+    output)``; a run past ``timeout`` is killed and fails the test with
+    ``tail(output)``."""
+    import pytest
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        pytest.fail(f'{proc.args} timed out:\n{tail(out)}')
+    return proc.returncode, out

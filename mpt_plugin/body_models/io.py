@@ -65,7 +65,6 @@ import pickle
 import pickletools
 import threading
 import zipfile
-import zlib
 from typing import (Any, BinaryIO, Callable, Dict, Iterable, List, Optional,
                     Tuple, Union)
 

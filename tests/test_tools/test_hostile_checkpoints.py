@@ -31,7 +31,7 @@ import torch
 
 from mpt_plugin.utils.safe_checkpoint import (CorruptCheckpointError,
                                               load_checkpoint_file)
-from tests.tool_runner import tool_env
+from tests.tool_runner import finish_tool, start_tool, tool_env
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
@@ -67,22 +67,11 @@ def _hostile_env() -> dict:
 
 
 def _start(cmd, env=None) -> subprocess.Popen:
-    return subprocess.Popen([str(c) for c in cmd],
-                            cwd=REPO,
-                            env=env or _hostile_env(),
-                            stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT,
-                            text=True)
+    return start_tool(cmd, env or _hostile_env())
 
 
 def _finish(proc: subprocess.Popen) -> tuple:
-    try:
-        out, _ = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        pytest.fail(f'{proc.args} timed out:\n{out[-4000:]}')
-    return proc.returncode, out
+    return finish_tool(proc, TIMEOUT)
 
 
 def _load_tool(name: str):

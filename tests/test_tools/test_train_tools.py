@@ -26,7 +26,7 @@ import mpt_plugin.testing  # noqa: F401  (registers the toy components)
 from mpt_plugin.registry import DATASETS, MODELS
 from mpt_plugin.testing import MPTToyRegressor
 from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
-from tests.tool_runner import free_port, tool_env
+from tests.tool_runner import finish_tool, free_port, start_tool, tool_env
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
@@ -41,24 +41,12 @@ def _env() -> dict:
 
 
 def _start(cmd, env=None) -> subprocess.Popen:
-    return subprocess.Popen(
-        cmd,
-        cwd=REPO,
-        env=env or _env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True)
+    return start_tool(cmd, env or _env())
 
 
 def _finish(proc: subprocess.Popen) -> tuple:
     """Wait for ``proc``; return ``(returncode, output)``."""
-    try:
-        out, _ = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        pytest.fail(f'{proc.args} timed out:\n{_why(out)}')
-    return proc.returncode, out
+    return finish_tool(proc, TIMEOUT, _why)
 
 
 def _why(out: str) -> str:
