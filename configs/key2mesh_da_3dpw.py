@@ -120,7 +120,9 @@ source_dataset = dict(
 train_dataloader = dict(
     batch_size=256,
     num_workers=8,
-    persistent_workers=True,
+    # MPTDatasetEpochHook redraws the pairing every epoch; persistent workers
+    # would never see it
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         _delete_=True,
@@ -132,6 +134,9 @@ train_dataloader = dict(
             data_format='humandata',
             load_gt=False),
         pairing='random'))
+# new source/target pairs every epoch, seeded by (seed, epoch, index), so a
+# resumed run sees the same pairs (DomainAdaptationDataset.set_epoch)
+custom_hooks = [dict(type='MPTDatasetEpochHook')]
 val_dataloader = dict(
     batch_size=512,
     num_workers=4,
