@@ -68,3 +68,14 @@ def finish_tool(proc: subprocess.Popen, timeout: float,
         out, _ = proc.communicate()
         pytest.fail(f'{proc.args} timed out:\n{tail(out)}')
     return proc.returncode, out
+
+
+def load_tool(name: str, prefix: str = 'mpt_tools'):
+    """Import ``tools/<name>.py`` as a module ``<prefix>_<name>`` (for
+    in-process tests of a tool's ``main``)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        f'{prefix}_{name}', osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

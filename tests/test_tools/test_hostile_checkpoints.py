@@ -17,7 +17,6 @@ the tools must still refuse a checkpoint whose pickle calls ``os.system``
   intact and resumes from it; the same kill with MMEngine's plain writer
   leaves a truncated ``iter_4.pth``.
 """
-import importlib.util
 import os
 import os.path as osp
 import shutil
@@ -31,7 +30,7 @@ import torch
 
 from mpt_plugin.utils.safe_checkpoint import (CorruptCheckpointError,
                                               load_checkpoint_file)
-from tests.tool_runner import finish_tool, start_tool, tool_env
+from tests.tool_runner import finish_tool, load_tool, start_tool, tool_env
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
@@ -75,11 +74,7 @@ def _finish(proc: subprocess.Popen) -> tuple:
 
 
 def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f'mpt_hostile_tools_{name}', osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(name, 'mpt_hostile_tools')
 
 
 def _demo_config(path) -> str:

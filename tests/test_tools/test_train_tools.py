@@ -6,7 +6,6 @@ is killed after the checkpoint of iteration 4 and resumed with ``--resume``,
 a 2-process ``tools/dist_train.sh`` run with the gloo backend, and
 ``tools/test.py`` / ``tools/dist_test.sh`` on the resulting checkpoints.
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -26,7 +25,8 @@ import mpt_plugin.testing  # noqa: F401  (registers the toy components)
 from mpt_plugin.registry import DATASETS, MODELS
 from mpt_plugin.testing import MPTToyRegressor
 from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
-from tests.tool_runner import finish_tool, free_port, start_tool, tool_env
+from tests.tool_runner import (finish_tool, free_port, load_tool, start_tool,
+                               tool_env)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
@@ -83,11 +83,7 @@ def _load(path):
 
 def _load_tool(name: str):
     """Import tools/<name>.py as a module (for in-process tests)."""
-    spec = importlib.util.spec_from_file_location(
-        f'mpt_tools_{name}', osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(name, 'mpt_tools')
 
 
 def _expected_test_metrics(ckpt_path: str) -> dict:
