@@ -24,7 +24,7 @@ setup(
     long_description=open(osp.join(osp.dirname(__file__), 'README.md')).read(),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
-    package_data={'mpt_plugin': ['cameras/*.json']},
+    package_data={'mpt_plugin': ['geometry/*.json']},
     include_package_data=True,
     python_requires='>=3.10',
     install_requires=[

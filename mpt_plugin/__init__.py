@@ -15,13 +15,12 @@ register_checkpoint_safe_globals()
 install_safe_checkpoint_loaders()
 
 # Import order follows the data flow; every import registers components.
+from . import geometry  # noqa: E402,F401
 from . import body_models  # noqa: E402,F401
-from . import cameras  # noqa: E402,F401
 from . import datasets  # noqa: E402,F401
 from . import models  # noqa: E402,F401
 from . import evaluation  # noqa: E402,F401
 from . import engine  # noqa: E402,F401
 from . import visualization  # noqa: E402,F401
-from . import testing  # noqa: E402,F401
 
 __all__ = ['__version__', 'register_checkpoint_safe_globals']

@@ -38,9 +38,10 @@ _ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if _ROOT not in sys.path:  # allow running from a checkout without install
     sys.path.insert(0, _ROOT)
 
-from mpt_plugin.body_models.synthetic_model import (  # noqa: E402
-    GENERATOR_VERSION, make_synthetic_h36m_regressor, make_synthetic_smpl,
-    save_smpl_npz)
+from mpt_plugin.synthetic.body_rigging import (  # noqa: E402
+    make_synthetic_h36m_regressor)
+from mpt_plugin.synthetic.smpl_model import (  # noqa: E402
+    GENERATOR_VERSION, make_synthetic_smpl, save_smpl_npz)
 from mpt_plugin.utils.file_io import write_atomic  # noqa: E402
 
 GENDER_FILES = {
@@ -122,7 +123,7 @@ class _Assets:
                 tmp, make_synthetic_h36m_regressor(self.model('neutral'))))
 
         def mesh_downsampling(tmp: str) -> None:
-            from mpt_plugin.body_models.mesh_sampler import (
+            from mpt_plugin.synthetic.mesh_downsampling import (
                 build_mesh_sampling, save_mesh_downsampling)
             neutral = self.model('neutral')
             sampling = build_mesh_sampling(
@@ -138,7 +139,7 @@ class _Assets:
         if self.skip_existing and final.is_dir():
             self.log(f'exists, skipped: {AMASS_DIR}/')
             return
-        from mpt_plugin.body_models.synthetic_motion import \
+        from mpt_plugin.synthetic.amass_motion import \
             make_synthetic_amass_tree
         start = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)

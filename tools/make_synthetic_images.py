@@ -36,7 +36,7 @@ _ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if _ROOT not in sys.path:  # allow running from a checkout without install
     sys.path.insert(0, _ROOT)
 
-from mpt_plugin.datasets.synthetic_human_images import (  # noqa: E402
+from mpt_plugin.synthetic.human_images import (  # noqa: E402
     LAYOUTS, render_synthetic_human_data)
 
 #: (ann_file, dataset_name, layout) of the ``--all`` preset.

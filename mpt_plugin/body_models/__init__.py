@@ -7,16 +7,14 @@ from .gendered_smpl import MPTGenderedSMPL
 from .io import (BodyModelFileError, UnsafePickleError, load_body_model_file,
                  load_joint_regressor, load_mesh_downsampling,
                  load_npz_safe)
-from .mesh_sampler import (MeshSampler, build_mesh_sampling,
-                           save_mesh_downsampling)
+from .mesh_sampler import MeshSampler
 from .smpl import MPTSMPL
 
 __all__ = [
     'BodyModelFileError', 'UnsafePickleError', 'load_body_model_file',
     'load_joint_regressor', 'load_mesh_downsampling', 'load_npz_safe',
     'MPTSMPL',
-    'MPTGenderedSMPL', 'MeshSampler', 'build_mesh_sampling',
-    'save_mesh_downsampling', 'KEYPOINT_CONVENTIONS', 'H36M_TO_J14',
+    'MPTGenderedSMPL', 'MeshSampler', 'KEYPOINT_CONVENTIONS', 'H36M_TO_J14',
     'get_keypoint_names', 'get_keypoint_num', 'get_mapping',
     'convert_keypoints', 'get_flip_indices', 'h36m_regressor_order'
 ]

@@ -66,18 +66,26 @@ Where the name mapping comes from:
   from ``pelvis`` in a file that only has the SMPL joints. mmhuman3d's
   ``convert_kps`` ignores the mask when it picks a stand-in; without a
   mask, or with ``approximate=False``, both give the same result.
+
+The joint-index constants the methods index with (:data:`H36M_TO_J14`,
+:data:`SPIN24_TO_J14`, :data:`SMPL45_TO_OPENPOSE18`,
+:data:`COCO17_TO_OPENPOSE18` with :func:`coco17_to_openpose18`,
+:data:`H36M_PARENTS`, :data:`SMPL24_TO_H36M`) live here and nowhere else.
 """
 from functools import lru_cache
 from typing import Dict, List, Optional, Tuple, TypeVar, Union
 
 import numpy as np
 import torch
+from torch import Tensor
 
 __all__ = [
     'KEYPOINT_CONVENTIONS', 'APPROXIMATE_EQUIVALENTS', 'H36M_TO_J14',
     'MMHUMAN3D_CONVENTIONS', 'NUM_HUMAN_DATA_JOINTS', 'get_keypoint_names',
     'get_keypoint_num', 'get_mapping',
-    'convert_keypoints', 'get_flip_indices', 'h36m_regressor_order'
+    'convert_keypoints', 'get_flip_indices', 'h36m_regressor_order',
+    'SMPL45_TO_OPENPOSE18', 'COCO17_TO_OPENPOSE18', 'coco17_to_openpose18',
+    'SPIN24_TO_J14', 'H36M_PARENTS', 'SMPL24_TO_H36M'
 ]
 
 SMPL_24 = [
@@ -575,3 +583,84 @@ def h36m_regressor_order(j_regressor: np.ndarray,
         raise ValueError('cannot tell the leg order: regressor rows 1 and 4 '
                          f'land at the same x ({hips_x[0]:.6f} m)')
     return 'h36m' if hips_x[0] > hips_x[1] else 'h36m_mmpose'
+
+
+# ---------------------------------------------------------------------------
+# Joint-index constants of the methods (what heads, losses, datasets and
+# metrics index with); defined once here.
+# ---------------------------------------------------------------------------
+#: OpenPose-18 joints taken from the ``smpl_45`` joints (Key2Mesh's
+#: ``SMPL_TO_COCO``): nose, neck (SMPL 12), arms, SMPL hips, legs, face.
+SMPL45_TO_OPENPOSE18: List[int] = get_mapping('smpl_45',
+                                              'openpose_coco18',
+                                              approximate=True)[1]
+
+#: mmhuman3d's ``smpl_24`` (SPIN's 24 joints, ``spin_24`` here) -> LSP-14:
+#: the 13 LSP joints ``0..12`` plus ``head_extra`` (18), i.e. SPIN's
+#: ``constants.J24_TO_J14``.
+SPIN24_TO_J14 = list(range(13)) + [18]
+
+#: Parent of each H3.6M joint (pelvis, 3 + 3 leg joints, spine, thorax,
+#: neck/nose, head, 3 + 3 arm joints): legs hang from the pelvis, the spine
+#: from the pelvis, head and shoulders from the thorax (joint 8). Either leg
+#: order (``h36m`` / ``h36m_mmpose``): the tree is symmetric.
+H36M_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+
+#: For every SMPL joint, the H3.6M joint (LEFT-leg-first ``'h36m'`` order
+#: of mmhuman3d's regressor) whose bones move like it: pelvis and spine1 ->
+#: pelvis; spine2 -> spine; spine3, neck, collars -> thorax; head -> head;
+#: feet -> ankles; hands -> wrists; limbs -> the same limb joint.
+SMPL24_TO_H36M = (0, 1, 4, 0, 2, 5, 7, 3, 6, 8, 3, 6, 8, 8, 8, 9, 11, 14, 12,
+                  15, 13, 16, 13, 16)
+
+#: Source COCO-17 (MMPose order) index of every OpenPose BODY_COCO-18 joint
+#: (nose, neck, RSho, REl, RWr, LSho, LEl, LWr, RHip, RKnee, RAnk, LHip,
+#: LKnee, LAnk, REye, LEye, REar, LEar); -1 is the neck, which COCO lacks and
+#: which is synthesised as the midpoint of the shoulders
+#: (:func:`coco17_to_openpose18`).
+COCO17_TO_OPENPOSE18 = (0, -1, 6, 8, 10, 5, 7, 9, 12, 14, 16, 11, 13, 15, 2, 1,
+                        4, 3)
+
+
+def coco17_to_openpose18(
+        keypoints: Tensor,
+        mask: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
+    """Reorders COCO-17 (MMPose) keypoints to OpenPose COCO-18.
+
+    The neck is the midpoint of the two shoulders and is valid only when
+    both shoulders are. Where it is invalid (``mask`` given) the neck is set
+    to ``0.5``, the value
+    :func:`~mpt_plugin.geometry.keypoints.normalize_keypoints_2d` gives
+    dropped joints. The midpoint commutes with the normalisation (an isotropic
+    affine map; the neck lies inside the shoulders' bbox), so this may be
+    applied before or after normalising.
+
+    Args:
+        keypoints (Tensor): (B, 17, C) COCO-17 keypoints (any unit, any
+            number of coordinates ``C``).
+        mask (Tensor, optional): (B, 17) bool (or 0/1) validity.
+
+    Returns:
+        tuple:
+        - keypoints (Tensor): (B, 18, C) OpenPose-18 keypoints.
+        - mask (Tensor | None): (B, 18) bool validity, None if not given.
+    """
+    if keypoints.ndim != 3 or keypoints.shape[1] != 17:
+        raise ValueError('COCO-17 keypoints must have shape (B, 17, C), got '
+                         f'{tuple(keypoints.shape)}')
+    idx = torch.tensor([max(i, 0) for i in COCO17_TO_OPENPOSE18],
+                       device=keypoints.device)
+    out = keypoints.index_select(1, idx)
+    neck = 0.5 * (keypoints[:, 5] + keypoints[:, 6])  # (B, C)
+    out_mask = None
+    if mask is not None:
+        if tuple(mask.shape) != tuple(keypoints.shape[:2]):
+            raise ValueError('mask must have shape (B, 17), got '
+                             f'{tuple(mask.shape)}')
+        mask = mask.bool()
+        neck_ok = mask[:, 5] & mask[:, 6]  # (B,)
+        neck = torch.where(neck_ok[:, None], neck, torch.full_like(neck, 0.5))
+        out_mask = mask.index_select(1, idx).clone()
+        out_mask[:, 1] = neck_ok
+    out = torch.cat([out[:, :1], neck[:, None], out[:, 2:]], dim=1)
+    return out, out_mask

@@ -14,7 +14,6 @@ from .key2mesh_pairs_dataset import Key2MeshAMASSPairsDataset
 from .mixed_human_data_dataset import MixedHumanDataDataset
 from .mocap_heatmap_dataset import MPTMoCapHeatmapDataset
 from .mocap_mesh_cache import MoCapMeshCache, select_frames
-from .synthetic_human_images import render_synthetic_human_data
 
 __all__ = [
     'AMASSFormatError', 'AMASSSequence', 'find_amass_sequences',
@@ -26,5 +25,5 @@ __all__ = [
     'Key2MeshKeypointsDataset', 'Key2MeshKeypointsFormatError',
     'Key2MeshAMASSPairsDataset',
     'MPTMoCapHeatmapDataset',
-    'MoCapMeshCache', 'select_frames', 'render_synthetic_human_data'
+    'MoCapMeshCache', 'select_frames'
 ]

@@ -71,8 +71,8 @@ from typing import Dict, List, Optional, Set, Tuple, Union
 
 import numpy as np
 from mmengine.logging import print_log
-from scipy.spatial.transform import Rotation
 
+from mpt_plugin.geometry.rotations import rotate_smpl_root
 from mpt_plugin.utils.value_checks import (bad_rows, cast_finite_mask,
                                            require_finite)
 
@@ -201,14 +201,7 @@ def zup_to_yup_root(
         tuple: ``(poses, trans)``, new float64 arrays of the same shapes;
         ``trans`` is None when not given.
     """
-    poses = np.array(poses, dtype=np.float64)
-    if poses.ndim < 1 or poses.shape[-1] < 3:
-        raise ValueError(f'poses must be (..., D) with D >= 3, got '
-                         f'{poses.shape}')
-    root = Rotation.from_rotvec(poses[..., :3].reshape(-1, 3)).as_matrix()
-    root = AMASS_TO_YUP @ root
-    poses[..., :3] = Rotation.from_matrix(root).as_rotvec().reshape(
-        poses.shape[:-1] + (3, ))
+    poses = rotate_smpl_root(poses, AMASS_TO_YUP)
     if trans is None:
         return poses, None
     trans = np.asarray(trans, dtype=np.float64)

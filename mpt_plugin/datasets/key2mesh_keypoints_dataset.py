@@ -92,9 +92,11 @@ import torch
 from mmengine.logging import MMLogger
 from torch.utils.data import Dataset
 
-from mpt_plugin.body_models.conventions import (convert_keypoints,
+from mpt_plugin.body_models.conventions import (coco17_to_openpose18,
+                                                convert_keypoints,
                                                 get_keypoint_names,
                                                 get_mapping)
+from mpt_plugin.geometry.keypoints import normalize_keypoints_2d
 from mpt_plugin.registry import DATASETS
 from mpt_plugin.utils.value_checks import (bad_rows, cast_finite_mask,
                                            filter_bad_samples)
@@ -102,8 +104,6 @@ from .human_data_dataset import gender_codes
 from .human_data_io import (BAD_SAMPLE_EXPECTED, HumanDataFormatError,
                             find_bad_samples, load_human_data)
 from .human_data_split import check_split, select_split
-from .transforms.normalize_keypoints import (coco17_to_openpose18,
-                                             normalize_keypoints_2d)
 
 __all__ = ['Key2MeshKeypointsDataset', 'Key2MeshKeypointsFormatError',
            'FILTER_REASONS']

@@ -37,18 +37,18 @@ import numpy as np
 import torch
 from mmengine.dist import get_dist_info
 from mmengine.logging import print_log
-from scipy.spatial.transform import Rotation
 from torch.utils.data import Dataset
 
-from mpt_plugin.registry import DATASETS
+from mpt_plugin.body_models.conventions import SMPL45_TO_OPENPOSE18
+from mpt_plugin.geometry.cameras import project_fixed_camera
+from mpt_plugin.geometry.rotations import (euler_xyz_to_rotmat,
+                                          rotate_smpl_root)
+from mpt_plugin.registry import DATASETS, MODELS
 from .amass_io import (AMASSFormatError, read_amass_sequence,
                        split_amass_sequences, zup_to_yup_root)
 from .mocap_mesh_cache import select_frames
 
-__all__ = [
-    'Key2MeshAMASSPairsDataset', 'euler_xyz_to_rotmat', 'rotate_smpl_root',
-    'KEYPOINTS2D_DEFAULTS'
-]
+__all__ = ['Key2MeshAMASSPairsDataset', 'KEYPOINTS2D_DEFAULTS']
 
 #: Defaults of the ``keypoints2d`` option of
 #: :class:`Key2MeshAMASSPairsDataset` (Key2Mesh's camera and noise, no
@@ -63,56 +63,6 @@ KEYPOINTS2D_DEFAULTS = dict(
     bias_px=None,
     joint_blend=None,
     chunk_size=512)
-
-
-def euler_xyz_to_rotmat(angles_deg: np.ndarray) -> np.ndarray:
-    """Key2Mesh's ``euler_to_rot(x, y, z) = Rz @ Ry @ Rx``, batched.
-
-    Args:
-        angles_deg (np.ndarray): (N, 3) angles ``(x, y, z)`` in degrees
-            about the x, y (vertical) and z axes.
-
-    Returns:
-        np.ndarray: (N, 3, 3) float64 rotation matrices.
-    """
-    angles = np.deg2rad(np.asarray(angles_deg, dtype=np.float64))
-    if angles.ndim != 2 or angles.shape[1] != 3:
-        raise ValueError('angles_deg must have shape (N, 3) [x, y, z], got '
-                         f'{angles.shape}')
-    c, s = np.cos(angles), np.sin(angles)  # (N, 3)
-    n = angles.shape[0]
-    one, zero = np.ones(n), np.zeros(n)
-    rx = np.stack([one, zero, zero, zero, c[:, 0], -s[:, 0], zero, s[:, 0],
-                   c[:, 0]], axis=1).reshape(n, 3, 3)
-    ry = np.stack([c[:, 1], zero, s[:, 1], zero, one, zero, -s[:, 1], zero,
-                   c[:, 1]], axis=1).reshape(n, 3, 3)
-    rz = np.stack([c[:, 2], -s[:, 2], zero, s[:, 2], c[:, 2], zero, zero,
-                   zero, one], axis=1).reshape(n, 3, 3)
-    return rz @ ry @ rx
-
-
-def rotate_smpl_root(poses: np.ndarray, rotmat: np.ndarray) -> np.ndarray:
-    """Left-multiplies rotations onto the SMPL root orientation.
-
-    Args:
-        poses (np.ndarray): (N, 72) SMPL axis-angle poses, radians, root in
-            ``[:, :3]``.
-        rotmat (np.ndarray): (N, 3, 3) world rotations.
-
-    Returns:
-        np.ndarray: (N, 72) float64 poses with root ``rotmat @ R_root``; the
-        other joints are unchanged.
-    """
-    poses = np.array(poses, dtype=np.float64)
-    if poses.ndim != 2 or poses.shape[1] < 3:
-        raise ValueError(f'poses must have shape (N, 72), got {poses.shape}')
-    rotmat = np.asarray(rotmat, dtype=np.float64)
-    if rotmat.shape != (poses.shape[0], 3, 3):
-        raise ValueError(f'rotmat must have shape ({poses.shape[0]}, 3, 3), '
-                         f'got {rotmat.shape}')
-    root = Rotation.from_rotvec(poses[:, :3]).as_matrix()
-    poses[:, :3] = Rotation.from_matrix(rotmat @ root).as_rotvec()
-    return poses
 
 
 def _check_range(name: str, value: Sequence[float]) -> Tuple[float, float]:
@@ -404,10 +354,6 @@ class Key2MeshAMASSPairsDataset(Dataset):
     def _pose_frames(self, body_model_cfg: dict, chunk: int) -> tuple:
         """OpenPose-18 joints (N, 18, 3) and pelvis (N, 3), metres, of the
         stored (unrotated, y-up) frames."""
-        # local imports: the plain SMPL-parameter dataset needs no model
-        from mpt_plugin.models.heads.key2mesh_regressor import \
-            SMPL45_TO_OPENPOSE18
-        from mpt_plugin.registry import MODELS
         cfg = dict(body_model_cfg)
         cfg.setdefault('type', 'MPTSMPL')
         model = MODELS.build(cfg)
@@ -435,10 +381,8 @@ class Key2MeshAMASSPairsDataset(Dataset):
         pelvis = self._kp_pelvis[idx].astype(np.float64)
         det = (self._kp_joints[idx] - pelvis) @ rotmat.T + pelvis
         true = (self._kp_true[idx] - pelvis) @ rotmat.T + pelvis
-        depth = cfg['distance'] - det[:, 2:3]
-        px = cfg['focal'] * det[:, :2] / depth
-        px[:, 1] *= -1.0
-        px = px + self._kp_bias
+        px = project_fixed_camera(torch.from_numpy(det), cfg['focal'],
+                                  cfg['distance']).numpy() + self._kp_bias
         conf = np.ones(18)
         if rng is not None and cfg['jitter_std'] > 0:
             noise = rng.standard_normal((18, 2)) * cfg['jitter_std']

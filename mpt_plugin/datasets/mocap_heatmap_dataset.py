@@ -8,8 +8,10 @@ from mmengine.dist import get_dist_info
 from torch.utils.data import Dataset
 
 from mpt_plugin.body_models.conventions import H36M_TO_J14, get_mapping
-from mpt_plugin.cameras import (H36M_S1_CAMERAS, build_virtual_cameras,
-                                crop_to_norm, fit_square_crop, image_to_crop)
+from mpt_plugin.geometry.crop import (crop_to_norm, fit_square_crop,
+                                      image_to_crop)
+from mpt_plugin.geometry.virtual_cameras import (H36M_S1_CAMERAS,
+                                                 build_virtual_cameras)
 from mpt_plugin.registry import DATASETS
 from .amass_io import split_amass_sequences
 from .mocap_mesh_cache import MoCapMeshCache

@@ -1,11 +1,10 @@
 from .mesh_figure import (compute_view_fit, render_mesh_image,
                           save_mesh_comparison, view_rotation)
 from .mesh_visualizer import MPTMeshVisualizer, draw_mesh_overlay
-from .rasterizer import (RasterOutput, project_points, rasterize_triangles,
-                         render_mesh)
+from .rasterizer import RasterOutput, rasterize_triangles, render_mesh
 
 __all__ = [
     'compute_view_fit', 'render_mesh_image', 'save_mesh_comparison',
     'view_rotation', 'MPTMeshVisualizer', 'draw_mesh_overlay', 'RasterOutput',
-    'project_points', 'rasterize_triangles', 'render_mesh'
+    'rasterize_triangles', 'render_mesh'
 ]

@@ -7,7 +7,7 @@ y down, z forward), pelvis-centred, and the weak-perspective ``camera``
 ``x_px = (x_norm + 1) * S / 2 - 0.5`` in the S x S crop (pixel centres at
 integers, the convention of ``MeshAffine`` and of the fine-tuning GT). For the picture the weak
 perspective camera is turned into a long-focal pinhole camera
-(``mpt_plugin.models.utils.camera.weak_perspective_to_translation``: the
+(``mpt_plugin.geometry.cameras.weak_perspective_to_translation``: the
 mesh is moved to ``(tx, ty, 2 f / (S s))`` and seen with focal ``f`` and
 principal point ``((S - 1) / 2, (S - 1) / 2)``), which reproduces the weak-perspective
 projection up to the mesh's depth relief (< 1 % for ``f = 5000``), and

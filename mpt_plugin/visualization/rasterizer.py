@@ -15,13 +15,13 @@ Frames and units:
       coordinates (OpenCV / MMPose): pixel ``(i, j)`` (row, column) covers
       ``[j - 0.5, j + 0.5) x [i - 0.5, i + 0.5)`` and is drawn when its
       centre ``(j, i)`` lies inside a triangle.
-    - Pinhole projection: ``x_px = fx * X / Z + cx``, ``y_px = fy * Y / Z +
-      cy``; the default principal point is the image centre
-      ``((W - 1) / 2, (H - 1) / 2)``.
+    - Pinhole projection (:func:`mpt_plugin.geometry.cameras.project_points`):
+      ``x_px = fx * X / Z + cx``, ``y_px = fy * Y / Z + cy``; the default
+      principal point is the image centre ``((W - 1) / 2, (H - 1) / 2)``.
     - Colours are triples in [0, 1] in the caller's channel order (RGB by
       default); images come back as uint8 in that same order.
 
-Public API: :func:`project_points`, :func:`rasterize_triangles`,
+Public API: :func:`rasterize_triangles`,
 :func:`face_normals`, :func:`lambert_shade`, :func:`compose_image`,
 :func:`render_mesh` (returns a :class:`RasterOutput`).
 """
@@ -29,8 +29,10 @@ from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from mpt_plugin.geometry.cameras import project_points
+
 __all__ = [
-    'MAX_CANDIDATES', 'DEFAULT_LIGHT_DIR', 'RasterOutput', 'project_points',
+    'MAX_CANDIDATES', 'DEFAULT_LIGHT_DIR', 'RasterOutput',
     'rasterize_triangles', 'face_normals', 'lambert_shade', 'compose_image',
     'render_mesh'
 ]
@@ -96,39 +98,6 @@ def _pair(value, name: str) -> np.ndarray:
         raise ValueError(f'`{name}` must be a finite scalar or an (x, y) '
                          f'pair in pixels, got {value!r}')
     return arr
-
-
-def project_points(points: ArrayLike,
-                   focal_length: Union[float, ArrayLike],
-                   principal_point: ArrayLike) -> np.ndarray:
-    """Pinhole projection of camera-frame points to pixels.
-
-    Args:
-        points: (..., 3) metres, camera frame (x right, y down, z forward);
-            ``z`` should be > 0 (points behind the camera give meaningless
-            pixels).
-        focal_length: ``f`` or ``(fx, fy)`` in pixels, or an array
-            broadcastable to ``(..., 2)`` (one camera per batch entry).
-        principal_point: ``(cx, cy)`` in pixels (centres at integers), or
-            broadcastable ``(..., 2)``.
-
-    Returns:
-        np.ndarray: (..., 2) float64 pixel coordinates ``*_px``.
-    """
-    pts = _to_numpy(points, 'points')
-    if pts.ndim < 1 or pts.shape[-1] != 3:
-        raise ValueError('`points` must have shape (..., 3) metres, got '
-                         f'{tuple(pts.shape)}')
-    focal = _to_numpy(focal_length, 'focal_length')
-    if focal.ndim == 0:
-        focal = np.stack([focal, focal])
-    centre = _to_numpy(principal_point, 'principal_point')
-    for name, arr in (('focal_length', focal), ('principal_point', centre)):
-        if arr.shape[-1:] != (2, ) or not np.isfinite(arr).all():
-            raise ValueError(
-                f'`{name}` must be finite (x, y) pixels (shape (2,) or '
-                f'broadcastable (..., 2)), got shape {arr.shape}')
-    return pts[..., :2] / pts[..., 2:3] * focal + centre
 
 
 def _candidate_chunks(counts: np.ndarray, max_candidates: int):

@@ -315,8 +315,10 @@ def test_gendered_errors(gendered_dir):
 def test_synthetic_smpl_through_loader(tmp_path):
     from mpt_plugin.body_models.conventions import (convert_keypoints,
                                                     h36m_regressor_order)
-    from mpt_plugin.body_models.synthetic_model import (
-        make_synthetic_h36m_regressor, make_synthetic_smpl, save_smpl_npz)
+    from mpt_plugin.synthetic.body_rigging import \
+        make_synthetic_h36m_regressor
+    from mpt_plugin.synthetic.smpl_model import (make_synthetic_smpl,
+                                                 save_smpl_npz)
     model = make_synthetic_smpl('neutral')
     save_smpl_npz(tmp_path / 'SMPL_NEUTRAL.npz', model)
     reg = make_synthetic_h36m_regressor(model)

@@ -4,11 +4,11 @@ import pathlib
 import numpy as np
 import pytest
 
-from mpt_plugin.body_models.synthetic_motion import make_synthetic_amass_tree
 from mpt_plugin.datasets.amass_io import (AMASS_TO_YUP, AMASSFormatError,
                                           AMASSSequence, find_amass_sequences,
                                           read_amass_sequence, scan_amass_tree,
                                           zup_to_yup_root)
+from mpt_plugin.synthetic.amass_motion import make_synthetic_amass_tree
 from tests.kinematics import REST, fk
 
 

@@ -12,8 +12,7 @@ from mpt_plugin.datasets.human_data_io import (HumanDataFormatError,
                                                save_human_data)
 from mpt_plugin.datasets.key2mesh_keypoints_dataset import (
     Key2MeshKeypointsDataset, Key2MeshKeypointsFormatError)
-from mpt_plugin.datasets.transforms.normalize_keypoints import \
-    normalize_keypoints_2d
+from mpt_plugin.geometry.keypoints import normalize_keypoints_2d
 from mpt_plugin.registry import DATASETS
 
 #: OpenPose-18 <- COCO-17 (MMPose order); the neck (1) has no source.

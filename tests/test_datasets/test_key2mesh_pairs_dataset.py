@@ -9,15 +9,16 @@ from mpt_plugin.body_models import MPTSMPL
 from mpt_plugin.datasets.amass_io import (find_amass_sequences,
                                           read_amass_sequence,
                                           zup_to_yup_root)
-from mpt_plugin.datasets.key2mesh_pairs_dataset import (
-    Key2MeshAMASSPairsDataset, euler_xyz_to_rotmat, rotate_smpl_root)
+from mpt_plugin.body_models.conventions import SMPL45_TO_OPENPOSE18
+from mpt_plugin.datasets.key2mesh_pairs_dataset import \
+    Key2MeshAMASSPairsDataset
 from mpt_plugin.datasets.mocap_mesh_cache import select_frames
-from mpt_plugin.datasets.transforms.normalize_keypoints import \
-    normalize_keypoints_2d
+from mpt_plugin.geometry.cameras import project_fixed_camera
+from mpt_plugin.geometry.keypoints import normalize_keypoints_2d
+from mpt_plugin.geometry.rotations import (euler_xyz_to_rotmat,
+                                           rotate_smpl_root)
 from mpt_plugin.models.data_preprocessors.key2mesh_pairs_preprocessor import \
     Key2MeshPairsPreprocessor
-from mpt_plugin.models.heads.key2mesh_regressor import (SMPL45_TO_OPENPOSE18,
-                                                        project_fixed_camera)
 from mpt_plugin.models.losses.key2mesh_loss import Key2MeshLoss
 from mpt_plugin.registry import DATASETS, MODELS
 

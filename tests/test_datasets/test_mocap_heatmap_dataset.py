@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from mpt_plugin.body_models.conventions import H36M_TO_J14
-from mpt_plugin.cameras import build_virtual_cameras
 from mpt_plugin.datasets import (MoCapMeshCache, MPTMoCapHeatmapDataset,
                                  select_frames)
+from mpt_plugin.geometry.virtual_cameras import build_virtual_cameras
 
 
 def _body_model(assets):

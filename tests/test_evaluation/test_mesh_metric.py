@@ -5,8 +5,8 @@ import torch
 
 from mpt_plugin.evaluation.functional.mmhuman3d_metrics import (
     keypoint_3d_auc, keypoint_3d_pck, keypoint_mpjpe, vertice_pve)
+from mpt_plugin.body_models.conventions import SPIN24_TO_J14
 from mpt_plugin.evaluation.metrics.mesh_metric import (ALLOWED_METRICS,
-                                                       SMPL24_TO_J14,
                                                        MeshMetric,
                                                        _consecutive_rows,
                                                        vertex_error_sums)
@@ -125,8 +125,8 @@ def test_24_joints_smpl24_rule():
     for s in samples:
         s['pred_instances']['joints_h36m'] = np.zeros((1, 17, 3))
     res = _run(MeshMetric(metric=('mpjpe', 'pa-mpjpe', '3dpck')), samples)
-    sel_p, sel_g = pred[:, SMPL24_TO_J14], gt[:, SMPL24_TO_J14]
-    assert SMPL24_TO_J14 == list(range(13)) + [18]
+    sel_p, sel_g = pred[:, SPIN24_TO_J14], gt[:, SPIN24_TO_J14]
+    assert SPIN24_TO_J14 == list(range(13)) + [18]
     pred_mm = (sel_p - (sel_p[:, 2:3] + sel_p[:, 3:4]) / 2) * 1000
     gt_mm = (sel_g - (sel_g[:, 2:3] + sel_g[:, 3:4]) / 2) * 1000
     mask = np.ones((n, 14), bool)
@@ -160,7 +160,7 @@ def test_masks(num_joints):
         pred_mm = (pred - pred[:, :1])[:, sel] * 1000
         gt_mm = (gt - gt[:, :1])[:, sel] * 1000
     else:
-        sel = SMPL24_TO_J14
+        sel = SPIN24_TO_J14
         sp, sg = pred[:, sel], gt[:, sel]
         pred_mm = (sp - (sp[:, 2:3] + sp[:, 3:4]) / 2) * 1000
         gt_mm = (sg - (sg[:, 2:3] + sg[:, 3:4]) / 2) * 1000

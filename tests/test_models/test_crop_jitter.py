@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from mpt_plugin.cameras import crop_to_norm
+from mpt_plugin.geometry.crop import crop_to_norm
 from mpt_plugin.models.data_preprocessors import (MPTCropJitter,
                                                   MPTMoCapDataPreprocessor)
 

@@ -8,9 +8,8 @@ from mmengine.registry import DefaultScope
 
 from mpt_plugin.datasets.key2mesh_pairs_dataset import \
     Key2MeshAMASSPairsDataset
-from mpt_plugin.datasets.transforms.normalize_keypoints import \
-    normalize_keypoints_2d
 from mpt_plugin.evaluation.metrics.mesh_metric import MeshMetric
+from mpt_plugin.geometry.keypoints import normalize_keypoints_2d
 from mpt_plugin.models.data_preprocessors.key2mesh_data_preprocessor import \
     Key2MeshDataPreprocessor
 from mpt_plugin.models.estimators.domain_adaptation_protocol import (

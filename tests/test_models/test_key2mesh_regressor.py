@@ -3,14 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from mpt_plugin.datasets.transforms.normalize_keypoints import (
-    coco17_to_openpose18, normalize_keypoints_2d)
-from mpt_plugin.models.heads.key2mesh_regressor import (SMPL45_TO_OPENPOSE18,
-                                                        Key2MeshRegressor,
-                                                        project_fixed_camera)
+from mpt_plugin.body_models.conventions import (SMPL45_TO_OPENPOSE18,
+                                                coco17_to_openpose18)
+from mpt_plugin.geometry.cameras import project_fixed_camera
+from mpt_plugin.geometry.keypoints import normalize_keypoints_2d
+from mpt_plugin.geometry.rotations import rotmat_to_axis_angle
+from mpt_plugin.models.heads.key2mesh_regressor import Key2MeshRegressor
 from mpt_plugin.models.losses.key2mesh_loss import (OPENPOSE18_JOINT_WEIGHTS,
                                                     Key2MeshLoss)
-from mpt_plugin.models.utils.rotation_6d import rotmat_to_axis_angle
 from mpt_plugin.registry import MODELS
 
 SMPL_PARENTS = [

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from mpt_plugin.models.losses.mpt_mesh_loss import MPTMeshLoss
-from mpt_plugin.models.utils.camera import (norm_to_px, px_to_norm,
-                                            weak_perspective_project,
-                                            weak_perspective_to_translation)
+from mpt_plugin.geometry.cameras import (weak_perspective_project,
+                                         weak_perspective_to_translation)
+from mpt_plugin.geometry.crop import norm_to_px, px_to_norm
 from mpt_plugin.registry import MODELS
 
 V0, V1, V2, J = 2, 3, 4, 2

@@ -11,12 +11,15 @@ from mmpose.codecs import ImagePoseLifting, VideoPoseLifting
 from mmpose.structures import PoseDataSample
 from torch import nn
 
+from mpt_plugin.body_models.conventions import H36M_PARENTS
 from mpt_plugin.evaluation.metrics.mesh_metric import MeshMetric
+from mpt_plugin.geometry.cameras import fit_weak_perspective_camera
+from mpt_plugin.geometry.crop import (crop_norm_to_image, get_crop_affine,
+                                      px_to_norm)
 from mpt_plugin.models.estimators.pc_hmr_estimator import PCHMREstimator
-from mpt_plugin.models.utils.camera import px_to_norm
-from mpt_plugin.models.utils.pc_hmr_utils import (
-    H36M_PARENTS, fit_weak_perspective_camera, smpl_skinning_to_h36m,
-    soft_argmax_2d, to_lifter_sequence)
+from mpt_plugin.models.utils.pc_hmr_utils import (smpl_skinning_to_h36m,
+                                                  soft_argmax_2d,
+                                                  to_lifter_sequence)
 from mpt_plugin.registry import MODELS
 
 NV = 48  # vertices of the tiny meshes
@@ -381,7 +384,6 @@ def _image_samples(bsz, seq_len=None, seed=0):
     """Image samples as MeshAffine + PackMesh(Sequence)Inputs make them:
     ``crop_affine`` / ``ori_shape`` metainfo, optional 2D windows in
     original-image px."""
-    from mpt_plugin.datasets.transforms.mesh_affine import get_crop_affine
     rng = np.random.default_rng(seed)
     samples = _pose_samples(bsz, seed)
     for sample in samples:
@@ -399,7 +401,6 @@ def _image_samples(bsz, seq_len=None, seed=0):
 
 def test_image_frame_input_is_what_the_stock_codecs_feed():
     """lifter_input_frame='image': crop 2D -> original px -> codec."""
-    from mpt_plugin.models.utils.camera import px_to_norm
     samples = _image_samples(2)
     rng = np.random.default_rng(5)
     kp_img = rng.uniform(0, IMG_W, (2, 17, 2)).astype(np.float32)
@@ -455,7 +456,6 @@ def test_video_path_lifts_the_real_window():
         ours = out['lifter_input'][i].permute(1, 2, 0).reshape(34, 9)
         assert np.allclose(ours.numpy(), enc['keypoint_labels'], atol=1e-5)
     # the centre frame, back in the crop frame, is the exposed 2D pose
-    from mpt_plugin.models.utils.pc_hmr_utils import crop_norm_to_image
     affine = torch.stack([torch.from_numpy(s.metainfo['crop_affine'])
                           for s in samples])
     back = crop_norm_to_image(out['keypoints2d_norm'], affine, S)

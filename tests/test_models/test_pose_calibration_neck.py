@@ -6,7 +6,7 @@ import torch
 
 from mpt_plugin.models.necks.pose_calibration_neck import \
     PCHMRPoseCalibrationNeck
-from mpt_plugin.models.utils.rotation import axis_angle_to_matrix
+from mpt_plugin.geometry.rotations import axis_angle_to_matrix
 from mpt_plugin.registry import MODELS
 
 # A chain of 3 bones along +y: joints 0 -> 1 -> 2 -> 3, 0.3 m apart.

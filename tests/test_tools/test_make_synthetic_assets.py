@@ -11,7 +11,7 @@ import pytest
 
 from mpt_plugin.body_models.io import (load_body_model_file,
                                        load_mesh_downsampling)
-from mpt_plugin.body_models.synthetic_model import GENERATOR_VERSION
+from mpt_plugin.synthetic.smpl_model import GENERATOR_VERSION
 
 TOOL = Path(__file__).resolve().parents[2] / 'tools' / \
     'make_synthetic_assets.py'

@@ -235,7 +235,7 @@ def video_workspace(synthetic_assets, tmp_path_factory):
     """Synthetic h36m-style image sequences: 40 training images (5
     sequences of 8 frames, subjects S1, S5, S6, S7, S8; frame ids 1, 6, ...
     like mmhuman3d's files) and a 16-image protocol-2 file (2 sequences)."""
-    from mpt_plugin.datasets.synthetic_human_images import \
+    from mpt_plugin.synthetic.human_images import \
         render_synthetic_human_data
     root = tmp_path_factory.mktemp('pc_hmr_video')
     prefix = root / 'synthetic_images'

@@ -3,8 +3,9 @@ import time
 import numpy as np
 import pytest
 
+from mpt_plugin.geometry.cameras import project_points
 from mpt_plugin.visualization.rasterizer import (compose_image, face_normals,
-                                                 lambert_shade, project_points,
+                                                 lambert_shade,
                                                  rasterize_triangles,
                                                  render_mesh)
 from tests.test_visualization.test_mesh_figure import (make_box,

@@ -15,9 +15,9 @@ import time
 import numpy as np
 import torch
 
-from mpt_plugin.body_models.mesh_sampler import (MeshSampler,
-                                                 build_mesh_sampling,
-                                                 save_mesh_downsampling)
+from mpt_plugin.body_models.mesh_sampler import MeshSampler
+from mpt_plugin.synthetic.mesh_downsampling import (build_mesh_sampling,
+                                                    save_mesh_downsampling)
 
 
 def uv_sphere(num_segments: int = 82, num_rings: int = 84):

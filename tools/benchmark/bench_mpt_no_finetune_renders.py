@@ -30,10 +30,10 @@ import torch
 from mmengine.config import Config
 
 from mpt_plugin.body_models.conventions import H36M_TO_J14, get_mapping
-from mpt_plugin.cameras import fit_square_crop, image_to_crop
 from mpt_plugin.datasets.human_data_io import load_human_data
-from mpt_plugin.datasets.transforms.mesh_affine import get_crop_affine
 from mpt_plugin.evaluation.functional.mmhuman3d_metrics import keypoint_mpjpe
+from mpt_plugin.geometry.crop import (fit_square_crop, get_crop_affine,
+                                      image_to_crop)
 from mpt_plugin.registry import MODELS
 from mpt_plugin.utils import register_checkpoint_safe_globals
 

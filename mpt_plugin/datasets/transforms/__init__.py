@@ -3,13 +3,11 @@ from .mesh_color_noise import MeshColorNoise
 from .mesh_random_flip import MeshRandomFlip
 from .mesh_random_scale_rotation import MeshRandomScaleRotation
 from .mesh_sequence_align import MeshSequenceAlign
-from .normalize_keypoints import coco17_to_openpose18, normalize_keypoints_2d
 from .pack_mesh_inputs import PackMeshInputs
 from .pack_mesh_sequence_inputs import PackMeshSequenceInputs
 
 __all__ = [
     'MeshAffine', 'MeshColorNoise', 'MeshRandomFlip',
     'MeshRandomScaleRotation', 'MeshSequenceAlign', 'PackMeshInputs',
-    'PackMeshSequenceInputs', 'coco17_to_openpose18',
-    'normalize_keypoints_2d'
+    'PackMeshSequenceInputs'
 ]

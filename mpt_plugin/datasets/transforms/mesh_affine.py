@@ -1,12 +1,12 @@
 """Square, optionally rotated person crop of an image -> mesh sample.
 
-Frames (see also :mod:`mpt_plugin.cameras.crop`):
+Frames (see also :mod:`mpt_plugin.geometry.crop`):
 
 - original image pixels ``*_px``: x right, y down, pixel centres at
   integer coordinates;
 - crop pixels: the ``S x S`` output with pixel centres at ``0 .. S-1`` (the
   crop spans ``[-0.5, S - 0.5]``); without rotation this is exactly
-  :func:`mpt_plugin.cameras.crop.image_to_crop`;
+  :func:`mpt_plugin.geometry.crop.image_to_crop`;
 - 3D: metres, camera frame, x right, y down, z forward.
 
 An in-plane rotation by ``theta`` degrees counter-clockwise as seen in the
@@ -20,49 +20,11 @@ import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from mpt_plugin.geometry.crop import get_crop_affine
+from mpt_plugin.geometry.rotations import camera_z_rotation, rotate_smpl_root
 from mpt_plugin.registry import TRANSFORMS
-from ..key2mesh_pairs_dataset import rotate_smpl_root
 
-__all__ = ['MeshAffine', 'get_crop_affine', 'camera_z_rotation']
-
-
-def camera_z_rotation(rotation: float) -> np.ndarray:
-    """3D rotation about the camera z axis matching an image rotation.
-
-    Args:
-        rotation (float): Degrees, counter-clockwise in the image (x right,
-            y down).
-
-    Returns:
-        np.ndarray: (3, 3) float64 ``R3``; points rotate as ``X' = R3 X``.
-    """
-    theta = np.deg2rad(float(rotation))
-    c, s = np.cos(theta), np.sin(theta)
-    return np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
-def get_crop_affine(center: np.ndarray, scale: float, rotation: float,
-                    input_size: int) -> np.ndarray:
-    """Affine map from original pixels to crop pixels.
-
-    ``crop = (S / scale) * R2 (p - center) + (S - 1) / 2``: ``center`` goes
-    to the crop centre, the square of side ``scale`` around it (rotated by
-    ``rotation`` counter-clockwise in the image) fills ``[-0.5, S - 0.5]``.
-
-    Args:
-        center (np.ndarray): (2,) crop centre, original px.
-        scale (float): Side of the square crop, original px (> 0).
-        rotation (float): Degrees, counter-clockwise in the image.
-        input_size (int): Output side ``S`` in px.
-
-    Returns:
-        np.ndarray: (2, 3) float64 ``A``; ``crop_px = A[:, :2] @ p + A[:, 2]``
-        (the matrix ``cv2.warpAffine`` takes).
-    """
-    center = np.asarray(center, dtype=np.float64).reshape(2)
-    lin = camera_z_rotation(rotation)[:2, :2] * (input_size / float(scale))
-    shift = (input_size - 1) / 2.0 - lin @ center
-    return np.concatenate([lin, shift[:, None]], axis=1)
+__all__ = ['MeshAffine']
 
 
 @TRANSFORMS.register_module()

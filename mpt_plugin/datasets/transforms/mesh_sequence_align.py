@@ -9,8 +9,8 @@ from mmcv.transforms import BaseTransform
 
 from mpt_plugin.body_models.conventions import (get_flip_indices,
                                                 get_keypoint_num)
+from mpt_plugin.geometry.rotations import camera_z_rotation
 from mpt_plugin.registry import TRANSFORMS
-from .mesh_affine import camera_z_rotation
 
 __all__ = ['MeshSequenceAlign']
 

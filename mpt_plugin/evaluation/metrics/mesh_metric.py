@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 
-from mpt_plugin.body_models.conventions import H36M_TO_J14
+from mpt_plugin.body_models.conventions import H36M_TO_J14, SPIN24_TO_J14
 from mpt_plugin.registry import METRICS
 from ..functional.mmhuman3d_metrics import (auc_from_errors, keypoint_errors,
                                             mpjpe_from_errors,
@@ -31,10 +31,6 @@ _KEYPOINT_METRICS = {
 }
 #: Every accepted metric name (mmhuman3d's ``ALLOWED_METRICS`` minus 'ihmr').
 ALLOWED_METRICS = tuple(_KEYPOINT_METRICS) + ('pve', )
-
-#: mmhuman3d's ``smpl_24`` (SPIN's 24 joints) -> LSP-14: the 13 LSP joints
-#: ``0..12`` plus ``head_extra`` (18), i.e. ``constants.J24_TO_J14``.
-SMPL24_TO_J14 = list(range(13)) + [18]
 
 _JOINT_KEYS = ('joints_h36m', 'keypoints3d')
 
@@ -63,7 +59,7 @@ class MeshMetric(BaseMetric):
       pelvis is joint 0 of each of pred and GT, taken **before** selecting
       the LSP-14 joints :data:`H36M_TO_J14`.
     - ``K == 24`` (mmhuman3d's ``smpl_24``, SPIN's 24 joints, not the SMPL
-      kinematic joints): keep :data:`SMPL24_TO_J14` (``0..12`` and
+      kinematic joints): keep :data:`SPIN24_TO_J14` (``0..12`` and
       ``head_extra`` 18), then the pelvis is the mean of the selected joints
       2 and 3 (right/left hip), taken after selection.
 
@@ -278,7 +274,7 @@ class MeshMetric(BaseMetric):
             selection = H36M_TO_J14
             pred, gt = pred[:, selection], gt[:, selection]
         elif num_gt == 24:
-            selection = SMPL24_TO_J14
+            selection = SPIN24_TO_J14
             pred, gt = pred[:, selection], gt[:, selection]
             # pelvis = mean of the selected right/left hips, AFTER selection
             pred_pelvis = (pred[:, 2:3] + pred[:, 3:4]) / 2

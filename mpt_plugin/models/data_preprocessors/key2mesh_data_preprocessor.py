@@ -33,8 +33,7 @@ from typing import Any, Dict, Tuple
 import torch
 from torch import Tensor
 
-from mpt_plugin.datasets.transforms.normalize_keypoints import \
-    normalize_keypoints_2d
+from mpt_plugin.geometry.keypoints import normalize_keypoints_2d
 from mpt_plugin.registry import MODELS
 from .key2mesh_pairs_preprocessor import Key2MeshPairsPreprocessor
 

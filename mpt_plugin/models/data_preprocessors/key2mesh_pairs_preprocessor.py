@@ -23,11 +23,10 @@ from mmengine.model import BaseDataPreprocessor
 from torch import Tensor
 
 from mpt_plugin.body_models import MPTSMPL  # noqa: F401 (registers it)
-from mpt_plugin.datasets.transforms.normalize_keypoints import \
-    normalize_keypoints_2d
+from mpt_plugin.body_models.conventions import SMPL45_TO_OPENPOSE18
+from mpt_plugin.geometry.cameras import project_fixed_camera
+from mpt_plugin.geometry.keypoints import normalize_keypoints_2d
 from mpt_plugin.registry import MODELS
-from ..heads.key2mesh_regressor import (SMPL45_TO_OPENPOSE18,
-                                        project_fixed_camera)
 
 __all__ = ['Key2MeshPairsPreprocessor']
 

@@ -21,11 +21,10 @@ from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
 from torch import Tensor, nn
 
+from mpt_plugin.body_models.conventions import (SMPL45_TO_OPENPOSE18,
+                                                coco17_to_openpose18)
 from mpt_plugin.body_models.io import load_joint_regressor
-from mpt_plugin.datasets.transforms.normalize_keypoints import \
-    coco17_to_openpose18
 from mpt_plugin.registry import MODELS
-from ..heads.key2mesh_regressor import SMPL45_TO_OPENPOSE18
 from .domain_adaptation_protocol import DA_MODES, DomainAdaptationProtocol
 
 __all__ = ['Key2MeshEstimator']

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from mpt_plugin.body_models import MPTGenderedSMPL
 from mpt_plugin.body_models.conventions import (H36M_TO_J14,
                                                 get_keypoint_num, get_mapping)
-from mpt_plugin.cameras.crop import crop_to_norm
+from mpt_plugin.geometry.crop import crop_to_norm
 from mpt_plugin.registry import MODELS
 from ..utils.decode_heatmap_keypoints import decode_heatmap_keypoints
 from .domain_adaptation_protocol import DA_MODES, DomainAdaptationProtocol

@@ -96,19 +96,21 @@ from mmpose.structures import PoseDataSample
 from torch import Tensor
 
 from mpt_plugin.body_models import MPTSMPL
-from mpt_plugin.body_models.conventions import h36m_regressor_order
+from mpt_plugin.body_models.conventions import (H36M_PARENTS,
+                                                h36m_regressor_order)
 from mpt_plugin.body_models.io import load_joint_regressor
+from mpt_plugin.geometry.cameras import weak_perspective_project
+from mpt_plugin.geometry.crop import (crop_norm_to_image, image_to_crop_norm,
+                                      norm_to_px, px_to_norm,
+                                      screen_normalize)
 from mpt_plugin.registry import MODELS
 from ..necks.pose_calibration_neck import \
     PCHMRPoseCalibrationNeck  # noqa: F401 (registers it)
-from ..utils.camera import norm_to_px, weak_perspective_project
 from ..utils.pc_hmr_key2mesh_stream import \
     PCHMRKey2MeshStream  # noqa: F401 (registers it)
 from ..utils.pc_hmr_mpt_stream import \
     PCHMRMPTMeshStream  # noqa: F401 (registers it)
-from ..utils.pc_hmr_utils import (H36M_PARENTS, crop_norm_to_image,
-                                  image_to_crop_norm, screen_normalize,
-                                  smpl_skinning_to_h36m, soft_argmax_2d,
+from ..utils.pc_hmr_utils import (smpl_skinning_to_h36m, soft_argmax_2d,
                                   to_lifter_sequence)
 
 __all__ = ['PCHMREstimator']
@@ -470,7 +472,7 @@ class PCHMREstimator(BaseModel):
             images.shape[-1] / heatmaps.shape[-1],
             images.shape[-2] / heatmaps.shape[-2]
         ])
-        return 2.0 * coords * scale / images.shape[-1] - 1.0
+        return px_to_norm(coords * scale, images.shape[-1])
 
     def _encode_sequence(self, sequence: Tensor, data_samples,
                          ref: Tensor) -> tuple:

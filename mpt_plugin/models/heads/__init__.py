@@ -1,8 +1,7 @@
 from .key2mesh_domain_critic import Key2MeshDomainCritic
-from .key2mesh_regressor import Key2MeshRegressor, project_fixed_camera
+from .key2mesh_regressor import Key2MeshRegressor
 from .mpt_mesh_transformer_head import MPTMeshTransformerHead
 
 __all__ = [
-    'Key2MeshDomainCritic', 'Key2MeshRegressor', 'MPTMeshTransformerHead',
-    'project_fixed_camera'
+    'Key2MeshDomainCritic', 'Key2MeshRegressor', 'MPTMeshTransformerHead'
 ]

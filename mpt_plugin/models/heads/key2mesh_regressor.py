@@ -9,57 +9,26 @@ Architecture (Key2Mesh ``models/key2mesh.py`` / ``utils/network.py``):
 body model (neutral, no translation).
 
 Coordinates: the body model output is in metres with SMPL axes (y up, the
-body faces +z). :func:`project_fixed_camera` is Key2Mesh's synthetic-data
-camera (f = 256, 6 m in front of the body, image y pointing down).
+body faces +z). :func:`~mpt_plugin.geometry.cameras.project_fixed_camera`
+is Key2Mesh's synthetic-data camera (f = 256, 6 m in front of the body,
+image y pointing down).
 """
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
-import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mpt_plugin.body_models import MPTSMPL  # noqa: F401 (registers it)
-from mpt_plugin.body_models.conventions import get_mapping
-from mpt_plugin.datasets.transforms.normalize_keypoints import \
-    coco17_to_openpose18
+from mpt_plugin.body_models.conventions import (SMPL45_TO_OPENPOSE18,
+                                                coco17_to_openpose18)
+from mpt_plugin.geometry.rotations import (rot6d_to_rotmat,
+                                           rotmat_to_axis_angle)
 from mpt_plugin.registry import MODELS
-from ..utils.rotation_6d import rot6d_to_rotmat, rotmat_to_axis_angle
 
 __all__ = [
     'Key2MeshRegressor', 'Key2MeshBasicBlock', 'Key2MeshFeatureExtractor',
-    'Key2MeshSMPLHead', 'project_fixed_camera'
+    'Key2MeshSMPLHead'
 ]
-
-#: OpenPose-18 joints taken from the ``smpl_45`` joints (Key2Mesh's
-#: ``SMPL_TO_COCO``): nose, neck (SMPL 12), arms, SMPL hips, legs, face.
-SMPL45_TO_OPENPOSE18: List[int] = get_mapping('smpl_45',
-                                              'openpose_coco18',
-                                              approximate=True)[1]
-
-
-def project_fixed_camera(joints3d: Tensor,
-                         focal: float = 256.0,
-                         distance: float = 6.0) -> Tensor:
-    """Key2Mesh's fixed pinhole camera.
-
-    ``u = f X / (d - Z)``, ``v = -f Y / (d - Z)``: a camera on the +z axis
-    at ``distance`` metres looking at the origin (the body faces it); image
-    ``x`` points right (+X, the subject's left side), image ``y`` down.
-
-    Args:
-        joints3d (Tensor): (B, J, 3) joints in metres, SMPL axes.
-        focal (float): Focal length in pixels. Defaults to 256.
-        distance (float): Camera distance in metres. Defaults to 6.
-
-    Returns:
-        Tensor: (B, J, 2) image coordinates in pixels (principal point 0).
-    """
-    if joints3d.shape[-1] != 3:
-        raise ValueError('joints3d must have shape (B, J, 3), got '
-                         f'{tuple(joints3d.shape)}')
-    depth = distance - joints3d[..., 2:3]
-    uv = focal * joints3d[..., :2] / depth
-    return torch.cat([uv[..., :1], -uv[..., 1:]], dim=-1)
 
 
 class Key2MeshBasicBlock(nn.Module):

@@ -48,10 +48,9 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from mpt_plugin.datasets.transforms.normalize_keypoints import \
-    normalize_keypoints_2d
+from mpt_plugin.geometry.cameras import project_fixed_camera
+from mpt_plugin.geometry.keypoints import normalize_keypoints_2d
 from mpt_plugin.registry import MODELS
-from ..heads.key2mesh_regressor import project_fixed_camera
 
 #: LGD / Key2Mesh joint weights in OpenPose-18 order (shoulders/hips 2,
 #: elbows/knees 4, wrists/ankles 8, others 1).

@@ -44,8 +44,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mpt_plugin.geometry.cameras import weak_perspective_project
 from mpt_plugin.registry import MODELS
-from ..utils.camera import weak_perspective_project
 
 ArrayLike = Union[np.ndarray, Tensor, Sequence]
 

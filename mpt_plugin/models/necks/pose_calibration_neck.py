@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from mpt_plugin.geometry.rotations import rotation_between_vectors
 from mpt_plugin.models.utils.pose_blend_compensation import \
     PoseBlendShapeCompensation
-from mpt_plugin.models.utils.rotation import rotation_between_vectors
 from mpt_plugin.registry import MODELS
 
 ArrayLike = Union[np.ndarray, Tensor, Sequence]

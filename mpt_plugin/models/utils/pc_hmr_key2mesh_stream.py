@@ -29,11 +29,10 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mpt_plugin.datasets.transforms.normalize_keypoints import \
-    coco17_to_openpose18
+from mpt_plugin.body_models.conventions import coco17_to_openpose18
+from mpt_plugin.geometry.cameras import fit_weak_perspective_camera
 from mpt_plugin.registry import MODELS
 from ..heads.key2mesh_regressor import Key2MeshRegressor  # noqa: F401
-from .pc_hmr_utils import fit_weak_perspective_camera
 
 __all__ = ['PCHMRKey2MeshStream']
 

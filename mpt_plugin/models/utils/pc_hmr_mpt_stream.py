@@ -20,10 +20,10 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from mpt_plugin.geometry.crop import px_to_norm
 from mpt_plugin.registry import MODELS
 from ..estimators.mpt_pretrain_estimator import \
     MPTPretrainEstimator  # noqa: F401 (registers it)
-from .camera import px_to_norm
 from .pc_hmr_utils import soft_argmax_2d
 
 __all__ = ['PCHMRMPTMeshStream']

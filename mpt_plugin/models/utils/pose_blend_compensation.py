@@ -50,7 +50,7 @@ from torch import Tensor, nn
 
 from mpt_plugin.body_models.io import load_body_model_file
 from mpt_plugin.body_models.smpl import resolve_smpl_model_file
-from .rotation import axis_angle_to_matrix
+from mpt_plugin.geometry.rotations import axis_angle_to_matrix
 
 __all__ = ['PoseBlendShapeCompensation']
 

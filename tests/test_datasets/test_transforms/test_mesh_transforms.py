@@ -11,10 +11,7 @@ from mmpose.datasets.transforms import LoadImage
 from mmpose.structures import PoseDataSample
 
 from mpt_plugin.body_models.conventions import get_flip_indices
-from mpt_plugin.cameras.crop import image_to_crop
-from mpt_plugin.datasets.transforms.mesh_affine import (MeshAffine,
-                                                        camera_z_rotation,
-                                                        get_crop_affine)
+from mpt_plugin.datasets.transforms.mesh_affine import MeshAffine
 from mpt_plugin.datasets.transforms.mesh_color_noise import MeshColorNoise
 from mpt_plugin.datasets.transforms.mesh_random_flip import (SMPL_FLIP_INDICES,
                                                              MeshRandomFlip,
@@ -22,6 +19,8 @@ from mpt_plugin.datasets.transforms.mesh_random_flip import (SMPL_FLIP_INDICES,
 from mpt_plugin.datasets.transforms.mesh_random_scale_rotation import \
     MeshRandomScaleRotation
 from mpt_plugin.datasets.transforms.pack_mesh_inputs import PackMeshInputs
+from mpt_plugin.geometry.crop import get_crop_affine, image_to_crop
+from mpt_plugin.geometry.rotations import camera_z_rotation
 from mpt_plugin.registry import TRANSFORMS
 from tests.kinematics import REST, fk, rodrigues
 

@@ -68,10 +68,12 @@ from mpt_plugin.body_models.conventions import (NUM_HUMAN_DATA_JOINTS,
                                                 convert_keypoints,
                                                 h36m_regressor_order)
 from mpt_plugin.body_models.gendered_smpl import MPTGenderedSMPL
-from mpt_plugin.body_models.synthetic_motion import (clamp_to_joint_limits,
-                                                     euler_to_axis_angle)
+from mpt_plugin.datasets.human_data_io import save_human_data
+from mpt_plugin.geometry.cameras import project_points
 from mpt_plugin.utils.file_io import write_atomic
-from mpt_plugin.visualization.rasterizer import project_points, render_mesh
+from mpt_plugin.visualization.rasterizer import render_mesh
+
+from .amass_motion import clamp_to_joint_limits, euler_to_axis_angle
 
 __all__ = [
     'LAYOUTS', 'PATH_STYLES', 'LayoutSpec', 'GENERATOR_VERSION',
@@ -170,7 +172,7 @@ def sample_body_pose(rng: np.random.Generator) -> np.ndarray:
     knees flexed one way only, hips flexed/abducted, spine, neck and head
     mildly bent and twisted, plus small noise on every joint; drawn as
     intrinsic XYZ Euler angles in the SMPL joint frames (sign facts of
-    :mod:`mpt_plugin.body_models.synthetic_motion`) and clamped to its joint
+    :mod:`mpt_plugin.synthetic.amass_motion`) and clamped to its joint
     limits.
 
     Args:
@@ -387,12 +389,9 @@ def dump_human_data(path: PathLike, human_data: Dict[str, object],
                     keypoints_compressed: bool = True) -> str:
     """Write a dict as mmhuman3d's ``HumanData.dump`` does, atomically.
 
-    ``np.savez_compressed`` of the items plus ``__key_strict__`` (False),
-    ``__data_len__`` (the length of ``image_path``) and
-    ``__keypoints_compressed__``; dicts become 0-d object arrays, strings
-    0-d ``<U`` arrays, lists of str ``<U`` arrays. Uses
-    ``mpt_plugin.datasets.human_data_io.save_human_data`` when that module
-    exists.
+    :func:`mpt_plugin.datasets.human_data_io.save_human_data` of the items
+    plus ``__keypoints_compressed__``, written to a temporary file and
+    renamed.
 
     Args:
         path: output ``.npz``.
@@ -406,34 +405,10 @@ def dump_human_data(path: PathLike, human_data: Dict[str, object],
     path = os.fspath(path)
     if 'image_path' not in human_data:
         raise KeyError(f'cannot dump {path!r}: HumanData needs image_path')
-    try:
-        from mpt_plugin.datasets.human_data_io import save_human_data
-    except ImportError:
-        save_human_data = None
-    if save_human_data is not None:
-        flagged = dict(human_data,
-                       __keypoints_compressed__=bool(keypoints_compressed))
-        write_atomic(path, lambda tmp: save_human_data(
-            tmp, flagged, compress_keypoints=bool(keypoints_compressed)))
-        return path
-    entries = {
-        '__key_strict__': np.array(False),
-        '__data_len__': np.array(len(human_data['image_path'])),
-        '__keypoints_compressed__': np.array(bool(keypoints_compressed)),
-    }
-    for key, value in human_data.items():
-        if isinstance(value, dict):
-            arr = np.empty((), dtype=object)
-            arr[()] = value
-            entries[key] = arr
-        else:
-            entries[key] = np.asarray(value)
-
-    def write(tmp: str) -> None:
-        with open(tmp, 'wb') as fh:
-            np.savez_compressed(fh, **entries)
-
-    write_atomic(path, write)
+    flagged = dict(human_data,
+                   __keypoints_compressed__=bool(keypoints_compressed))
+    write_atomic(path, lambda tmp: save_human_data(
+        tmp, flagged, compress_keypoints=bool(keypoints_compressed)))
     return path
 
 

@@ -12,11 +12,13 @@ from mpt_plugin.body_models import MPTGenderedSMPL
 from mpt_plugin.body_models.conventions import (convert_keypoints,
                                                 get_keypoint_names)
 from mpt_plugin.body_models.io import load_npz_safe
-from mpt_plugin.datasets import synthetic_human_images as shi
-from mpt_plugin.datasets.synthetic_human_images import (
-    LAYOUTS, render_synthetic_human_data, sample_body_pose,
-    synthetic_image_paths)
-from mpt_plugin.visualization.rasterizer import project_points, render_mesh
+from mpt_plugin.geometry.cameras import project_points
+from mpt_plugin.synthetic import human_images as shi
+from mpt_plugin.synthetic.human_images import (LAYOUTS,
+                                               render_synthetic_human_data,
+                                               sample_body_pose,
+                                               synthetic_image_paths)
+from mpt_plugin.visualization.rasterizer import render_mesh
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SIZE = (96, 112)  # (H, W)

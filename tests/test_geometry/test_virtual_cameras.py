@@ -2,9 +2,12 @@ import json
 import numpy as np
 import pytest
 
-from mpt_plugin.cameras import (H36M_S1_CAMERAS, build_virtual_cameras,
-                                crop_to_norm, fit_square_crop, image_to_crop,
-                                interpolate_cameras, load_h36m_cameras)
+from mpt_plugin.geometry.crop import (crop_to_norm, fit_square_crop,
+                                      image_to_crop)
+from mpt_plugin.geometry.virtual_cameras import (H36M_S1_CAMERAS,
+                                                 build_virtual_cameras,
+                                                 interpolate_cameras,
+                                                 load_h36m_cameras)
 
 CAM_FILE = H36M_S1_CAMERAS
 
@@ -58,7 +61,7 @@ def test_bad_camera_file(tmp_path):
 
 
 def test_interpolate_two_cameras_midpoint():
-    from mpt_plugin.cameras.virtual_cameras import VirtualCameras, _look_at
+    from mpt_plugin.geometry.virtual_cameras import VirtualCameras, _look_at
     T = np.array([[5.0, 0, 1.5], [0, 5.0, 1.5]])
     R = np.stack([_look_at(t, np.eye(3)[[0, 2, 1]] * [1, -1, 1]) for t in T])
     cams = VirtualCameras(R=R, T=T, f=np.full((2, 2), 1000.),

@@ -13,8 +13,8 @@ Conventions (checked numerically on the S1 calibration):
       i.e. ``X_cam = R^T (X_world - T)``. Camera frame: x right, y down,
       z forward (OpenCV), metres.
     - ``f`` (2,), ``c`` (2,): focal length and principal point in pixels.
-      ``u = f * X_cam[:2] / X_cam[2] + c``. Lens distortion is ignored (the
-      virtual images are never rendered).
+      ``u = f * X_cam[:2] / X_cam[2] + c`` (:func:`~.cameras.project_points`).
+      Lens distortion is ignored (the virtual images are never rendered).
 """
 import json
 import os
@@ -23,6 +23,8 @@ from typing import Optional, Union
 
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
+
+from .cameras import project_points
 
 __all__ = ['VirtualCameras', 'load_h36m_cameras', 'interpolate_cameras',
            'build_virtual_cameras', 'H36M_S1_CAMERAS']
@@ -78,12 +80,11 @@ class VirtualCameras:
             ValueError: if a point lies at or behind the camera plane.
         """
         cam_idx = np.asarray(cam_idx)
-        z = points_cam[..., 2:3]
-        if np.any(z <= 1e-6):
+        if np.any(points_cam[..., 2] <= 1e-6):
             raise ValueError('points behind the virtual camera: the body must '
                              'be centred near the world origin (metres)')
-        return (points_cam[..., :2] / z * self.f[cam_idx][:, None] +
-                self.c[cam_idx][:, None])
+        return project_points(points_cam, self.f[cam_idx][:, None],
+                              self.c[cam_idx][:, None])
 
     def azimuth_deg(self) -> np.ndarray:
         """(N,) azimuth of each camera centre around the world z axis."""

@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from mpt_plugin.models.utils.rotation import (axis_angle_to_matrix,
-                                              perpendicular_unit_vector,
-                                              rotation_between_vectors, skew)
+from mpt_plugin.geometry.rotations import (axis_angle_to_matrix,
+                                           perpendicular_unit_vector,
+                                           rotation_between_vectors, skew)
 
 
 def _assert_rotation(rot: torch.Tensor, atol: float = 1e-5) -> None:

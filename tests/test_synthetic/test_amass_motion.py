@@ -6,11 +6,11 @@ SMPL rest joint layout (y up, facing +z, subject's left at +x).
 import numpy as np
 import pytest
 
-from mpt_plugin.body_models.synthetic_motion import (
+from mpt_plugin.datasets.amass_io import read_amass_sequence
+from mpt_plugin.synthetic.amass_motion import (
     MOTION_KINDS, SMPL_JOINT_LIMITS, SMPL_PARENTS, SMPL_REST_JOINTS,
     ZUP_FROM_YUP, axis_angle_to_euler, clamp_to_joint_limits,
     euler_to_axis_angle, make_synthetic_amass_tree)
-from mpt_plugin.datasets.amass_io import read_amass_sequence
 from tests.kinematics import PARENTS, REST, fk, rodrigues
 
 AMASS_TO_YUP = np.array([[1., 0, 0], [0, 0, 1], [0, -1, 0]])

@@ -4,11 +4,11 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from mpt_plugin.models.utils.rotation_6d import (quaternion_to_axis_angle,
-                                                 rot6d_to_rotmat,
-                                                 rotmat_to_axis_angle,
-                                                 rotmat_to_quaternion,
-                                                 rotmat_to_rot6d)
+from mpt_plugin.geometry.rotations import (quaternion_to_axis_angle,
+                                           rot6d_to_rotmat,
+                                           rotmat_to_axis_angle,
+                                           rotmat_to_quaternion,
+                                           rotmat_to_rot6d)
 
 
 def _random_rotvecs(n, seed=0, angles=None):

@@ -1,0 +1,17 @@
+"""Generators of the synthetic assets that stand in for licensed data.
+
+Used by the tools that write the assets (``tools/make_synthetic_assets.py``,
+``tools/make_synthetic_images.py``), by benchmarks and by tests; never
+imported by ``import mpt_plugin``, and nothing here is registered. Import the
+module you need; this file imports none of them:
+
+- :mod:`.smpl_model`: SMPL-format body models (:func:`make_synthetic_smpl`),
+  assembled from :mod:`.body_proportions` (skeleton), :mod:`.body_sdf`
+  (implicit surface), :mod:`.body_remeshing` (mesh topology),
+  :mod:`.body_rigging` (skinning weights, joint regressors) and
+  :mod:`.body_blend_shapes` (shape and pose blend shapes).
+- :mod:`.mesh_downsampling`: ``mesh_downsampling.npz`` hierarchies by QEM
+  decimation.
+- :mod:`.amass_motion`: AMASS-format motion capture trees.
+- :mod:`.human_images`: rendered people with HumanData annotations.
+"""
