@@ -25,15 +25,14 @@ _base_ = ['./key2mesh_da_3dpw.py']
 
 synthetic_root = 'data/synthetic'
 body_model_dir = f'{synthetic_root}/body_models'
-body_model = dict(
-    type='MPTSMPL', model_path=body_model_dir, gender='neutral')
+smpl = dict(type='MPTSMPL', model_path=body_model_dir, gender='neutral')
 hidden_dim = 256
 max_epochs = 2
 
 # The "detector" of the target domain (OpenPose-18 indices: 1 neck,
 # 0 nose, 8/11 right/left hip, 9/12 right/left knee).
 target_keypoints2d = dict(
-    body_model=body_model,
+    body_model=smpl,
     jitter_std=2.5,
     round_jitter=False,
     occlusion_prob=0.3,
@@ -47,9 +46,9 @@ model = dict(
     estimator=dict(
         # the synthetic target's labels are in Key2Mesh's SMPL frame
         output_frame='smpl',
-        regressor=dict(hidden_dim=hidden_dim, body_model=body_model),
+        regressor=dict(hidden_dim=hidden_dim, body_model=smpl),
         joint_regressor=f'{body_model_dir}/J_regressor_h36m.npy',
-        data_preprocessor=dict(body_model=body_model)),
+        data_preprocessor=dict(body_model=smpl)),
     critic=dict(in_dim=hidden_dim, hidden_dim=128),
     critic_steps=5,
     source_checkpoint=None)
@@ -63,7 +62,9 @@ train_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
     dataset=dict(
-        source=dict(amass, _delete_=True, split='train', num_samples=2500),
+        source=dict(amass, split='train', num_samples=2500),
+        # `_delete_`: a synthetic AMASS target replaces the base's keypoint
+        # file, whose keys MMEngine would otherwise merge in
         target=dict(
             amass,
             _delete_=True,
@@ -84,7 +85,7 @@ val_dataloader = dict(
     batch_size=128,
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(_delete_=True, **_target_eval))
+    dataset=dict(_delete_=True, **_target_eval))  # as the target above
 test_dataloader = val_dataloader
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)

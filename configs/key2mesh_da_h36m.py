@@ -18,36 +18,19 @@
 #   --cfg-options train_dataloader.dataset.target.split=None default_hooks.checkpoint.save_best=None
 #   sec. 7: adapt to the test subjects' detections, select on S1-S8 labels:
 #   --cfg-options train_dataloader.dataset.target.ann_file=data/preprocessed_datasets/h36m_valid_protocol2_openpose.npz train_dataloader.dataset.target.split=None val_dataloader.dataset.split=None
-_base_ = ['./key2mesh_da_3dpw.py']
+_base_ = [
+    './_base_/key2mesh_da_runtime.py',
+    './_base_/models/key2mesh_domain_adaptation.py',
+    './_base_/datasets/key2mesh_da_amass_to_detections.py',
+    './_base_/datasets/h36m_keypoints.py',
+    './_base_/schedules/wgan_da_adam_5e.py'
+]
 
-target_root = 'data/preprocessed_datasets'
-# validation split of h36m_train_openpose.npz: subject S8 held out, as in
-# configs/mpt_finetune_mixed.py (see there)
-h36m_split = dict(by='subject', held_out=['S8'])
-
+# the adaptation target: detections of the training subjects S1, S5, S6,
+# S7 (S8, the validation subject of _base_/datasets/h36m_keypoints.py, is
+# held out), without their labels
 train_dataloader = dict(
     dataset=dict(
         target=dict(
-            _delete_=True,
-            type='Key2MeshKeypointsDataset',
-            ann_file=f'{target_root}/h36m_train_openpose.npz',
-            data_format='humandata',
-            split=dict(h36m_split, part='train'),
-            load_gt=False)))
-val_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type='Key2MeshKeypointsDataset',
-        ann_file=f'{target_root}/h36m_train_openpose.npz',
-        data_format='humandata',
-        split=dict(h36m_split, part='val'),
-        test_mode=True))
-test_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type='Key2MeshKeypointsDataset',
-        ann_file=f'{target_root}/h36m_valid_protocol2_openpose.npz',
-        data_format='humandata',
-        test_mode=True))
-val_evaluator = dict(type='MeshMetric', metric=('mpjpe', 'pa-mpjpe'))
-test_evaluator = val_evaluator
+            ann_file='data/preprocessed_datasets/h36m_train_openpose.npz',
+            split=dict(by='subject', held_out=['S8'], part='train'))))

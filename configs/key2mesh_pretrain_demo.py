@@ -15,14 +15,13 @@ _base_ = ['./key2mesh_pretrain_amass.py']
 
 synthetic_root = 'data/synthetic'
 body_model_dir = f'{synthetic_root}/body_models'
-body_model = dict(
-    type='MPTSMPL', model_path=body_model_dir, gender='neutral')
+smpl = dict(type='MPTSMPL', model_path=body_model_dir, gender='neutral')
 max_epochs = 6
 
 model = dict(
-    regressor=dict(hidden_dim=256, body_model=body_model),
+    regressor=dict(hidden_dim=256, body_model=smpl),
     joint_regressor=f'{body_model_dir}/J_regressor_h36m.npy',
-    data_preprocessor=dict(body_model=body_model))
+    data_preprocessor=dict(body_model=smpl))
 
 dataset_common = dict(
     type='Key2MeshAMASSPairsDataset',

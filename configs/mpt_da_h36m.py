@@ -46,7 +46,13 @@
 # paired with each target crop every epoch (generator seeded by (seed,
 # epoch, index); MPTDatasetEpochHook sets the epoch, hence
 # persistent_workers=False); a resumed run redraws the same pairs.
-_base_ = ['./mpt_finetune_mixed.py']
+_base_ = [
+    './_base_/mpt_image_runtime.py',
+    './_base_/models/mpt_finetune_higherhrnet_w48.py',
+    './_base_/models/wgan_domain_adaptation.py',
+    './_base_/datasets/mixed_images_h36m.py',
+    './_base_/schedules/wgan_da_adam_5e.py'
+]
 
 # where the target's 2D keypoints come from: 'pose_network' (label-free) or
 # 'annotation' (the HumanData keypoints2d); from the command line:
@@ -58,26 +64,15 @@ target_keypoint_threshold = 0.1
 
 amass_root = 'data/amass'
 cache_root = 'data/cache'
-max_epochs = 5
 
-_estimator = dict(_base_.model, target_keypoints=target_keypoints,
-                  target_keypoint_threshold=target_keypoint_threshold)
+# The fine-tuning estimator of the base, wrapped by the adaptation model:
+# `_delete_` because MMEngine would otherwise merge the wrapper's keys into
+# the estimator's dict.
 model = dict(
+    _base_.wgan_domain_adaptation,
     _delete_=True,
-    type='WGANDomainAdaptation',
-    estimator=_estimator,
-    critic=dict(type='Key2MeshDomainCritic', in_dim=1024, hidden_dim=1024,
-                dropout=0.2),
-    critic_steps=10,
-    gradient_penalty=dict(type='Key2MeshGradientPenalty', loss_weight=50.0),
-    domain_loss_weight=0.1,
-    target_loss_weights=dict(loss_reprojection=10.0),
-    feature_reg_weight=20.0,
-    # ASSUMPTION: Key2Mesh's Eq. 7 is lost. 'source' = MSE(E_t(x_s),
-    # E_s(x_s)); 'target' = MSE(E_t(x_t), E_s(x_t)). Compared on
-    # Key2Mesh's synthetic DA benchmark (docs/benchmarks.md), not for MPT.
-    feature_reg_mode='source',
-    source_loss_weight=0.0,
+    estimator=dict(_base_.model, target_keypoints=target_keypoints,
+                   target_keypoint_threshold=target_keypoint_threshold),
     # the MoCap-pre-trained MPT (head weights; the backbone keeps its COCO
     # weights from `pose_checkpoint`)
     source_checkpoint='checkpoints/mpt_pretrain_amass.pth',
@@ -88,10 +83,6 @@ model = dict(
                     mhm=dict(type='MPTMaskedHeatmapModeling')),
         # target: the estimator's own image preprocessor (ImageNet mean/std)
         target=None))
-model_wrapper_cfg = dict(
-    type='MMSeparateDistributedDataParallel',
-    broadcast_buffers=False,
-    find_unused_parameters=False)
 load_from = None
 
 source_dataset = dict(
@@ -112,6 +103,8 @@ target_dataset = dict(
     # S1, S5, S6, S7: subject S8 is held out for model selection
     split=dict(by='subject', held_out=['S8'], part='train'),
     pipeline=_base_.test_pipeline)  # crops only: no augmentation
+# `_delete_`: the paired domains replace the base's mixed training set,
+# whose keys MMEngine would otherwise merge in
 train_dataloader = dict(
     _delete_=True,
     batch_size=32,  # per GPU: x 8 GPUs = 256 per domain (Key2Mesh)
@@ -123,22 +116,4 @@ train_dataloader = dict(
                     source='default_collate', target='pseudo_collate'),
     dataset=dict(type='DomainAdaptationDataset', source=source_dataset,
                  target=target_dataset, pairing='random'))
-custom_hooks = [
-    # redraws the source/target pairing every epoch (set_epoch)
-    dict(type='MPTDatasetEpochHook'),
-    dict(type='MPTMeshVisualizationHook', enable=False, interval=50),
-]
-
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
-optim_wrapper = dict(
-    _delete_=True,
-    constructor='MPTMultiOptimWrapperConstructor',
-    estimator=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4)),
-    critic=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4)))
-# StepLR on the adapted encoder only; the critic keeps its rate
-param_scheduler = dict(
-    _delete_=True,
-    estimator=[dict(type='StepLR', by_epoch=True, step_size=1, gamma=0.8)],
-    critic=[dict(type='ConstantLR', by_epoch=True, factor=1.0)])
-auto_scale_lr = dict(base_batch_size=256, enable=False)
-default_hooks = dict(checkpoint=dict(interval=1))
+default_hooks = dict(checkpoint=dict(interval=1))  # validated every epoch

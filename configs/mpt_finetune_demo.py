@@ -67,7 +67,6 @@ train_dataloader = dict(
     num_workers=2,
     dataset=dict(
         type='MixedHumanDataDataset',
-        _delete_=True,
         datasets=[
             dict(common, ann_file='h36m_train.npz', dataset_name='h36m',
                  split=dict(h36m_split, part='train'),
@@ -81,13 +80,13 @@ val_dataloader = dict(
     num_workers=1,
     dataset=dict(common, ann_file='h36m_train.npz', dataset_name='h36m',
                  split=dict(h36m_split, part='val'),
-                 pipeline=test_pipeline, test_mode=True, _delete_=True))
+                 pipeline=test_pipeline, test_mode=True))
 test_dataloader = dict(
     batch_size=16,
     num_workers=1,
     dataset=dict(common, ann_file='h36m_valid_protocol2.npz',
                  dataset_name='h36m', pipeline=test_pipeline,
-                 test_mode=True, _delete_=True))
+                 test_mode=True))
 
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)

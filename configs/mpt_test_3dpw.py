@@ -5,8 +5,15 @@
 #   tools/dist_test.sh configs/mpt_test_3dpw.py CHECKPOINT 8
 #
 # Needs data/preprocessed_datasets/pw3d_test.npz (mmhuman3d's Pw3dConverter)
-# and its images under data/datasets/pw3d/imageFiles/.
-_base_ = ['./mpt_finetune_3dpw.py']
+# and its images under data/datasets/pw3d/imageFiles/. The other settings
+# are those of configs/mpt_finetune_3dpw.py, the run whose checkpoint this
+# evaluates.
+_base_ = [
+    './_base_/mpt_image_runtime.py',
+    './_base_/models/mpt_finetune_higherhrnet_w48.py',
+    './_base_/datasets/pw3d_images.py',
+    './_base_/schedules/mpt_adam_warmup_decay_10e.py'
+]
 
 load_from = None  # the checkpoint comes from the command line
 model = dict(backbone=dict(checkpoint=None))  # weights are in CHECKPOINT
@@ -14,3 +21,4 @@ test_evaluator = dict(
     type='MeshMetric',
     metric=['mpjpe', 'pa-mpjpe', 'pve', '3dpck', 'pa-3dpck', '3dauc',
             'pa-3dauc'])
+default_hooks = dict(checkpoint=dict(interval=1))  # as the 3DPW run

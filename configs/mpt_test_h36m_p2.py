@@ -6,7 +6,14 @@
 #
 # Needs data/preprocessed_datasets/h36m_valid_protocol2.npz (mmhuman3d's
 # H36mConverter, protocol=2) and its images under data/datasets/h36m/.
-_base_ = ['./mpt_finetune_mixed.py']
+# The other settings are those of configs/mpt_finetune_mixed.py, the run
+# whose checkpoint this evaluates.
+_base_ = [
+    './_base_/mpt_image_runtime.py',
+    './_base_/models/mpt_finetune_higherhrnet_w48.py',
+    './_base_/datasets/mixed_images_h36m.py',
+    './_base_/schedules/mpt_adam_warmup_decay_80e.py'
+]
 
 load_from = None  # the checkpoint comes from the command line
 model = dict(backbone=dict(checkpoint=None))  # weights are in CHECKPOINT

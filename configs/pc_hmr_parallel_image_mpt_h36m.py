@@ -19,32 +19,32 @@
 # H3.6M 2D joints (17 outputs in the regressor's order) before fine-tuning.
 # The video variant (243 real frames) is configs/pc_hmr_parallel_mpt_h36m.py.
 #
-# Lifter input (lifter_input_frame='image', set by the base): the soft-argmax
-# 2D of the crop is mapped back to the original camera image (MeshAffine's
-# crop_affine) and normalised by the image size, (x - (w/2, h/2)) / (w/2),
-# as MMPose's VideoPoseLifting codec feeds the stock checkpoint; not
-# crop-normalised.
+# Lifter input (lifter_input_frame='image', set by
+# _base_/models/pc_hmr_mpt.py): the soft-argmax 2D of the crop is mapped
+# back to the original camera image (MeshAffine's crop_affine) and
+# normalised by the image size, (x - (w/2, h/2)) / (w/2), as MMPose's
+# VideoPoseLifting codec feeds the stock checkpoint; not crop-normalised.
 #
 # Paper settings (Sec. 4) as configs/pc_hmr_serial_mpt_h36m.py: streams
 # pretrained separately, then 90 epochs of fine-tuning, mini-batch 1024,
 # lr 1e-3 (calibration module) / 1e-5 (the other modules).
-_base_ = ['./pc_hmr_serial_mpt_h36m.py']
+_base_ = [
+    './_base_/pc_hmr_runtime.py', './_base_/models/pc_hmr_mpt.py',
+    './_base_/datasets/h36m_images.py', './_base_/schedules/pc_hmr_adam.py'
+]
 
-pose_estimator_2d = dict(
-    type='TopdownPoseEstimator',
-    backbone={{_base_.hrnet_w32}},
-    head=dict(
-        type='HeatmapHead',
-        in_channels=32,
-        out_channels=17,
-        deconv_out_channels=None,
-        loss=dict(type='KeypointMSELoss', use_target_weight=True),
-        decoder={{_base_.heatmap_codec}}))
+max_epochs = 90
 
-model = dict(framework='parallel', pose_estimator_2d=pose_estimator_2d)
+model = dict(
+    framework='parallel',
+    # the HRNet-W32 heatmap estimator of _base_/models/hrnet_w32.py (a base's
+    # variable is reachable only through `_base_`)
+    pose_estimator_2d=_base_.heatmap_estimator)
 
 optim_wrapper = dict(
     paramwise_cfg=dict(
         custom_keys={
             'pose_estimator_2d': dict(lr_mult=0.01)
         }))
+train_cfg = dict(max_epochs=max_epochs)
+auto_scale_lr = dict(base_batch_size=1024, enable=False)

@@ -22,7 +22,13 @@
 # - shape-compensation MLP width 32 (default 256);
 # - trained from scratch for 5 epochs of 160 samples, so every module
 #   runs at the base lr (the paper fine-tunes at 1e-5, the neck at 1e-3).
-_base_ = ['./_base_/pc_hmr_schedule.py']
+# It inherits the model and schedule fragments of
+# configs/pc_hmr_parallel_key2mesh_3dpw.py rather than that config, whose
+# 3DPW loaders and best-checkpoint selection it does not use.
+_base_ = [
+    './_base_/default_runtime.py', './_base_/models/pc_hmr_key2mesh.py',
+    './_base_/schedules/pc_hmr_adam.py'
+]
 # registers PCHMREstimator and its streams (also when the package's
 # __init__ does not import them)
 custom_imports = dict(
@@ -41,46 +47,15 @@ max_epochs = 5
 lifter_channels = 64
 
 model = dict(
-    type='PCHMREstimator',
-    framework='parallel',
     data_preprocessor=dict(type='Key2MeshPairsPreprocessor', body_model=smpl),
     body_model=body_model,
     mesh_stream=dict(
-        type='PCHMRKey2MeshStream',
-        regressor=dict(
-            type='Key2MeshRegressor',
-            num_keypoints=18,
-            hidden_dim=64,
-            num_blocks=1,
-            body_model=smpl)),
+        regressor=dict(hidden_dim=64, num_blocks=1, body_model=smpl)),
     pose_lifter=dict(
-        type='PoseLifter',
-        backbone=dict(
-            type='TCN',
-            in_channels=2 * 18,
-            stem_channels=lifter_channels,
-            num_blocks=2,
-            kernel_sizes=(1, 1, 1),
-            dropout=0.25,
-            use_stride_conv=True),
-        head=dict(
-            type='TemporalRegressionHead',
-            in_channels=lifter_channels,
-            num_joints=17,
-            loss=dict(type='MPJPELoss'),
-            decoder=dict(
-                type='VideoPoseLifting',
-                num_keypoints=17,
-                zero_center=True,
-                root_index=0,
-                remove_root=False))),
-    # no camera image behind the Key2Mesh keypoints: the unit box is the
-    # lifter's image
-    lifter_input_frame='crop',
-    neck=dict(
-        type='PCHMRPoseCalibrationNeck',
-        shape_compensation=dict(hidden_dim=32)),
-    loss_weights=dict(vertices=1.0, joints=1.0, pose=1.0))
+        backbone=dict(stem_channels=lifter_channels, num_blocks=2,
+                      kernel_sizes=(1, 1, 1)),
+        head=dict(in_channels=lifter_channels)),
+    neck=dict(shape_compensation=dict(hidden_dim=32)))
 
 dataset_common = dict(type='Key2MeshAMASSPairsDataset', data_root=data_root)
 train_dataloader = dict(
@@ -98,6 +73,8 @@ val_dataloader = dict(
     dataset=dict(dataset_common, split='val', num_samples=32,
                  test_mode=True))
 test_dataloader = val_dataloader
+val_evaluator = dict(type='MeshMetric', metric=('mpjpe', 'pa-mpjpe', 'pve'))
+test_evaluator = val_evaluator
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 # the paper's per-module lr structure, all 1.0 here (trained from scratch)
 optim_wrapper = dict(
@@ -106,5 +83,4 @@ optim_wrapper = dict(
                          pose_lifter=dict(lr_mult=1.0))))
 default_hooks = dict(
     logger=dict(interval=5),
-    checkpoint=dict(_delete_=True, type='MPTAtomicCheckpointHook', interval=1,
-                    max_keep_ckpts=1))
+    checkpoint=dict(interval=1, max_keep_ckpts=1))

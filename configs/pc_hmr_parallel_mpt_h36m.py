@@ -35,31 +35,30 @@
 # Paper settings (Sec. 4) as configs/pc_hmr_serial_mpt_h36m.py: streams
 # pretrained separately, then 90 epochs of fine-tuning, mini-batch 1024,
 # lr 1e-3 (calibration module) / 1e-5 (the other modules).
-_base_ = ['./pc_hmr_serial_mpt_h36m.py']
+_base_ = [
+    './_base_/pc_hmr_runtime.py', './_base_/models/pc_hmr_mpt.py',
+    './_base_/datasets/h36m_images.py', './_base_/schedules/pc_hmr_adam.py'
+]
 
 seq_len = 243  # VideoPose3D's receptive field (kernel sizes 3^5)
 frame_stride = 1  # stored frames between window frames
 expected_frame_step = 1  # frame ids of a 50 fps file advance by 1
+max_epochs = 90
 
 model = dict(
     framework='parallel',
-    pose_lifter={{_base_.video_pose3d_243}},
+    # the 243-frame VideoPose3D (_base_/models/videopose3d_243.py)
+    pose_lifter=dict(backbone=dict(kernel_sizes=(3, 3, 3, 3, 3))),
     lifter_input_frame='image')
 
-# video samples: the base pipelines + MeshSequenceAlign (the centre frame's
-# flip / rotation applied to the window) + PackMeshSequenceInputs
-video_train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='MeshRandomFlip', prob=0.5, convention='h36m'),
-    dict(type='MeshRandomScaleRotation', rot_factor=30, scale_factor=0.25),
-    dict(type='MeshAffine', input_size={{_base_.input_size}}),
-    dict(type='MeshColorNoise', noise_factor=0.4),
+# video samples: the image pipelines of _base_/datasets/h36m_images.py
+# with MeshSequenceAlign (the centre frame's flip / rotation applied to the
+# window) and PackMeshSequenceInputs in place of PackMeshInputs
+video_train_pipeline = _base_.train_pipeline[:-1] + [
     dict(type='MeshSequenceAlign', convention='h36m'),
     dict(type='PackMeshSequenceInputs')
 ]
-video_test_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='MeshAffine', input_size={{_base_.input_size}}),
+video_test_pipeline = _base_.test_pipeline[:-1] + [
     dict(type='MeshSequenceAlign', convention='h36m'),
     dict(type='PackMeshSequenceInputs')
 ]
@@ -75,3 +74,5 @@ val_dataloader = dict(
     dataset=dict(video_dataset, pipeline=video_test_pipeline))
 test_dataloader = dict(
     dataset=dict(video_dataset, pipeline=video_test_pipeline))
+train_cfg = dict(max_epochs=max_epochs)
+auto_scale_lr = dict(base_batch_size=1024, enable=False)

@@ -68,7 +68,7 @@ model = dict(
             body_model=body_model,
             mesh_sampler=f'{body_model_dir}/mesh_downsampling.npz'),
         heatmap_estimator=dict(
-            backbone=dict(tiny_hrnet, _delete_=True),
+            backbone=tiny_hrnet,
             head=dict(
                 in_channels=8,
                 decoder=dict(

@@ -23,7 +23,7 @@
 # - trained from scratch for 2 epochs, so every module runs at the base lr
 #   (the paper fine-tunes pretrained streams at 1e-5 and the neck at 1e-3,
 #   see configs/pc_hmr_serial_mpt_h36m.py).
-_base_ = ['./_base_/pc_hmr_schedule.py']
+_base_ = ['./_base_/default_runtime.py', './_base_/schedules/pc_hmr_adam.py']
 # registers PCHMREstimator and its streams (also when the package's
 # __init__ does not import them)
 custom_imports = dict(
@@ -116,6 +116,8 @@ val_dataloader = dict(
     collate_fn=dict(type='default_collate'),
     dataset=dict(dataset_common, split='val', sample_fps=2))
 test_dataloader = val_dataloader
+val_evaluator = dict(type='MeshMetric', metric=('mpjpe', 'pa-mpjpe', 'pve'))
+test_evaluator = val_evaluator
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 # the paper's per-module lr structure, all 1.0 here (trained from scratch)
 optim_wrapper = dict(
@@ -124,5 +126,4 @@ optim_wrapper = dict(
                          pose_lifter=dict(lr_mult=1.0))))
 default_hooks = dict(
     logger=dict(interval=5),
-    checkpoint=dict(_delete_=True, type='MPTAtomicCheckpointHook', interval=1,
-                    max_keep_ckpts=1))
+    checkpoint=dict(interval=1, max_keep_ckpts=1))

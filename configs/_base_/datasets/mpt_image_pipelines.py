@@ -1,0 +1,19 @@
+# Image pipelines of MPT fine-tuning on 224x224 crops: flip, scale /
+# rotation and colour noise for training (transforms in
+# mpt_plugin/datasets/transforms).
+crop_size = 224
+
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='MeshRandomFlip', prob=0.5, convention='h36m'),
+    dict(type='MeshRandomScaleRotation', rot_factor=30., scale_factor=0.25,
+         rot_prob=0.6),
+    dict(type='MeshAffine', input_size=crop_size),
+    dict(type='MeshColorNoise', noise_factor=0.4),
+    dict(type='PackMeshInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='MeshAffine', input_size=crop_size),
+    dict(type='PackMeshInputs'),
+]
