@@ -22,5 +22,10 @@ from . import models  # noqa: E402,F401
 from . import evaluation  # noqa: E402,F401
 from . import engine  # noqa: E402,F401
 from . import visualization  # noqa: E402,F401
+from .registry import register_deprecated_names  # noqa: E402
+
+# old names of renamed components (configs and checkpoints from before the
+# naming rule of mpt_plugin/registry.py)
+register_deprecated_names()
 
 __all__ = ['__version__', 'register_checkpoint_safe_globals']

@@ -2,9 +2,12 @@
 
 An independent, deliberately plain forward-kinematics chain (axis-angle ->
 Rodrigues -> joint positions) used by tests to check motions and AMASS frame
-conversions without going through the code under test.
+conversions without going through the code under test (only the joint tree,
+a constant, comes from the package).
 """
 import numpy as np
+
+from mpt_plugin.body_models.conventions import SMPL_PARENTS
 
 # SMPL rest joints (metres), as given in the project's reference notes.
 # yapf: disable
@@ -17,8 +20,6 @@ REST = np.array([
     [0, 0.35, 0.04], [0.17, 0.22, -0.02], [-0.17, 0.22, -0.02],
     [0.43, 0.21, -0.03], [-0.43, 0.21, -0.03], [0.70, 0.22, -0.03],
     [-0.70, 0.22, -0.03], [0.78, 0.21, -0.05], [-0.78, 0.21, -0.05]])
-PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17,
-           18, 19, 20, 21]
 # yapf: enable
 
 
@@ -41,7 +42,7 @@ def fk(poses: np.ndarray, trans: np.ndarray = None) -> np.ndarray:
     glob = [rot[:, 0]]
     pos = [np.broadcast_to(REST[0], (len(poses), 3))]
     for j in range(1, 24):
-        p = PARENTS[j]
+        p = SMPL_PARENTS[j]
         glob.append(glob[p] @ rot[:, j])
         pos.append(pos[p] + glob[p] @ (REST[j] - REST[p]))
     pos = np.stack(pos, 1)

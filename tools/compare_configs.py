@@ -20,7 +20,9 @@ Top-level keys fall in two groups:
   removed or changed is listed as information, not a failure.
 
 Values are compared exactly and with their types (a tuple is not a list,
-``1`` is not ``1.0``); the order of dict keys is ignored.
+``1`` is not ``1.0``); the order of dict keys is ignored. A ``type`` that
+names a renamed component by its old name (``DEPRECATED_NAMES`` of
+``mpt_plugin/registry.py``: the same class) counts as its current name.
 
 Examples::
 
@@ -41,6 +43,8 @@ import tempfile
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
+
+from mpt_plugin.registry import DEPRECATED_NAMES
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -139,6 +143,10 @@ def diff_values(old: Any, new: Any,
           and len(old) == len(new)):
         for i, (a, b) in enumerate(zip(old, new)):
             yield from diff_values(a, b, f'{path}.{i}')
+    elif path.split('.')[-1] == 'type' and isinstance(old, str) and \
+            isinstance(new, str):
+        if DEPRECATED_NAMES.get(old, old) != DEPRECATED_NAMES.get(new, new):
+            yield path, old, new
     elif type(old) is not type(new) or old != new:
         yield path, old, new
 

@@ -4,7 +4,7 @@
         [--out-dir DIR] [--device cpu]
 
 The config's test pipeline (``test_dataloader.dataset.pipeline``, e.g.
-``LoadImage -> MeshAffine -> PackMeshInputs``) crops the person box (the
+``LoadImage -> MPTMeshAffine -> MPTPackMeshInputs``) crops the person box (the
 whole image when ``--bbox`` is not given; enlarged by the dataset's
 ``bbox_scale_factor``), ``model.test_step`` predicts the mesh and two
 files are written to ``--out-dir`` (default: next to the image):

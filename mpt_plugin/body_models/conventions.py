@@ -70,7 +70,8 @@ Where the name mapping comes from:
 The joint-index constants the methods index with (:data:`H36M_TO_J14`,
 :data:`SPIN24_TO_J14`, :data:`SMPL45_TO_OPENPOSE18`,
 :data:`COCO17_TO_OPENPOSE18` with :func:`coco17_to_openpose18`,
-:data:`H36M_PARENTS`, :data:`SMPL24_TO_H36M`) live here and nowhere else.
+:data:`SMPL_PARENTS`, :data:`H36M_PARENTS`, :data:`SMPL24_TO_H36M`) live
+here and nowhere else.
 """
 from functools import lru_cache
 from typing import Dict, List, Optional, Tuple, TypeVar, Union
@@ -85,7 +86,7 @@ __all__ = [
     'get_keypoint_num', 'get_mapping',
     'convert_keypoints', 'get_flip_indices', 'h36m_regressor_order',
     'SMPL45_TO_OPENPOSE18', 'COCO17_TO_OPENPOSE18', 'coco17_to_openpose18',
-    'SPIN24_TO_J14', 'H36M_PARENTS', 'SMPL24_TO_H36M'
+    'SPIN24_TO_J14', 'SMPL_PARENTS', 'H36M_PARENTS', 'SMPL24_TO_H36M'
 ]
 
 SMPL_24 = [
@@ -599,6 +600,12 @@ SMPL45_TO_OPENPOSE18: List[int] = get_mapping('smpl_45',
 #: the 13 LSP joints ``0..12`` plus ``head_extra`` (18), i.e. SPIN's
 #: ``constants.J24_TO_J14``.
 SPIN24_TO_J14 = list(range(13)) + [18]
+
+#: Parent of each of the 24 SMPL joints (``smpl_24`` order; -1 for the
+#: pelvis): SMPL's kinematic tree, row 0 of the official ``kintree_table``
+#: (which stores the root's parent as 4294967295).
+SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16,
+                17, 18, 19, 20, 21)
 
 #: Parent of each H3.6M joint (pelvis, 3 + 3 leg joints, spine, thorax,
 #: neck/nose, head, 3 + 3 arm joints): legs hang from the pelvis, the spine

@@ -3,25 +3,25 @@ from .amass_io import (AMASSFormatError, AMASSSequence, find_amass_sequences,
                        read_amass_sequence, scan_amass_tree,
                        split_amass_sequences)
 from .domain_adaptation_collate import mpt_domain_adaptation_collate
-from .domain_adaptation_dataset import DomainAdaptationDataset
-from .human_data_dataset import HumanDataDataset
-from .human_data_sequence_dataset import HumanDataSequenceDataset
+from .domain_adaptation_dataset import MPTDomainAdaptationDataset
+from .human_data_dataset import MPTHumanDataDataset
+from .human_data_sequence_dataset import MPTHumanDataSequenceDataset
 from .human_data_io import (HumanDataFormatError, load_human_data,
                             save_human_data, validate_human_data)
 from .key2mesh_keypoints_dataset import (Key2MeshKeypointsDataset,
                                          Key2MeshKeypointsFormatError)
-from .key2mesh_pairs_dataset import Key2MeshAMASSPairsDataset
-from .mixed_human_data_dataset import MixedHumanDataDataset
+from .key2mesh_amass_pairs_dataset import Key2MeshAMASSPairsDataset
+from .mixed_human_data_dataset import MPTMixedHumanDataDataset
 from .mocap_heatmap_dataset import MPTMoCapHeatmapDataset
 from .mocap_mesh_cache import MoCapMeshCache, select_frames
 
 __all__ = [
     'AMASSFormatError', 'AMASSSequence', 'find_amass_sequences',
     'read_amass_sequence', 'scan_amass_tree', 'split_amass_sequences',
-    'mpt_domain_adaptation_collate', 'DomainAdaptationDataset',
-    'HumanDataDataset', 'HumanDataSequenceDataset',
+    'mpt_domain_adaptation_collate', 'MPTDomainAdaptationDataset',
+    'MPTHumanDataDataset', 'MPTHumanDataSequenceDataset',
     'HumanDataFormatError', 'load_human_data',
-    'save_human_data', 'validate_human_data', 'MixedHumanDataDataset',
+    'save_human_data', 'validate_human_data', 'MPTMixedHumanDataDataset',
     'Key2MeshKeypointsDataset', 'Key2MeshKeypointsFormatError',
     'Key2MeshAMASSPairsDataset',
     'MPTMoCapHeatmapDataset',

@@ -1,7 +1,7 @@
 """Collate ``dict(source=sample, target=sample)`` items domain by domain."""
 from typing import Callable, Sequence, Union
 
-from mmengine.registry import FUNCTIONS
+from mpt_plugin.registry import FUNCTIONS
 
 __all__ = ['mpt_domain_adaptation_collate']
 
@@ -22,7 +22,7 @@ def mpt_domain_adaptation_collate(
         data_batch: Sequence[dict],
         source: Union[str, Callable] = 'default_collate',
         target: Union[str, Callable] = 'default_collate') -> dict:
-    """Collate the two domains of :class:`DomainAdaptationDataset` items
+    """Collate the two domains of :class:`MPTDomainAdaptationDataset` items
     with their own functions, e.g. MoCap tensors with ``default_collate``
     and image samples (``PoseDataSample``) with ``pseudo_collate``.
 
@@ -40,7 +40,7 @@ def mpt_domain_adaptation_collate(
         targets = [item['target'] for item in data_batch]
     except (KeyError, TypeError) as e:
         raise KeyError('mpt_domain_adaptation_collate expects items '
-                       "dict(source=..., target=...) (DomainAdaptationDataset)"
+                       "dict(source=..., target=...) (MPTDomainAdaptationDataset)"
                        ) from e
     return dict(source=_collate_fn(source)(sources),
                 target=_collate_fn(target)(targets))

@@ -6,7 +6,7 @@ from torch.utils.data import Dataset
 
 from mpt_plugin.registry import DATASETS
 
-__all__ = ['DomainAdaptationDataset']
+__all__ = ['MPTDomainAdaptationDataset']
 
 _PAIRINGS = ('random', 'aligned')
 
@@ -15,13 +15,13 @@ def _build(cfg: Union[dict, Dataset], name: str) -> Dataset:
     if isinstance(cfg, dict):
         return DATASETS.build(cfg)
     if not hasattr(cfg, '__getitem__') or not hasattr(cfg, '__len__'):
-        raise TypeError(f'DomainAdaptationDataset: {name} must be a dataset '
+        raise TypeError(f'MPTDomainAdaptationDataset: {name} must be a dataset '
                         f'config or a dataset, got {type(cfg).__name__}')
     return cfg
 
 
 @DATASETS.register_module()
-class DomainAdaptationDataset(Dataset):
+class MPTDomainAdaptationDataset(Dataset):
     """Yields ``dict(source=source[j], target=target[i'])`` pairs.
 
     Item ``i`` holds target sample ``i % len(target)`` and a source sample
@@ -35,7 +35,7 @@ class DomainAdaptationDataset(Dataset):
     e.g. random rotations, varies on top. ``'aligned'`` takes ``i %
     len(source)`` (every epoch). Collating a list of items gives
     ``dict(source=batch, target=batch)``, what
-    :class:`WGANDomainAdaptation` trains on.
+    :class:`MPTWGANDomainAdaptation` trains on.
 
     The epoch is set by :meth:`set_epoch`, which ``MPTDatasetEpochHook``
     (``mpt_plugin/engine/hooks/dataset_epoch_hook.py``) calls before every
@@ -71,7 +71,7 @@ class DomainAdaptationDataset(Dataset):
         self.target = _build(target, 'target')
         for name, ds in (('source', self.source), ('target', self.target)):
             if len(ds) == 0:
-                raise ValueError(f'DomainAdaptationDataset: the {name} '
+                raise ValueError(f'MPTDomainAdaptationDataset: the {name} '
                                  'dataset is empty')
         if length is not None and (int(length) != length or length < 1):
             raise ValueError(f'length must be a positive integer, got '
@@ -90,7 +90,7 @@ class DomainAdaptationDataset(Dataset):
             epoch (int): Non-negative epoch index.
         """
         if int(epoch) != epoch or epoch < 0:
-            raise ValueError('DomainAdaptationDataset.set_epoch: epoch must '
+            raise ValueError('MPTDomainAdaptationDataset.set_epoch: epoch must '
                              f'be a non-negative integer, got {epoch!r}')
         self.epoch = int(epoch)
 

@@ -20,7 +20,7 @@ from .human_data_io import (BAD_SAMPLE_EXPECTED, GENDER_MALE, GENDER_NEUTRAL,
                             find_bad_samples, image_path_escapes,
                             load_human_data)
 
-__all__ = ['HumanDataDataset', 'gender_codes']
+__all__ = ['MPTHumanDataDataset', 'gender_codes']
 
 #: Members read from the file; anything else (``misc``, ``cam_param``,
 #: ``vertices``...) is never loaded.
@@ -68,7 +68,7 @@ def gender_codes(gender: Any, num: int) -> np.ndarray:
 
 
 @DATASETS.register_module()
-class HumanDataDataset(BaseDataset):
+class MPTHumanDataDataset(BaseDataset):
     """An mmhuman3d HumanData ``.npz`` as an MMEngine dataset.
 
     The file ``{data_prefix}/preprocessed_datasets/{ann_file}`` is read once
@@ -296,7 +296,7 @@ class HumanDataDataset(BaseDataset):
         self.num_bad_samples = int(num - keep.sum())
         if counts:
             MMLogger.get_current_instance().warning(
-                f'HumanDataDataset: {self.ann_file}: dropped '
+                f'MPTHumanDataDataset: {self.ann_file}: dropped '
                 f'{self.num_bad_samples} of {num} samples with bad values ('
                 + ', '.join(f'{k} {n}' for k, n in counts.items()) +
                 "; on_bad_sample='raise' names the first)")
@@ -407,7 +407,7 @@ class HumanDataDataset(BaseDataset):
 
     @force_full_init
     def get_subset(self, indices: Union[Sequence[int],
-                                        int]) -> 'HumanDataDataset':
+                                        int]) -> 'MPTHumanDataDataset':
         """A copy holding only ``indices`` (arrays are shared)."""
         sub = copy.copy(self)
         sub._rows = self._subset_rows(indices)

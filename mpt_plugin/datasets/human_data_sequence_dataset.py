@@ -27,11 +27,11 @@ import numpy as np
 from mmengine.dataset.base_dataset import force_full_init
 
 from mpt_plugin.registry import DATASETS
-from .human_data_dataset import HumanDataDataset
+from .human_data_dataset import MPTHumanDataDataset
 from .human_data_io import HumanDataFormatError
 
 __all__ = [
-    'HumanDataSequenceDataset', 'SEQUENCE_ID_FORMATS',
+    'MPTHumanDataSequenceDataset', 'SEQUENCE_ID_FORMATS',
     'parse_sequence_frame_ids', 'sequence_windows'
 ]
 
@@ -165,8 +165,8 @@ def sequence_windows(seq_index: np.ndarray,
 
 
 @DATASETS.register_module()
-class HumanDataSequenceDataset(HumanDataDataset):
-    """:class:`HumanDataDataset` whose samples also carry the 2D keypoints
+class MPTHumanDataSequenceDataset(MPTHumanDataDataset):
+    """:class:`MPTHumanDataDataset` whose samples also carry the 2D keypoints
     of ``seq_len`` frames of their own sequence, centred on the sample.
 
     The sample itself (image, box, 2D/3D keypoints, SMPL) is the centre
@@ -192,7 +192,7 @@ class HumanDataSequenceDataset(HumanDataDataset):
             this many frame ids (e.g. 1 for a file holding every 50 fps
             Human3.6M frame, as VideoPose3D's windows assume; mmhuman3d's
             stock h36m files advance by 5). Defaults to None (not checked).
-        **kwargs: :class:`HumanDataDataset` arguments.
+        **kwargs: :class:`MPTHumanDataDataset` arguments.
 
     ``get_data_info(idx)`` adds to the parent's keys:
         - ``keypoints2d_seq`` (T, K, 2) float32 px of each frame's original

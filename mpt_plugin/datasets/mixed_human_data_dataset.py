@@ -7,11 +7,11 @@ from torch.utils.data import Dataset
 
 from mpt_plugin.registry import DATASETS
 
-__all__ = ['MixedHumanDataDataset']
+__all__ = ['MPTMixedHumanDataDataset']
 
 
 @DATASETS.register_module()
-class MixedHumanDataDataset(Dataset):
+class MPTMixedHumanDataDataset(Dataset):
     """Mixes datasets with given sampling shares, deterministically.
 
     The counterpart of mmhuman3d's ``MixedDataset(configs, partition,
@@ -61,7 +61,7 @@ class MixedHumanDataDataset(Dataset):
                  length: Optional[int] = None,
                  lazy_init: bool = False) -> None:
         if len(datasets) == 0:
-            raise ValueError('MixedHumanDataDataset needs at least one '
+            raise ValueError('MPTMixedHumanDataDataset needs at least one '
                              'dataset')
         if len(partition) != len(datasets):
             raise ValueError(f'partition has {len(partition)} entries for '
@@ -176,7 +176,7 @@ class MixedHumanDataDataset(Dataset):
         self.full_init()
         if not -self.length <= idx < self.length:
             raise IndexError(f'index {idx} out of range for a '
-                             f'MixedHumanDataDataset of length {self.length}')
+                             f'MPTMixedHumanDataDataset of length {self.length}')
         idx = int(idx) % self.length
         d = int(self._slot_dataset[idx])
         num = int(self.dataset_lengths[d])

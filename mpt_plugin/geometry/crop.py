@@ -6,7 +6,7 @@ Frames used across the plugin:
   integer coordinates.
 - ``*_hm``: pixels of the (S, S) crop / heatmap frame with pixel centres at
   integer coordinates ``0 .. S-1``, so the crop covers ``[-0.5, S-0.5]``.
-  :func:`get_crop_affine` (``MeshAffine``'s warp, optionally rotated) and
+  :func:`get_crop_affine` (``MPTMeshAffine``'s warp, optionally rotated) and
   :func:`image_to_crop` (axis-aligned, batched) map ``*_px`` into it.
 - ``*_norm``: the crop mapped to ``[-1, 1]``. Two maps from crop pixels are
   in use, half a pixel apart:
@@ -140,7 +140,7 @@ def crop_norm_to_image(points_norm: Tensor, crop_affine: Tensor,
     """Crop-normalised 2D points -> pixels of the original image.
 
     Inverts the crop map ``crop_px = A[:, :2] p + A[:, 2]`` of
-    ``MeshAffine`` (its ``crop_affine`` metainfo) after
+    ``MPTMeshAffine`` (its ``crop_affine`` metainfo) after
     :func:`norm_to_px`; linear, so differentiable.
 
     Args:

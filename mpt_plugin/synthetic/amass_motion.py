@@ -50,15 +50,14 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from mpt_plugin.body_models.conventions import SMPL_PARENTS
+from mpt_plugin.datasets.amass_io import AMASS_TO_YUP
+from mpt_plugin.geometry.rotations import euler_to_axis_angle, rot_y
+
 __all__ = [
-    'SMPL_PARENTS', 'SMPL_REST_JOINTS', 'SMPL_JOINT_LIMITS', 'ZUP_FROM_YUP',
-    'MOTION_KINDS', 'euler_to_axis_angle', 'axis_angle_to_euler',
+    'SMPL_REST_JOINTS', 'SMPL_JOINT_LIMITS', 'ZUP_FROM_YUP', 'MOTION_KINDS',
     'clamp_to_joint_limits', 'make_synthetic_amass_tree'
 ]
-
-#: SMPL kinematic tree, parent index per joint (24 joints).
-SMPL_PARENTS = np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13,
-                         14, 16, 17, 18, 19, 20, 21])  # yapf: disable
 
 #: Approximate rest (T-pose) joint locations of the SMPL template, (24, 3)
 #: metres, y up, facing +z, subject's left at +x.
@@ -90,8 +89,8 @@ SMPL_REST_JOINTS = np.array([
 ])
 
 #: Rotation taking a y-up body into AMASS's z-up world: +90 deg about x
-#: (y -> z, z -> -y). The inverse of ``amass_io.AMASS_TO_YUP``.
-ZUP_FROM_YUP = np.array([[1., 0., 0.], [0., 0., -1.], [0., 1., 0.]])
+#: (y -> z, z -> -y). The inverse (transpose) of ``amass_io.AMASS_TO_YUP``.
+ZUP_FROM_YUP = AMASS_TO_YUP.T.copy()
 
 _NUM_BODY = 22  # SMPL-H / SMPL shared body joints 0..21
 _NUM_SMPLH = 52
@@ -144,27 +143,6 @@ MOTION_KINDS = {
     'SynthWalk': ('walk', 'turn', 'walkturn', 'walkstop'),
     'SynthDaily': ('idle', 'reach', 'squat', 'walkreach', 'squatreach'),
 }
-
-
-def euler_to_axis_angle(euler: np.ndarray) -> np.ndarray:
-    """Intrinsic XYZ Euler angles ``(..., 3)`` rad -> axis-angle ``(..., 3)``.
-
-    ``R = Rx(euler[..., 0]) @ Ry(euler[..., 1]) @ Rz(euler[..., 2])``; the
-    axis-angle has norm <= pi.
-    """
-    euler = np.asarray(euler, dtype=np.float64)
-    flat = Rotation.from_euler('XYZ', euler.reshape(-1, 3)).as_rotvec()
-    return flat.reshape(euler.shape)
-
-
-def axis_angle_to_euler(axis_angle: np.ndarray) -> np.ndarray:
-    """Axis-angle ``(..., 3)`` -> intrinsic XYZ Euler angles ``(..., 3)`` rad.
-
-    The middle (y) angle is in [-pi/2, pi/2], the others in (-pi, pi].
-    """
-    axis_angle = np.asarray(axis_angle, dtype=np.float64)
-    flat = Rotation.from_rotvec(axis_angle.reshape(-1, 3)).as_euler('XYZ')
-    return flat.reshape(axis_angle.shape)
 
 
 def clamp_to_joint_limits(euler: np.ndarray) -> np.ndarray:
@@ -454,17 +432,6 @@ def _motion(kind: str, t: np.ndarray, rng: np.random.Generator,
 # ---------------------------------------------------------------------------
 # track -> SMPL-H parameters
 # ---------------------------------------------------------------------------
-def _rot_y(angle: np.ndarray) -> np.ndarray:
-    c, s = np.cos(angle), np.sin(angle)
-    out = np.zeros(angle.shape + (3, 3))
-    out[..., 0, 0] = c
-    out[..., 0, 2] = s
-    out[..., 1, 1] = 1.0
-    out[..., 2, 0] = -s
-    out[..., 2, 2] = c
-    return out
-
-
 def _body_fk(root: np.ndarray, local: np.ndarray,
              joints: np.ndarray) -> np.ndarray:
     """Joint positions relative to the pelvis.
@@ -501,7 +468,7 @@ def _track_to_smplh(track: _Track, fps: float, scale: float, hands: np.ndarray,
     euler = clamp_to_joint_limits(track.euler)
     local = Rotation.from_euler('XYZ', euler.reshape(-1, 3)).as_matrix()
     local = local.reshape(n, _NUM_BODY, 3, 3)
-    root_yup = _rot_y(track.heading) @ local[:, 0]
+    root_yup = rot_y(track.heading) @ local[:, 0]
 
     joints = SMPL_REST_JOINTS[:_NUM_BODY] * scale
     pos = _body_fk(root_yup, local, joints)  # (T, 22, 3) y-up, pelvis at 0

@@ -9,8 +9,10 @@ from typing import Dict
 
 import numpy as np
 
-from .body_proportions import (BONE_END, NUM_JOINTS, SMPL_PARENTS,
-                               bone_params, bone_segments, unit)
+from mpt_plugin.body_models.conventions import SMPL_PARENTS
+
+from .body_proportions import (BONE_END, NUM_JOINTS, bone_params,
+                               bone_segments, unit)
 from .body_remeshing import vertex_normals
 
 __all__ = ['NUM_BETAS', 'NUM_POSE_BASIS', 'shape_dirs', 'pose_dirs']

@@ -12,9 +12,9 @@ from typing import Dict, Sequence, Tuple
 import numpy as np
 
 __all__ = [
-    'NUM_JOINTS', 'SMPL_JOINT_NAMES', 'SMPL_PARENTS', 'GENDERS', 'BONE_END',
-    'BodyParams', 'gender_params', 'jitter_params', 'unit', 'skeleton',
-    'bone_segments', 'bone_params'
+    'NUM_JOINTS', 'SMPL_JOINT_NAMES', 'GENDERS', 'BONE_END', 'BodyParams',
+    'gender_params', 'jitter_params', 'unit', 'skeleton', 'bone_segments',
+    'bone_params'
 ]
 
 NUM_JOINTS = 24
@@ -25,12 +25,6 @@ SMPL_JOINT_NAMES = (
     'neck', 'left_collar', 'right_collar', 'head', 'left_shoulder',
     'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
     'left_hand', 'right_hand')
-
-#: Parent of each SMPL joint (-1 for the root).
-SMPL_PARENTS = np.array(
-    [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19,
-     20, 21],
-    dtype=np.int64)
 
 #: Gender presets of :func:`gender_params`.
 GENDERS = ('neutral', 'male', 'female')

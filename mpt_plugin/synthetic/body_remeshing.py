@@ -15,8 +15,11 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
-from .body_proportions import NUM_JOINTS, bone_params, bone_segments, unit
+from mpt_plugin.geometry.rotations import rotation_between_vectors
+
+from .body_proportions import bone_params, bone_segments, unit
 from .body_sdf import BodySDF, norm3, thumb_axis
 
 __all__ = [
@@ -572,20 +575,13 @@ def build_body_mesh(sdf: BodySDF) -> Tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------
 # Carrying the mesh to another body
 # ---------------------------------------------------------------------------
-def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Smallest rotation ``(3, 3)`` taking direction ``a`` to ``b``."""
-    a, b = unit(a), unit(b)
-    v, c = np.cross(a, b), float(a @ b)
-    vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
-    return np.eye(3) + vx + vx @ vx / (1.0 + c)
-
-
 def fit_body(verts: np.ndarray, faces: np.ndarray, weights: np.ndarray,
              src: BodySDF, dst: BodySDF) -> np.ndarray:
     """Carry the mesh from body ``src`` to body ``dst``.
 
-    Each bone's vertices follow the bone (translation, rotation and
-    stretch along the bone, blended by the skinning weights), then the
+    Each bone's vertices follow the bone (translation, the smallest
+    rotation taking the old bone direction to the new one, and stretch
+    along the bone, blended by the skinning weights), then the
     result is projected onto the new surface and lightly relaxed.
 
     Args:
@@ -601,8 +597,10 @@ def fit_body(verts: np.ndarray, faces: np.ndarray, weights: np.ndarray,
     s0, e0 = bone_segments(src.J, src.ends)
     s1, e1 = bone_segments(dst.J, dst.ends)
     t, off = bone_params(verts, s0, e0)
-    rot = np.stack([_rotation_between(e0[b] - s0[b], e1[b] - s1[b])
-                    for b in range(NUM_JOINTS)])
+    rot, _ = rotation_between_vectors(
+        torch.as_tensor(e0 - s0, dtype=torch.float64),
+        torch.as_tensor(e1 - s1, dtype=torch.float64))  # (24, 3, 3)
+    rot = rot.numpy()
     moved = (s1[None] + t[..., None] * (e1 - s1)[None] +
              np.einsum('bij,vbj->vbi', rot, off))
     verts = np.einsum('vb,vbk->vk', weights, moved)

@@ -11,8 +11,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import nnls
 
-from .body_proportions import (NUM_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS,
-                               unit)
+from mpt_plugin.body_models.conventions import SMPL_PARENTS
+
+from .body_proportions import NUM_JOINTS, SMPL_JOINT_NAMES, unit
 from .body_remeshing import adjacency
 from .body_sdf import BodySDF
 

@@ -70,10 +70,12 @@ from mpt_plugin.body_models.conventions import (NUM_HUMAN_DATA_JOINTS,
 from mpt_plugin.body_models.gendered_smpl import MPTGenderedSMPL
 from mpt_plugin.datasets.human_data_io import save_human_data
 from mpt_plugin.geometry.cameras import project_points
+from mpt_plugin.geometry.rotations import (euler_to_axis_angle, rot_x, rot_y,
+                                           rot_z)
 from mpt_plugin.utils.file_io import write_atomic
 from mpt_plugin.visualization.rasterizer import render_mesh
 
-from .amass_motion import clamp_to_joint_limits, euler_to_axis_angle
+from .amass_motion import clamp_to_joint_limits
 
 __all__ = [
     'LAYOUTS', 'PATH_STYLES', 'LayoutSpec', 'GENERATOR_VERSION',
@@ -206,21 +208,6 @@ def sample_body_pose(rng: np.random.Generator) -> np.ndarray:
     return euler_to_axis_angle(e[1:])
 
 
-def _rot_x(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[1., 0., 0.], [0., c, -s], [0., s, c]])
-
-
-def _rot_y(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[c, 0., s], [0., 1., 0.], [-s, 0., c]])
-
-
-def _rot_z(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[c, -s, 0.], [s, c, 0.], [0., 0., 1.]])
-
-
 def _sample_scene(rng: np.random.Generator, width: int,
                   height: int) -> Dict[str, np.ndarray]:
     """Per-sample random parameters (body, camera, appearance seeds)."""
@@ -229,10 +216,10 @@ def _sample_scene(rng: np.random.Generator, width: int,
     # about the body's vertical axis, a small lean, the camera elevation
     # and roll.
     yaw = rng.uniform(-np.pi, np.pi)
-    lean = _rot_x(rng.normal(0.0, 0.08)) @ _rot_z(rng.normal(0.0, 0.05))
+    lean = rot_x(rng.normal(0.0, 0.08)) @ rot_z(rng.normal(0.0, 0.05))
     elevation = rng.uniform(-0.15, 0.45)
     roll = rng.normal(0.0, 0.04)
-    root = (_rot_z(roll) @ _rot_x(elevation) @ _rot_x(np.pi) @ _rot_y(yaw)
+    root = (rot_z(roll) @ rot_x(elevation) @ rot_x(np.pi) @ rot_y(yaw)
             @ lean)
     focal = rng.uniform(1.0, 1.6) * max(width, height)
     centre = np.array([(width - 1) / 2.0, (height - 1) / 2.0])

@@ -42,9 +42,11 @@ from typing import Dict, Tuple, Union
 
 import numpy as np
 
+from mpt_plugin.body_models.conventions import SMPL_PARENTS
+
 from .body_blend_shapes import pose_dirs, shape_dirs
-from .body_proportions import (GENDERS, NUM_JOINTS, SMPL_PARENTS, BodyParams,
-                               gender_params, jitter_params)
+from .body_proportions import (GENDERS, NUM_JOINTS, BodyParams, gender_params,
+                               jitter_params)
 from .body_remeshing import build_body_mesh, fit_body
 from .body_rigging import skinning_weights, smpl_regressor
 from .body_sdf import BodySDF

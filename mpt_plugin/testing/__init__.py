@@ -9,9 +9,9 @@ config lists it in ``custom_imports``).
 from .interrupt_hook import MPTInterruptHook
 from .state_dump_hook import MPTStateDumpHook
 from .toy_data_preprocessor import MPTToyDataPreprocessor
-from .toy_dataset import MPTToyRegressionDataset
-from .toy_metric import MPTToyMSEMetric
-from .toy_model import MPTToyRegressor
+from .toy_regression_dataset import MPTToyRegressionDataset
+from .toy_mse_metric import MPTToyMSEMetric
+from .toy_regressor import MPTToyRegressor
 
 __all__ = [
     'MPTInterruptHook', 'MPTStateDumpHook', 'MPTToyDataPreprocessor',

@@ -46,6 +46,7 @@ import warnings
 from typing import Any, Callable, Optional, Union
 
 import torch
+from mmengine.logging import print_log
 
 from .checkpoint import register_checkpoint_safe_globals
 
@@ -54,7 +55,8 @@ __all__ = [
     'CheckpointNotFoundError',
     'load_checkpoint_file', 'read_checkpoint',
     'install_safe_checkpoint_loaders',
-    'safe_checkpoint_loaders_installed', 'SAFE_SCHEMES'
+    'safe_checkpoint_loaders_installed', 'SAFE_SCHEMES',
+    'load_estimator_weights'
 ]
 
 MapLocation = Optional[Union[str, torch.device, Callable, dict]]
@@ -409,3 +411,38 @@ def safe_checkpoint_loaders_installed() -> bool:
     from mmengine.runner.checkpoint import CheckpointLoader
     return all(SAFE_SCHEMES.get(p) is loader
                for p, loader in CheckpointLoader._schemes.items())
+
+
+def load_estimator_weights(estimator: torch.nn.Module, path: str) -> None:
+    """Load pre-trained weights into ``estimator`` (in place).
+
+    Accepts an estimator checkpoint (keys as the estimator's
+    ``state_dict``) or a :class:`MPTWGANDomainAdaptation` checkpoint (keys
+    ``estimator.*``). Missing or unexpected keys raise.
+
+    Args:
+        estimator (nn.Module): The estimator.
+        path (str): Checkpoint file (``state_dict`` inside, or the dict
+            itself).
+    """
+    # weights_only=True explicitly; a refused or broken file raises
+    # CheckpointLoadError naming it
+    ckpt = read_checkpoint(path, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise KeyError(f'{path}: no state_dict found')
+    if any(k.startswith('estimator.') for k in state):
+        state = {
+            k[len('estimator.'):]: v
+            for k, v in state.items() if k.startswith('estimator.')
+        }
+    state = {k[len('module.'):] if k.startswith('module.') else k: v
+             for k, v in state.items()}
+    result = estimator.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise KeyError(
+            f'{path}: checkpoint does not match {type(estimator).__name__}: '
+            f'missing {result.missing_keys[:5]}, unexpected '
+            f'{result.unexpected_keys[:5]}')
+    print_log(f'loaded {type(estimator).__name__} weights from {path}',
+              logger='current')

@@ -5,7 +5,7 @@ contract): ``vertices`` (1, V, 3) metres, camera-aligned axes (x right,
 y down, z forward), pelvis-centred, and the weak-perspective ``camera``
 (1, 3) = ``(s, tx, ty)`` with ``x_norm = s * (X[:2] + t)`` and
 ``x_px = (x_norm + 1) * S / 2 - 0.5`` in the S x S crop (pixel centres at
-integers, the convention of ``MeshAffine`` and of the fine-tuning GT). For the picture the weak
+integers, the convention of ``MPTMeshAffine`` and of the fine-tuning GT). For the picture the weak
 perspective camera is turned into a long-focal pinhole camera
 (``mpt_plugin.geometry.cameras.weak_perspective_to_translation``: the
 mesh is moved to ``(tx, ty, 2 f / (S s))`` and seen with focal ``f`` and
@@ -43,7 +43,7 @@ def crop_from_inputs(inputs: Union[torch.Tensor, np.ndarray]) -> np.ndarray:
     """One packed input crop -> RGB image.
 
     Args:
-        inputs: (3, S, S) BGR (``PackMeshInputs`` output, uint8 or float in
+        inputs: (3, S, S) BGR (``MPTPackMeshInputs`` output, uint8 or float in
             [0, 255]).
 
     Returns:

@@ -12,8 +12,8 @@ import torch
 from mpt_plugin.body_models.conventions import (
     APPROXIMATE_EQUIVALENTS, H36M_TO_J14, KEYPOINT_CONVENTIONS,
     MMHUMAN3D_CONVENTIONS, NUM_HUMAN_DATA_JOINTS, convert_keypoints,
-    get_flip_indices, get_keypoint_names, get_keypoint_num, get_mapping,
-    h36m_regressor_order)
+    coco17_to_openpose18, get_flip_indices, get_keypoint_names,
+    get_keypoint_num, get_mapping, h36m_regressor_order)
 
 
 def test_convention_sizes_and_orders():
@@ -415,3 +415,22 @@ def test_get_mapping_with_src_mask():
         'human_data', 'h36m')
     with pytest.raises(ValueError, match=r'mask expected shape \(190,\)'):
         get_mapping('human_data', 'h36m', True, src_mask=np.ones(3))
+
+
+def test_coco17_to_openpose18_neck():
+    coco = torch.arange(2 * 17 * 2, dtype=torch.float32).reshape(2, 17, 2)
+    mask = torch.ones(2, 17, dtype=torch.bool)
+    mask[1, 6] = False  # right shoulder missing in sample 1
+    op, op_mask = coco17_to_openpose18(coco, mask)
+    assert op.shape == (2, 18, 2) and op_mask.shape == (2, 18)
+    np.testing.assert_allclose(op[0, 1].numpy(),
+                               (0.5 * (coco[0, 5] + coco[0, 6])).numpy())
+    assert (op[1, 1] == 0.5).all() and not op_mask[1, 1] and op_mask[0, 1]
+    # nose, RSho, LSho, RAnk, LEar come from COCO 0, 6, 5, 16, 3.
+    for dst, src in [(0, 0), (2, 6), (5, 5), (10, 16), (17, 3), (14, 2)]:
+        assert torch.equal(op[:, dst], coco[:, src])
+    assert not op_mask[1, 2]  # RSho <- COCO 6
+    op_nomask, none = coco17_to_openpose18(coco)
+    assert none is None
+    np.testing.assert_allclose(op_nomask[1, 1].numpy(),
+                               (0.5 * (coco[1, 5] + coco[1, 6])).numpy())

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from mpt_plugin.body_models.conventions import SMPL_PARENTS
 from mpt_plugin.body_models.io import (BodyModelFileError, ChumpyStub,
                                        SparseStub, UnsafePickleError,
                                        load_body_model_file,
@@ -21,10 +22,6 @@ ASSETS = '/work/shared/reference/assets'
 MESH_DOWNSAMPLING = os.path.join(ASSETS, 'mesh_downsampling.npz')
 H36M_REGRESSOR = os.path.join(ASSETS, 'J_regressor_h36m_correct.npy')
 
-SMPL_PARENTS = [
-    -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19,
-    20, 21
-]
 V, J, S = 12, 24, 10
 
 

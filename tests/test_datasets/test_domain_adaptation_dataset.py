@@ -1,4 +1,4 @@
-"""Tests for DomainAdaptationDataset and the target-domain keypoint options
+"""Tests for MPTDomainAdaptationDataset and the target-domain keypoint options
 of Key2MeshAMASSPairsDataset (``keypoints2d=``, ``return_3d``)."""
 import numpy as np
 import pytest
@@ -6,23 +6,12 @@ import torch
 from mmengine.dataset import pseudo_collate
 
 from mpt_plugin.datasets.domain_adaptation_dataset import \
-    DomainAdaptationDataset
-from mpt_plugin.datasets.key2mesh_pairs_dataset import \
+    MPTDomainAdaptationDataset
+from mpt_plugin.datasets.key2mesh_amass_pairs_dataset import \
     Key2MeshAMASSPairsDataset
 from mpt_plugin.models.data_preprocessors.key2mesh_data_preprocessor import \
     Key2MeshDataPreprocessor
-
-
-class _Range(torch.utils.data.Dataset):
-
-    def __init__(self, n, tag):
-        self.n, self.tag = n, tag
-
-    def __len__(self):
-        return self.n
-
-    def __getitem__(self, i):
-        return dict(tag=self.tag, index=i)
+from .range_dataset import Range
 
 
 @pytest.fixture(scope='module')
@@ -40,23 +29,23 @@ def amass(synthetic_assets):
 
 # --------------------------------------------------------------- pairing
 def test_pairs_random_deterministic_and_aligned():
-    ds = DomainAdaptationDataset(_Range(50, 's'), _Range(7, 't'), seed=3)
+    ds = MPTDomainAdaptationDataset(Range(50, 's'), Range(7, 't'), seed=3)
     assert len(ds) == 7
     item = ds[2]
     assert item['target'] == dict(tag='t', index=2)
     assert item['source']['tag'] == 's'
     # within an epoch the pairing only depends on (seed, index)
-    again = DomainAdaptationDataset(_Range(50, 's'), _Range(7, 't'), seed=3)
+    again = MPTDomainAdaptationDataset(Range(50, 's'), Range(7, 't'), seed=3)
     assert [again[i]['source'] for i in range(7)] == \
         [ds[i]['source'] for i in range(7)]
-    other = DomainAdaptationDataset(_Range(50, 's'), _Range(7, 't'), seed=4)
+    other = MPTDomainAdaptationDataset(Range(50, 's'), Range(7, 't'), seed=4)
     assert [other[i]['source'] for i in range(7)] != \
         [ds[i]['source'] for i in range(7)]
     sources = {ds.source_index(i) for i in range(7)}
     assert all(0 <= s < 50 for s in sources) and len(sources) > 1
 
-    aligned = DomainAdaptationDataset(_Range(3, 's'), _Range(7, 't'),
-                                      length=10, pairing='aligned')
+    aligned = MPTDomainAdaptationDataset(Range(3, 's'), Range(7, 't'),
+                                         length=10, pairing='aligned')
     assert len(aligned) == 10
     assert [aligned[i]['source']['index'] for i in range(10)] == \
         [i % 3 for i in range(10)]
@@ -71,7 +60,7 @@ def _pairs(ds):
 
 
 def test_random_pairing_is_redrawn_every_epoch():
-    ds = DomainAdaptationDataset(_Range(1000, 's'), _Range(40, 't'), seed=5)
+    ds = MPTDomainAdaptationDataset(Range(1000, 's'), Range(40, 't'), seed=5)
     assert ds.epoch == 0
     epoch0 = _pairs(ds)
     ds.set_epoch(1)
@@ -90,8 +79,8 @@ def test_random_pairing_is_redrawn_every_epoch():
     assert epoch1[7] == int(
         np.random.default_rng([5, 1, 7]).integers(1000))
     # 'aligned' does not depend on the epoch
-    aligned = DomainAdaptationDataset(_Range(3, 's'), _Range(7, 't'),
-                                      pairing='aligned')
+    aligned = MPTDomainAdaptationDataset(Range(3, 's'), Range(7, 't'),
+                                         pairing='aligned')
     before = _pairs(aligned)
     aligned.set_epoch(3)
     assert _pairs(aligned) == before
@@ -100,59 +89,20 @@ def test_random_pairing_is_redrawn_every_epoch():
         ds.set_epoch(-1)
 
 
-def test_epoch_hook_drives_the_pairing_and_resume_redraws_it():
-    """MPTDatasetEpochHook -> set_epoch(runner.epoch), reaching the
-    loader's (non-persistent) workers; a resumed run gets the same pairs."""
-    from types import SimpleNamespace
-
-    from torch.utils.data import DataLoader
-
-    from mpt_plugin.engine.hooks.dataset_epoch_hook import \
-        MPTDatasetEpochHook
-
-    def run_epochs(epochs, num_workers):
-        ds = DomainAdaptationDataset(_Range(500, 's'), _Range(12, 't'),
-                                     seed=2)
-        loader = DataLoader(ds, batch_size=4, shuffle=False,
-                            num_workers=num_workers,
-                            persistent_workers=False,
-                            collate_fn=lambda items: [
-                                it['source']['index'] for it in items])
-        runner = SimpleNamespace(train_dataloader=loader, epoch=0)
-        hook, seen = MPTDatasetEpochHook(), {}
-        for epoch in epochs:
-            runner.epoch = epoch
-            hook.before_train_epoch(runner)
-            seen[epoch] = [i for batch in loader for i in batch]
-        return seen
-
-    full = run_epochs([0, 1, 2], num_workers=2)
-    assert full[0] != full[1] != full[2]
-    # resuming at epoch 2 (a fresh process, fresh dataset) = same pairs
-    resumed = run_epochs([2], num_workers=0)
-    assert resumed[2] == full[2]
-    # persistent workers would never see set_epoch: the hook refuses
-    ds = DomainAdaptationDataset(_Range(5, 's'), _Range(4, 't'))
-    loader = DataLoader(ds, num_workers=1, persistent_workers=True)
-    with pytest.raises(RuntimeError, match='persistent_workers=False'):
-        MPTDatasetEpochHook().before_train_epoch(
-            SimpleNamespace(train_dataloader=loader, epoch=1))
-
-
 def test_errors():
     with pytest.raises(ValueError, match='pairing'):
-        DomainAdaptationDataset(_Range(2, 's'), _Range(2, 't'),
-                                pairing='zip')
+        MPTDomainAdaptationDataset(Range(2, 's'), Range(2, 't'),
+                                   pairing='zip')
     with pytest.raises(ValueError, match='empty'):
-        DomainAdaptationDataset(_Range(0, 's'), _Range(2, 't'))
+        MPTDomainAdaptationDataset(Range(0, 's'), Range(2, 't'))
     with pytest.raises(ValueError, match='length'):
-        DomainAdaptationDataset(_Range(2, 's'), _Range(2, 't'), length=0)
+        MPTDomainAdaptationDataset(Range(2, 's'), Range(2, 't'), length=0)
     with pytest.raises(TypeError, match='source'):
-        DomainAdaptationDataset(3, _Range(2, 't'))
+        MPTDomainAdaptationDataset(3, Range(2, 't'))
 
 
 def test_builds_from_configs_and_collates(amass, body_model):
-    ds = DomainAdaptationDataset(
+    ds = MPTDomainAdaptationDataset(
         source=dict(type='Key2MeshAMASSPairsDataset', **amass),
         target=dict(type='Key2MeshAMASSPairsDataset',
                     keypoints2d=dict(body_model=body_model),

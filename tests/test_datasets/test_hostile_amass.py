@@ -21,7 +21,7 @@ from mpt_plugin.datasets.amass_io import (MAX_ABS_BETAS, MAX_ABS_POSE,
                                           scan_amass_tree,
                                           split_amass_sequences,
                                           walk_amass_tree)
-from mpt_plugin.datasets.key2mesh_pairs_dataset import \
+from mpt_plugin.datasets.key2mesh_amass_pairs_dataset import \
     Key2MeshAMASSPairsDataset
 
 T = 8  # frames per tiny motion

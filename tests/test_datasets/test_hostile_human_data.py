@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from mmengine.logging import MMLogger
 
-from mpt_plugin.datasets.human_data_dataset import HumanDataDataset
+from mpt_plugin.datasets.human_data_dataset import MPTHumanDataDataset
 from mpt_plugin.datasets.human_data_io import (HumanDataFormatError,
                                                find_bad_samples,
                                                image_path_escapes,
                                                load_human_data,
                                                save_human_data)
 from mpt_plugin.datasets.mixed_human_data_dataset import \
-    MixedHumanDataDataset
-from mpt_plugin.datasets.transforms.mesh_affine import MeshAffine
+    MPTMixedHumanDataDataset
+from mpt_plugin.datasets.transforms.mesh_affine import MPTMeshAffine
 from mpt_plugin.utils.value_checks import filter_bad_samples
 from tests.test_datasets.test_human_data_io import (H36M_IN_HD,
                                                     make_h36m_like,
@@ -54,7 +54,7 @@ def write(tmp_path, mutate=None, name='hostile.npz', compress=True):
 
 
 def build(tmp_path, ann_file, **kwargs):
-    return HumanDataDataset(ann_file=ann_file, dataset_name='h36m',
+    return MPTHumanDataDataset(ann_file=ann_file, dataset_name='h36m',
                             data_prefix=str(tmp_path / 'data'), **kwargs)
 
 
@@ -166,7 +166,7 @@ def test_one_sample_bad_under_several_keys_counts_once(tmp_path, monkeypatch):
     assert ds.bad_sample_counts == {'bbox_xywh': 1, 'smpl.betas': 1,
                                     'keypoints2d': 1}
     assert calls == [
-        f'HumanDataDataset: {ann}: dropped 2 of 6 samples with bad values '
+        f'MPTHumanDataDataset: {ann}: dropped 2 of 6 samples with bad values '
         "(bbox_xywh 1, smpl.betas 1, keypoints2d 1; on_bad_sample='raise' "
         'names the first)'
     ]
@@ -192,7 +192,7 @@ def test_all_samples_bad_gives_empty_dataset_and_mixed_refuses_it(tmp_path):
     ds = build(tmp_path, ann)
     assert len(ds) == 0 and ds.bad_sample_counts == {'bbox_xywh': NUM}
     with pytest.raises(ValueError, match=r'dataset\(s\) \[0\] are empty'):
-        MixedHumanDataDataset([ds], partition=[1.0])
+        MPTMixedHumanDataDataset([ds], partition=[1.0])
 
 
 def test_bad_option_value(tmp_path):
@@ -216,13 +216,13 @@ def test_gender_of_wrong_length_or_rank(tmp_path):
     with pytest.raises(HumanDataFormatError,
                        match=r'g\.npz: key "meta\.gender" expected shape '
                        r'\(N,\) with N = 6'):
-        HumanDataDataset(ann_file=str(path), dataset_name='h36m')
+        MPTHumanDataDataset(ann_file=str(path), dataset_name='h36m')
     data['meta'] = dict(gender=np.array([['m', 'f']] * NUM))
     np.savez(path, __data_len__=NUM, **data)
     with pytest.raises(HumanDataFormatError,
                        match=r'g\.npz: key "meta\.gender" expected shape '
                        r'\(N,\), got shape \(6, 2\)'):
-        HumanDataDataset(ann_file=str(path), dataset_name='h36m')
+        MPTHumanDataDataset(ann_file=str(path), dataset_name='h36m')
 
 
 def test_gender_spellings_and_codes(tmp_path):
@@ -253,7 +253,7 @@ def test_deeply_nested_meta_is_refused(tmp_path):
     path = tmp_path / 'deep.npz'
     np.savez(path, __data_len__=NUM, **data)
     with pytest.raises(HumanDataFormatError) as info:
-        HumanDataDataset(ann_file=str(path), dataset_name='h36m')
+        MPTHumanDataDataset(ann_file=str(path), dataset_name='h36m')
     assert str(info.value).startswith(f'{path}: key "meta"')
     assert 'nested deeper than 32 levels' in str(info.value)
 
@@ -267,7 +267,7 @@ def test_wrong_keypoint_count_is_a_layout_error(tmp_path):
     with pytest.raises(HumanDataFormatError,
                        match=r'k\.npz: key "keypoints2d" expected shape '
                        r'\(N, 190, 3\)'):
-        HumanDataDataset(ann_file=str(path), dataset_name='h36m')
+        MPTHumanDataDataset(ann_file=str(path), dataset_name='h36m')
 
 
 # ---------------------------------------------------------------------------
@@ -337,7 +337,7 @@ def test_mesh_affine_names_the_sample(center, scale, match):
                    img_path='data/x.jpg', sample_idx=7)
     with pytest.raises(ValueError,
                        match=r'data/x\.jpg \(sample 7\): ' + match):
-        MeshAffine(input_size=16)(results)
+        MPTMeshAffine(input_size=16)(results)
 
 
 def test_filter_bad_samples_policy():

@@ -14,6 +14,7 @@ import shutil
 import numpy as np
 import pytest
 
+from mpt_plugin.body_models.conventions import SMPL_PARENTS
 from mpt_plugin.datasets.amass_io import (MAX_ABS_BETAS, MAX_ABS_POSE,
                                           MAX_ABS_TRANS, AMASSFormatError)
 from mpt_plugin.datasets.mocap_mesh_cache import (MARKER, MoCapCacheError,
@@ -22,10 +23,6 @@ from tests.test_datasets.test_hostile_amass import T, write_motion
 
 NUM_VERTS = 6890  # the smpl_45 joints need SMPL's vertex count
 J = 24
-SMPL_PARENTS = [
-    -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19,
-    20, 21
-]
 
 
 @pytest.fixture(scope='module')

@@ -4,7 +4,7 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from mpt_plugin.datasets.human_data_dataset import (HumanDataDataset,
+from mpt_plugin.datasets.human_data_dataset import (MPTHumanDataDataset,
                                                     gender_codes)
 from mpt_plugin.datasets.human_data_io import (HumanDataFormatError,
                                                save_human_data)
@@ -34,7 +34,7 @@ def data_prefix(tmp_path):
 
 def test_h36m_like_file(data_prefix):
     src = make_h36m_like()
-    ds = HumanDataDataset(
+    ds = MPTHumanDataDataset(
         ann_file='h36m_valid_protocol2.npz',
         dataset_name='h36m',
         data_prefix=data_prefix,
@@ -84,7 +84,7 @@ def test_h36m_like_file(data_prefix):
 
 def test_pw3d_like_file(data_prefix):
     src = make_pw3d_like()
-    ds = HumanDataDataset(
+    ds = MPTHumanDataDataset(
         ann_file='pw3d_test.npz', dataset_name='pw3d',
         data_prefix=data_prefix)
     assert len(ds) == 5
@@ -116,7 +116,7 @@ def test_has_smpl_key_and_body_pose_69(tmp_path):
     data['smpl']['body_pose'] = data['smpl']['body_pose'].reshape(5, 69)
     path = tmp_path / 'eft.npz'
     save_human_data(path, data)
-    ds = HumanDataDataset(
+    ds = MPTHumanDataDataset(
         ann_file=str(path), dataset_name='eft', data_prefix=str(tmp_path))
     assert [ds.get_data_info(i)['has_smpl'] for i in range(5)] == [
         1, 0, 1, 0, 1
@@ -126,7 +126,7 @@ def test_has_smpl_key_and_body_pose_69(tmp_path):
     # has_smpl without an smpl dict means no SMPL (as mmhuman3d)
     del data['smpl']
     save_human_data(path, data)
-    ds = HumanDataDataset(
+    ds = MPTHumanDataDataset(
         ann_file=str(path), dataset_name='eft', data_prefix=str(tmp_path))
     assert ds.get_data_info(0)['has_smpl'] == 0.0
 
@@ -136,11 +136,11 @@ def test_conventions_and_approximate(data_prefix):
     kwargs = dict(
         ann_file='h36m_valid_protocol2.npz', dataset_name='h36m',
         data_prefix=data_prefix)
-    ref = HumanDataDataset(**kwargs).get_data_info(1)
-    exact = HumanDataDataset(convention='lsp', **kwargs).get_data_info(1)
-    approx = HumanDataDataset(
+    ref = MPTHumanDataDataset(**kwargs).get_data_info(1)
+    exact = MPTHumanDataDataset(convention='lsp', **kwargs).get_data_info(1)
+    approx = MPTHumanDataDataset(
         convention='lsp', approximate=True, **kwargs).get_data_info(1)
-    mmh3d = HumanDataDataset(
+    mmh3d = MPTHumanDataDataset(
         convention='mmh3d_lsp', **kwargs).get_data_info(1)
     assert exact['keypoints3d'].shape == (14, 3)
     # exact names: SMPL hips/neck are absent in this file
@@ -153,19 +153,19 @@ def test_conventions_and_approximate(data_prefix):
                                   ref['keypoints3d'][h36m_to_lsp])
     np.testing.assert_array_equal(mmh3d['keypoints3d'], approx['keypoints3d'])
     with pytest.raises(KeyError, match='unknown keypoint convention'):
-        HumanDataDataset(convention='smpl_99', **kwargs)
+        MPTHumanDataDataset(convention='smpl_99', **kwargs)
 
 
 def test_num_samples_strided_subset_and_registry(data_prefix):
     ds = DATASETS.build(
         dict(
-            type='HumanDataDataset',
+            type='MPTHumanDataDataset',
             ann_file='h36m_valid_protocol2.npz',
             dataset_name='h36m',
             data_prefix=data_prefix,
             num_samples=3,
             pipeline=[lambda r: dict(r, seen=True)]))
-    assert isinstance(ds, HumanDataDataset) and len(ds) == 3
+    assert isinstance(ds, MPTHumanDataDataset) and len(ds) == 3
     names = [osp.basename(ds.get_data_info(i)['img_path']) for i in range(3)]
     assert names == [f'S9_Walk.60457274_{i:06d}.jpg' for i in (0, 2, 4)]
     item = ds[1]
@@ -177,13 +177,13 @@ def test_num_samples_strided_subset_and_registry(data_prefix):
     ds.get_subset_(-1)
     assert len(ds) == 1
     with pytest.raises(ValueError, match='num_samples'):
-        HumanDataDataset('x.npz', 'h36m', num_samples=0)
+        MPTHumanDataDataset('x.npz', 'h36m', num_samples=0)
     with pytest.raises(ValueError, match='bbox_scale_factor'):
-        HumanDataDataset('x.npz', 'h36m', bbox_scale_factor=0)
+        MPTHumanDataDataset('x.npz', 'h36m', bbox_scale_factor=0)
 
 
 def test_lazy_init_and_bad_files(tmp_path):
-    ds = HumanDataDataset(
+    ds = MPTHumanDataDataset(
         ann_file='missing.npz', dataset_name='x',
         data_prefix=str(tmp_path), lazy_init=True)  # nothing read yet
     with pytest.raises(FileNotFoundError, match='missing.npz'):
@@ -195,7 +195,7 @@ def test_lazy_init_and_bad_files(tmp_path):
     with pytest.raises(HumanDataFormatError,
                        match=r'bad.npz: key "smpl.betas" expected shape '
                        r'\(N, 10\)'):
-        HumanDataDataset(ann_file=str(path), dataset_name='x')
+        MPTHumanDataDataset(ann_file=str(path), dataset_name='x')
 
 
 def test_gender_codes():

@@ -1,11 +1,11 @@
-"""HumanDataSequenceDataset: 2D windows of one sequence, centred on the
+"""MPTHumanDataSequenceDataset: 2D windows of one sequence, centred on the
 sample, edge-padded at the sequence ends, at the stated stride."""
 import numpy as np
 import pytest
 
 from mpt_plugin.body_models.conventions import convert_keypoints
 from mpt_plugin.datasets import (HumanDataFormatError,
-                                 HumanDataSequenceDataset, save_human_data)
+                                 MPTHumanDataSequenceDataset, save_human_data)
 from mpt_plugin.datasets.human_data_sequence_dataset import (
     parse_sequence_frame_ids, sequence_windows)
 
@@ -59,7 +59,7 @@ def _dataset(tmp_path, data, **kwargs):
     path = tmp_path / 'seq.npz'
     save_human_data(path, data)
     kwargs.setdefault('seq_len', 5)
-    return HumanDataSequenceDataset(ann_file=str(path), dataset_name='h36m',
+    return MPTHumanDataSequenceDataset(ann_file=str(path), dataset_name='h36m',
                                     **kwargs)
 
 

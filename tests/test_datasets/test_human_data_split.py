@@ -1,10 +1,10 @@
 """Tests for mpt_plugin.datasets.human_data_split and the ``split`` option
-of HumanDataDataset / Key2MeshKeypointsDataset."""
+of MPTHumanDataDataset / Key2MeshKeypointsDataset."""
 import numpy as np
 import pytest
 import torch
 
-from mpt_plugin.datasets.human_data_dataset import HumanDataDataset
+from mpt_plugin.datasets.human_data_dataset import MPTHumanDataDataset
 from mpt_plugin.datasets.human_data_io import save_human_data
 from mpt_plugin.datasets.human_data_split import (check_split, select_split,
                                                   split_groups,
@@ -133,10 +133,10 @@ def test_human_data_dataset_split(tmp_path):
     prefix, data = _h36m_file(tmp_path)
     common = dict(ann_file='h36m_train.npz', dataset_name='h36m',
                   data_prefix=prefix)
-    val = HumanDataDataset(split=dict(held_out=['S8'], part='val'), **common)
-    train = HumanDataDataset(split=dict(held_out=['S8'], part='train'),
+    val = MPTHumanDataDataset(split=dict(held_out=['S8'], part='val'), **common)
+    train = MPTHumanDataDataset(split=dict(held_out=['S8'], part='train'),
                              **common)
-    full = HumanDataDataset(**common)
+    full = MPTHumanDataDataset(**common)
     assert (len(val), len(train), len(full)) == (3, 7, 10)
     val_paths = [val.get_data_info(i)['img_path'] for i in range(len(val))]
     train_paths = [
@@ -151,13 +151,13 @@ def test_human_data_dataset_split(tmp_path):
         assert got['img_path'] == want['img_path']
         np.testing.assert_array_equal(got['keypoints3d'], want['keypoints3d'])
     # num_samples strides over the selected part only
-    two = HumanDataDataset(
+    two = MPTHumanDataDataset(
         split=dict(held_out=['S8'], part='train'), num_samples=2, **common)
     assert [two.get_data_info(i)['img_path'] for i in range(2)] == [
         train_paths[0], train_paths[3]
     ]
     with pytest.raises(ValueError, match=r"held-out subject\(s\) \['S9'\]"):
-        HumanDataDataset(split=dict(held_out=['S9'], part='val'), **common)
+        MPTHumanDataDataset(split=dict(held_out=['S9'], part='val'), **common)
 
 
 def test_key2mesh_keypoints_dataset_split(tmp_path):

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from mpt_plugin.datasets.human_data_dataset import HumanDataDataset
+from mpt_plugin.datasets.human_data_dataset import MPTHumanDataDataset
 from mpt_plugin.datasets.human_data_io import save_human_data
 from mpt_plugin.datasets.mixed_human_data_dataset import \
-    MixedHumanDataDataset
+    MPTMixedHumanDataDataset
 from mpt_plugin.registry import DATASETS
 from tests.test_datasets.test_human_data_io import (make_h36m_like,
                                                     make_pw3d_like)
@@ -21,17 +21,17 @@ def cfgs(tmp_path):
     save_human_data(ann_dir / 'pw3d.npz', make_pw3d_like(num=5))
     prefix = str(tmp_path / 'data')
     return [
-        dict(type='HumanDataDataset', ann_file='h36m.npz',
+        dict(type='MPTHumanDataDataset', ann_file='h36m.npz',
              dataset_name='h36m', data_prefix=prefix),
-        dict(type='HumanDataDataset', ann_file='pw3d.npz',
+        dict(type='MPTHumanDataDataset', ann_file='pw3d.npz',
              dataset_name='pw3d', data_prefix=prefix),
-        dict(type='HumanDataDataset', ann_file='h36m.npz',
+        dict(type='MPTHumanDataDataset', ann_file='h36m.npz',
              dataset_name='h36m_sub', data_prefix=prefix, num_samples=3),
     ]
 
 
 def test_partition_proportions(cfgs):
-    mix = MixedHumanDataDataset(cfgs, partition=[5, 3, 2], length=100)
+    mix = MPTMixedHumanDataDataset(cfgs, partition=[5, 3, 2], length=100)
     assert len(mix) == 100
     np.testing.assert_allclose(mix.partition, [0.5, 0.3, 0.2])
     pairs = [mix.dataset_index(i) for i in range(100)]
@@ -48,7 +48,7 @@ def test_partition_proportions(cfgs):
         assert counts.sum() == [50, 30, 20][d] and counts.min() >= 1
         assert counts.max() - counts.min() <= 1
     # deterministic: a second instance maps identically
-    again = MixedHumanDataDataset(cfgs, partition=[5, 3, 2], length=100)
+    again = MPTMixedHumanDataDataset(cfgs, partition=[5, 3, 2], length=100)
     assert [again.dataset_index(i) for i in range(100)] == pairs
     assert mix.dataset_index(-1) == pairs[-1]
     with pytest.raises(IndexError, match='out of range'):
@@ -56,7 +56,7 @@ def test_partition_proportions(cfgs):
 
 
 def test_default_length_rounding_and_strides(cfgs):
-    mix = MixedHumanDataDataset(cfgs[:2], partition=[0.35, 0.65])
+    mix = MPTMixedHumanDataDataset(cfgs[:2], partition=[0.35, 0.65])
     assert len(mix) == 8  # the largest dataset, as mmhuman3d
     # 8 * (0.35, 0.65) = (2.8, 5.2) -> largest remainder gives (3, 5)
     assert mix.slot_counts.tolist() == [3, 5]
@@ -67,13 +67,13 @@ def test_default_length_rounding_and_strides(cfgs):
     assert [s for d, s in map(mix.dataset_index, range(8))
             if d == 0] == [1, 3, 6]
     # a zero share gets no slots
-    mix = MixedHumanDataDataset(cfgs, partition=[1, 0, 1], length=10)
+    mix = MPTMixedHumanDataDataset(cfgs, partition=[1, 0, 1], length=10)
     assert mix.slot_counts.tolist() == [5, 0, 5]
 
 
 def test_items_share_keys_and_metainfo(cfgs):
     mix = DATASETS.build(
-        dict(type='MixedHumanDataDataset', datasets=cfgs,
+        dict(type='MPTMixedHumanDataDataset', datasets=cfgs,
              partition=[0.4, 0.4, 0.2], length=10))
     infos = [mix.get_data_info(i) for i in range(10)]
     assert {i['dataset_name'] for i in infos} == {'h36m', 'pw3d', 'h36m_sub'}
@@ -99,27 +99,27 @@ def test_items_share_keys_and_metainfo(cfgs):
 
 def test_built_datasets_and_lazy_init(cfgs):
     built = [DATASETS.build(c) for c in cfgs[:2]]
-    mix = MixedHumanDataDataset(built, partition=[1, 1], lazy_init=True)
+    mix = MPTMixedHumanDataDataset(built, partition=[1, 1], lazy_init=True)
     assert not mix._fully_initialized
     assert len(mix) == 8 and mix._fully_initialized
 
 
 def test_invalid_arguments(cfgs):
     with pytest.raises(ValueError, match='2 entries for 3 datasets'):
-        MixedHumanDataDataset(cfgs, partition=[1, 1])
+        MPTMixedHumanDataDataset(cfgs, partition=[1, 1])
     with pytest.raises(ValueError, match='non-negative'):
-        MixedHumanDataDataset(cfgs, partition=[1, -1, 1])
+        MPTMixedHumanDataDataset(cfgs, partition=[1, -1, 1])
     with pytest.raises(ValueError, match='not all zero'):
-        MixedHumanDataDataset(cfgs, partition=[0, 0, 0])
+        MPTMixedHumanDataDataset(cfgs, partition=[0, 0, 0])
     with pytest.raises(ValueError, match='length'):
-        MixedHumanDataDataset(cfgs, partition=[1, 1, 1], length=0)
+        MPTMixedHumanDataDataset(cfgs, partition=[1, 1, 1], length=0)
     with pytest.raises(ValueError, match='at least one'):
-        MixedHumanDataDataset([], partition=[])
+        MPTMixedHumanDataDataset([], partition=[])
     lsp = dict(cfgs[0], convention='lsp')
     with pytest.raises(ValueError, match='one keypoint convention'):
-        MixedHumanDataDataset([cfgs[0], lsp], partition=[1, 1])
-    empty = HumanDataDataset(**{k: v for k, v in cfgs[0].items()
+        MPTMixedHumanDataDataset([cfgs[0], lsp], partition=[1, 1])
+    empty = MPTHumanDataDataset(**{k: v for k, v in cfgs[0].items()
                                 if k != 'type'})
     empty.get_subset_([])
     with pytest.raises(ValueError, match=r'dataset\(s\) \[1\] are empty'):
-        MixedHumanDataDataset([cfgs[1], empty], partition=[1, 1])
+        MPTMixedHumanDataDataset([cfgs[1], empty], partition=[1, 1])

@@ -2,8 +2,6 @@ import json
 import numpy as np
 import pytest
 
-from mpt_plugin.geometry.crop import (crop_to_norm, fit_square_crop,
-                                      image_to_crop)
 from mpt_plugin.geometry.virtual_cameras import (H36M_S1_CAMERAS,
                                                  build_virtual_cameras,
                                                  interpolate_cameras,
@@ -72,19 +70,3 @@ def test_interpolate_two_cameras_midpoint():
     mid = both.T[1]
     assert np.allclose(np.degrees(np.arctan2(mid[1], mid[0])), 45)
     assert np.isclose(np.linalg.norm(mid[:2]), 5.0)
-
-
-def test_crop_round_trip():
-    joints = np.array([[[100., 200.], [300., 260.], [150., 600.]]])
-    centre, side = fit_square_crop(joints, padding=1.0)
-    assert np.allclose(centre, [[200., 400.]]) and np.allclose(side, [400.])
-    hm = image_to_crop(joints, centre, side, size=224)
-    # extreme joints land on the crop's outer edges (-0.5 and 223.5)
-    assert np.isclose(hm[0, :, 1].min(), -0.5)
-    assert np.isclose(hm[0, :, 1].max(), 223.5)
-    norm = crop_to_norm(hm)
-    assert np.allclose(norm[0, 2, 1], 1.0) and np.allclose(norm[0, 0, 1], -1)
-    # invisible joints are ignored when fitting
-    vis = np.array([[1, 1, 0]])
-    c2, s2 = fit_square_crop(joints, vis, padding=1.0)
-    assert np.allclose(c2, [[200., 230.]]) and np.allclose(s2, [200.])

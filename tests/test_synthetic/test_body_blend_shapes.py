@@ -5,8 +5,8 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
+from mpt_plugin.body_models.conventions import SMPL_PARENTS
 from mpt_plugin.synthetic.body_remeshing import SMPLH_LANDMARK_VERTEX_IDS
-from tests.kinematics import PARENTS
 from tests.test_synthetic.body_checks import face_normals, height
 
 LANDMARKS = SMPLH_LANDMARK_VERTEX_IDS
@@ -18,7 +18,7 @@ def _forward_kinematics(joints, rotmats):
     rot = [None] * 24
     pos = np.zeros((24, 3))
     for j in range(24):
-        p = PARENTS[j]
+        p = SMPL_PARENTS[j]
         if p < 0:
             rot[j], pos[j] = rotmats[j], joints[j]
         else:

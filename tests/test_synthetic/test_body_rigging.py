@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
+from mpt_plugin.body_models.conventions import SMPL_PARENTS
 from mpt_plugin.synthetic.body_rigging import (H36M_JOINT_NAMES,
                                                make_synthetic_h36m_regressor)
-from tests.kinematics import PARENTS
 from tests.test_synthetic.body_checks import winding_numbers
 
 
@@ -58,7 +58,7 @@ def test_skinning_weights(models):
     jump = np.abs(w[a] - w[b]).max(axis=1)
     assert np.percentile(jump, 99) < 0.2 and jump.max() < 0.3
     for j in range(1, 24):
-        blend = np.minimum(w[:, j], w[:, PARENTS[j]])
+        blend = np.minimum(w[:, j], w[:, SMPL_PARENTS[j]])
         assert blend.max() > 0.2, j
     # Shared topology: same faces and weights for all genders.
     for gender in ('male', 'female'):

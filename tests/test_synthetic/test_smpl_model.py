@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from mpt_plugin.body_models.conventions import SMPL_PARENTS
 from mpt_plugin.synthetic import smpl_model
-from mpt_plugin.synthetic.body_proportions import SMPL_PARENTS
 from mpt_plugin.synthetic.smpl_model import make_synthetic_smpl, save_smpl_npz
-from tests.kinematics import PARENTS
 from tests.test_synthetic.body_checks import height
 
 
@@ -32,9 +31,8 @@ def test_keys_shapes_dtypes_like_smpl(models):
         assert model['bs_style'] == 'lbs' and model['bs_type'] == 'lrotmin'
         kintree = model['kintree_table']
         assert kintree[0, 0] == 4294967295
-        np.testing.assert_array_equal(kintree[0, 1:], PARENTS[1:])
+        np.testing.assert_array_equal(kintree[0, 1:], SMPL_PARENTS[1:])
         np.testing.assert_array_equal(kintree[1], np.arange(24))
-        np.testing.assert_array_equal(SMPL_PARENTS, PARENTS)
 
 
 def test_invalid_arguments():

@@ -78,7 +78,7 @@ def _data(leaf):
         ann = str(leaf['ann_file'])
         if osp.isabs(ann):
             path = ann
-        elif 'data_prefix' in leaf or t == 'HumanDataDataset':
+        elif 'data_prefix' in leaf or t == 'MPTHumanDataDataset':
             prefix = leaf.get('data_prefix', _default(t, 'data_prefix', ''))
             path = osp.join(prefix, 'preprocessed_datasets', ann)
         else:
@@ -234,7 +234,7 @@ def test_benchmark_files_only_in_test(configs):
 
 # ------------------------------------------------------------- negatives
 def _humandata(ann, split=None, **kw):
-    return dict(type='HumanDataDataset', ann_file=ann, dataset_name='h36m',
+    return dict(type='MPTHumanDataDataset', ann_file=ann, dataset_name='h36m',
                 split=split, **kw)
 
 
@@ -275,11 +275,11 @@ GOOD = dict(
                                               part='val'))),
      'overlapping the training'),
     ('mixed_train', dict(train=dict(
-        type='MixedHumanDataDataset',
+        type='MPTMixedHumanDataDataset',
         datasets=[_humandata('coco.npz'), _humandata('h36m_train.npz')],
         partition=[0.5, 0.5])), 'overlapping the training'),
     ('da_target', dict(train=dict(
-        type='DomainAdaptationDataset',
+        type='MPTDomainAdaptationDataset',
         source=dict(type='Key2MeshAMASSPairsDataset', data_root='a',
                     split='train'),
         target=dict(type='Key2MeshKeypointsDataset',

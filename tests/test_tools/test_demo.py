@@ -68,10 +68,10 @@ model = dict(
                            mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True))
 test_dataloader = dict(dataset=dict(
-    type='HumanDataDataset', convention='h36m', bbox_scale_factor=1.0,
+    type='MPTHumanDataDataset', convention='h36m', bbox_scale_factor=1.0,
     pipeline=[dict(type='LoadImage'),
-              dict(type='MeshAffine', input_size={CROP}),
-              dict(type='PackMeshInputs')]))
+              dict(type='MPTMeshAffine', input_size={CROP}),
+              dict(type='MPTPackMeshInputs')]))
 """)
     model = MPTDemoStandInModel(dict(model_path=body))
     with torch.no_grad():

@@ -32,6 +32,8 @@ from mpt_plugin.utils.safe_checkpoint import (CorruptCheckpointError,
                                               load_checkpoint_file)
 from tests.tool_runner import finish_tool, load_tool, start_tool, tool_env
 
+pytestmark = pytest.mark.slow  # the tools in subprocesses, killed runs
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
 TOY_CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'toy_regression.py')
@@ -84,8 +86,8 @@ _base_ = [{TOY_CONFIG!r}]
 test_dataloader = dict(dataset=dict(
     convention='h36m', bbox_scale_factor=1.0,
     pipeline=[dict(type='LoadImage'),
-              dict(type='MeshAffine', input_size=32),
-              dict(type='PackMeshInputs')]))
+              dict(type='MPTMeshAffine', input_size=32),
+              dict(type='MPTPackMeshInputs')]))
 """)
     return str(path)
 

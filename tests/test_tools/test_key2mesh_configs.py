@@ -17,10 +17,12 @@ from mpt_plugin.models.data_preprocessors.key2mesh_data_preprocessor import \
 from mpt_plugin.models.estimators.key2mesh_estimator import \
     Key2MeshEstimator
 from mpt_plugin.models.estimators.wgan_domain_adaptation import \
-    WGANDomainAdaptation
+    MPTWGANDomainAdaptation
 from mpt_plugin.registry import MODELS
 from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
 from tests.tool_runner import free_port, tool_env
+
+pytestmark = pytest.mark.slow  # trains the demo configs in subprocesses
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs')
@@ -90,12 +92,12 @@ def test_config_builds(name, synthetic_assets):
         model = MODELS.build(cfg.model)
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
     if name.startswith('key2mesh_da'):
-        assert isinstance(model, WGANDomainAdaptation)
+        assert isinstance(model, MPTWGANDomainAdaptation)
         assert isinstance(optim, OptimWrapperDict)
         assert set(optim.keys()) == {'estimator', 'critic'}
         assert cfg.model_wrapper_cfg.type == \
             'MMSeparateDistributedDataParallel'
-        assert cfg.train_dataloader.dataset.type == 'DomainAdaptationDataset'
+        assert cfg.train_dataloader.dataset.type == 'MPTDomainAdaptationDataset'
         assert (model.domain_loss_weight, model.feature_reg_weight,
                 model.target_loss_weights) == (0.1, 20.0,
                                                dict(loss_reprojection=10.0))
@@ -109,7 +111,7 @@ def test_config_builds(name, synthetic_assets):
     else:
         assert isinstance(model, Key2MeshEstimator)
         assert optim.param_groups[0]['lr'] == 1e-3
-        assert cfg.val_evaluator.type == 'MeshMetric'
+        assert cfg.val_evaluator.type == 'MPTMeshMetric'
     full = name in ('key2mesh_pretrain_amass', 'key2mesh_da_3dpw',
                     'key2mesh_da_h36m')
     estimator = model.estimator if hasattr(model, 'estimator') else model

@@ -13,6 +13,8 @@ from mpt_plugin.body_models.io import (load_body_model_file,
                                        load_mesh_downsampling)
 from mpt_plugin.synthetic.smpl_model import GENERATOR_VERSION
 
+pytestmark = pytest.mark.slow  # runs the asset tool in subprocesses
+
 TOOL = Path(__file__).resolve().parents[2] / 'tools' / \
     'make_synthetic_assets.py'
 MODEL_FILES = ('SMPL_NEUTRAL.npz', 'SMPL_MALE.npz', 'SMPL_FEMALE.npz')

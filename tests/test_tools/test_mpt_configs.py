@@ -9,10 +9,13 @@
 import os.path as osp
 import sys
 
+import pytest
 import torch
 from mmengine.config import Config
 
 from tests.tool_runner import free_port, run_tool, tool_env
+
+pytestmark = pytest.mark.slow  # trains through the tools in subprocesses
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TIMEOUT = 600

@@ -87,7 +87,7 @@ def test_da_config_reprojects_onto_detections_not_2d_labels(
     cfg.model.estimator.mesh_sampler = f'{bm}/mesh_downsampling.npz'
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)  # random weights (no init_weights)
-    model.train()  # WGANDomainAdaptation: estimator in eval mode
+    model.train()  # MPTWGANDomainAdaptation: estimator in eval mode
     est = model.estimator
     assert type(est.backbone).__name__ == 'MPTHRNetPoseFeatureMaps'
     assert est.backbone.head_type == 'higherhrnet'

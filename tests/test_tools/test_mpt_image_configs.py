@@ -4,7 +4,7 @@
   datasets / transforms / metrics;
 - ``configs/mpt_finetune_demo.py`` fine-tunes a few iterations through
   ``tools/train.py`` on the mixed synthetic datasets (a 3D one and a 2D-only
-  one) and is evaluated with ``MeshMetric``;
+  one) and is evaluated with ``MPTMeshMetric``;
 - ``configs/mpt_test_h36m_p2.py`` and ``configs/mpt_test_3dpw.py`` (paper
   model) run through ``tools/test.py`` on synthetic
   ``h36m_valid_protocol2.npz`` / ``pw3d_test.npz`` laid out like the real
@@ -28,6 +28,8 @@ from mmengine.registry import init_default_scope
 
 from mpt_plugin.registry import DATASETS, METRICS, MODELS, TRANSFORMS
 from tests.tool_runner import run_tool
+
+pytestmark = pytest.mark.slow  # trains and tests through the tools
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TIMEOUT = 900

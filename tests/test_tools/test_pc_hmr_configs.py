@@ -1,7 +1,7 @@
 """Every PC-HMR config builds its model; the demo configs train through
 ``tools/train.py`` on the synthetic assets.
 
-The paper-setting configs read image datasets (HumanDataDataset) or keypoint
+The paper-setting configs read image datasets (MPTHumanDataDataset) or keypoint
 datasets that may not exist yet, so only their models are built (with the
 body-model paths pointed at the synthetic assets)."""
 import os.path as osp
@@ -16,6 +16,8 @@ from mpt_plugin.models.estimators.pc_hmr_estimator import PCHMREstimator
 from mpt_plugin.registry import MODELS
 from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
 from tests.tool_runner import run_tool
+
+pytestmark = pytest.mark.slow  # trains the demo configs through the tools
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TIMEOUT = 600
@@ -80,11 +82,11 @@ def test_every_config_builds_its_model(synthetic_assets, name):
     if seq_len > 1:
         # a video lifter reads real windows of the same length in every
         # split, never one frame replicated
-        assert _dataset_types(cfg) == {'HumanDataSequenceDataset'}
+        assert _dataset_types(cfg) == {'MPTHumanDataSequenceDataset'}
         for split in ('train', 'val', 'test'):
             assert cfg[f'{split}_dataloader'].dataset.seq_len == seq_len
     else:
-        assert 'HumanDataSequenceDataset' not in _dataset_types(cfg)
+        assert 'MPTHumanDataSequenceDataset' not in _dataset_types(cfg)
     assert model.neck.num_joints == 17 and model.neck.num_vertices == 6890
     keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
     assert {'mesh_stream', 'pose_lifter', 'neck'} <= set(keys)
@@ -163,7 +165,7 @@ def test_key2mesh_3dpw_config_evaluates_humandata_detections(
     """The 3DPW config's test components end to end: a HumanData file of
     OpenPose detections with camera-frame SMPL labels ->
     Key2MeshKeypointsDataset -> the config's preprocessor -> PCHMREstimator
-    -> MeshMetric; the GT mesh is the labels' neutral SMPL, not flipped."""
+    -> MPTMeshMetric; the GT mesh is the labels' neutral SMPL, not flipped."""
     import numpy as np
     from mmengine.dataset import default_collate
 

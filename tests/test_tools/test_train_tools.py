@@ -28,6 +28,8 @@ from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
 from tests.tool_runner import (finish_tool, free_port, load_tool, start_tool,
                                tool_env)
 
+pytestmark = pytest.mark.slow  # trains and tests in subprocesses
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools')
 TOY_CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'toy_regression.py')

@@ -246,8 +246,7 @@ def test_pretrained_init_cfg_refused(tmp_path):
 
 
 def test_source_checkpoint_of_domain_adaptation_refused(tmp_path):
-    from mpt_plugin.models.estimators.wgan_domain_adaptation import \
-        load_estimator_weights
+    from mpt_plugin.utils.safe_checkpoint import load_estimator_weights
     marker = tmp_path / 'ran'
     evil = str(tmp_path / 'source.pth')
     torch.save({'state_dict': {}, 'meta': _Payload(marker)}, evil)

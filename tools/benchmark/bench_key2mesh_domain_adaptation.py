@@ -25,9 +25,9 @@
    adaptation set has **no 3D label**
    (``return_3d=False``); a disjoint evaluation set keeps them for the
    metric only.
-3. PA-MPJPE / MPJPE (mm, :class:`MeshMetric`: 17 H3.6M-regressor joints ->
+3. PA-MPJPE / MPJPE (mm, :class:`MPTMeshMetric`: 17 H3.6M-regressor joints ->
    LSP-14, pelvis-centred) of the pre-trained model on the target
-   evaluation set, then after :class:`WGANDomainAdaptation` with
+   evaluation set, then after :class:`MPTWGANDomainAdaptation` with
    (a) the re-projection loss only, (b) + the domain (critic) loss,
    (c) + the feature regularisation (the full method; released weights
    0.1 / 10 / 20, gradient penalty 50), each from the same pre-trained
@@ -69,16 +69,16 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 
 import mpt_plugin  # noqa: F401
-from mpt_plugin.datasets.key2mesh_pairs_dataset import \
+from mpt_plugin.datasets.key2mesh_amass_pairs_dataset import \
     Key2MeshAMASSPairsDataset
 from mpt_plugin.engine.optim_wrappers import MPTMultiOptimWrapperConstructor
-from mpt_plugin.evaluation.metrics.mesh_metric import MeshMetric
+from mpt_plugin.evaluation.metrics.mesh_metric import MPTMeshMetric
 from mpt_plugin.models.data_preprocessors.key2mesh_data_preprocessor import \
     Key2MeshDataPreprocessor  # noqa: F401 (registers it)
 from mpt_plugin.models.estimators.key2mesh_estimator import \
     Key2MeshEstimator
 from mpt_plugin.models.estimators.wgan_domain_adaptation import \
-    WGANDomainAdaptation
+    MPTWGANDomainAdaptation
 from mpt_plugin.models.losses.key2mesh_loss import KEY2MESH_REDUCTIONS
 
 #: The target "detector" (OpenPose-18: 0 nose, 1 neck, 8/11 hips, 9/12
@@ -98,7 +98,7 @@ TARGET_SHIFT = dict(
 TARGET_ROTATION = dict(rot_x_range=(30.0, 60.0))
 SOURCE_KEYPOINTS = dict(jitter_std=1.0, round_jitter=True, occlusion_prob=0.2)
 
-#: name -> WGANDomainAdaptation overrides
+#: name -> MPTWGANDomainAdaptation overrides
 VARIANTS = {
     'DA: re-projection only': dict(domain_loss_weight=0.0,
                                    feature_reg_weight=0.0),
@@ -156,7 +156,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--encoder-mode', choices=('train', 'eval'),
                         default='train',
                         help='mode of the adapted extractor during the '
-                        'adaptation (WGANDomainAdaptation.encoder_train_mode)')
+                        'adaptation (MPTWGANDomainAdaptation.encoder_train_mode)')
     parser.add_argument('--num-source', type=int, default=4000)
     parser.add_argument('--num-target', type=int, default=1024)
     parser.add_argument('--num-eval', type=int, default=384)
@@ -165,7 +165,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='one full-method run per weight (released: 20)')
     parser.add_argument('--feature-reg-mode', choices=('source', 'target'),
                         default='source',
-                        help="WGANDomainAdaptation.feature_reg_mode of the "
+                        help="MPTWGANDomainAdaptation.feature_reg_mode of the "
                         "'full' rows ('full-target' is always 'target')")
     parser.add_argument('--reduction', choices=KEY2MESH_REDUCTIONS,
                         default='mean',
@@ -320,7 +320,7 @@ def pretrain(estimator: Key2MeshEstimator, data, args) -> float:
 @torch.no_grad()
 def evaluate(model, dataset, batch_size: int = 128) -> Dict[str, float]:
     model.eval()
-    metric = MeshMetric(metric=('mpjpe', 'pa-mpjpe'))
+    metric = MPTMeshMetric(metric=('mpjpe', 'pa-mpjpe'))
     for start in range(0, len(dataset), batch_size):
         data = pseudo_collate([
             dataset[i]
@@ -334,12 +334,12 @@ def evaluate(model, dataset, batch_size: int = 128) -> Dict[str, float]:
 def adapt(pretrained: Key2MeshEstimator, data, args, seed: int,
           **overrides):
     torch.manual_seed(seed)
-    model = WGANDomainAdaptation(
+    model = MPTWGANDomainAdaptation(
         estimator=estimator_cfg(args),
-        critic=dict(type='Key2MeshDomainCritic', in_dim=args.hidden_dim,
+        critic=dict(type='MPTDomainCritic', in_dim=args.hidden_dim,
                     hidden_dim=args.critic_dim),
         critic_steps=args.critic_steps,
-        gradient_penalty=dict(type='Key2MeshGradientPenalty',
+        gradient_penalty=dict(type='MPTGradientPenalty',
                               loss_weight=50.0),
         target_loss_weights=dict(loss_reprojection=10.0),
         encoder_train_mode=args.encoder_mode == 'train',
@@ -386,9 +386,9 @@ def main(argv=None) -> None:
         pre_time = pretrain_cached(estimator, data['source'], args)
         _progress(f'pre-trained in {pre_time:.0f} s', t0)
         rows: List[tuple] = []
-        wrap = WGANDomainAdaptation(
+        wrap = MPTWGANDomainAdaptation(
             estimator=estimator_cfg(args),
-            critic=dict(type='Key2MeshDomainCritic', in_dim=args.hidden_dim))
+            critic=dict(type='MPTDomainCritic', in_dim=args.hidden_dim))
         wrap.estimator.load_state_dict(estimator.state_dict())
         src_metrics = evaluate(wrap, data['source_eval'])
         base = evaluate(wrap, data['target_eval'])
@@ -413,8 +413,8 @@ def main(argv=None) -> None:
 
     ref = base['PA-MPJPE']
     spread = len(args.adapt_seeds) > 1
-    print(f'\n| model | target PA-MPJPE (mm) | change | target MPJPE (mm) '
-          f'| train time per run (s) |' + (' runs (PA-MPJPE) |'
+    print('\n| model | target PA-MPJPE (mm) | change | target MPJPE (mm) '
+          '| train time per run (s) |' + (' runs (PA-MPJPE) |'
                                            if spread else ''))
     print('|---|---:|---:|---:|---:|' + ('---|' if spread else ''))
     for name, metrics, secs, _ in rows:

@@ -1,4 +1,4 @@
-"""Time ``MeshMetric`` / ``mmhuman3d_metrics`` against mmhuman3d 0.11.0.
+"""Time ``MPTMeshMetric`` / ``mmhuman3d_metrics`` against mmhuman3d 0.11.0.
 
     .venv/bin/python tools/benchmark/bench_mesh_metric.py --mode run \
         [--num-samples 35515] [--pve-samples 35515] [--batch-size 32] \
@@ -10,7 +10,7 @@
         [--num-verts 6890] [--repeat 3] [--wheel-dir DIR]
 
 ``--mode run`` is one whole evaluation of a 3DPW-test-sized set in one
-process: our ``MeshMetric`` (``process`` on every batch of model outputs,
+process: our ``MPTMeshMetric`` (``process`` on every batch of model outputs,
 then ``compute_metrics``) against what mmhuman3d's
 ``HumanImageDataset.evaluate`` does with the same outputs (concatenate the
 per-batch arrays, select the 14 LSP joints, centre on the pelvis, convert to
@@ -18,7 +18,7 @@ mm, then its ``eval_utils`` function for each of the seven metrics; its
 body-model pass that produces the PVE meshes is not timed). Both report all
 seven metrics; the largest difference is printed.
 Per-sample meshes are rows of the batch outputs, as our estimators' ``predict``
-gives them (``--sample-layout views``, MeshMetric's zero-copy batch path), or
+gives them (``--sample-layout views``, MPTMeshMetric's zero-copy batch path), or
 separate tensors (``copies``, its per-sample path).
 
 ``--mode functions`` times each functional metric separately; ``--mode
@@ -156,7 +156,7 @@ def run_comparison(args, ref) -> None:
     import torch
 
     from mpt_plugin.body_models.conventions import H36M_TO_J14
-    from mpt_plugin.evaluation.metrics import MeshMetric
+    from mpt_plugin.evaluation.metrics import MPTMeshMetric
     torch.set_num_threads(args.threads)
     names = ('mpjpe', 'pa-mpjpe', '3dpck', 'pa-3dpck', '3dauc', 'pa-3dauc')
     with_pve = args.pve_samples == args.num_samples
@@ -165,7 +165,7 @@ def run_comparison(args, ref) -> None:
                          '--num-samples (PVE needs a mesh for every sample)')
     metric_names = names + (('pve', ) if with_pve else ())
 
-    # ---- ours: MeshMetric on per-sample dicts, as the Evaluator passes them
+    # ---- ours: MPTMeshMetric on per-sample dicts, as the Evaluator passes them
     batches = []
     for b in _run_batches(args.num_samples, args.num_verts,
                           args.pve_samples, args.batch_size, args.seed):
@@ -181,7 +181,7 @@ def run_comparison(args, ref) -> None:
                     gt['vertices'] = gt['vertices'].clone()
             samples.append(dict(pred_instances=pred, gt_instances=gt))
         batches.append((b, samples))
-    metric = MeshMetric(metric=metric_names)
+    metric = MPTMeshMetric(metric=metric_names)
     t0 = time.perf_counter()
     for _, samples in batches:
         metric.process({}, samples)
@@ -225,7 +225,7 @@ def run_comparison(args, ref) -> None:
     t_ref = t_ref_joints + t_ref_pve
 
     diff = max(abs(res_ours[k] - res_ref[k]) for k in res_ref)
-    print('| | samples | mmhuman3d (s) | MeshMetric (s) | speed-up |')
+    print('| | samples | mmhuman3d (s) | MPTMeshMetric (s) | speed-up |')
     print('|---|---:|---:|---:|---:|')
     print(f'| one evaluation run, {len(metric_names)} metrics | '
           f'{args.num_samples} | {t_ref:.2f} | {t_ours:.2f} | '
@@ -300,7 +300,7 @@ def main():
         default='views',
         help="run: per-sample meshes as rows of the batch output ('views', "
         "as the estimators' predict gives them) or as separate tensors "
-        "('copies': MeshMetric's per-sample path)")
+        "('copies': MPTMeshMetric's per-sample path)")
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument(
         '--wheel-dir',

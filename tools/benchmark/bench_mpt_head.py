@@ -24,7 +24,7 @@ from typing import List, Optional
 
 import torch
 
-from mpt_plugin.models.heads.mpt_mesh_transformer_head import \
+from mpt_plugin.models.heads.mesh_transformer_head import \
     MPTMeshTransformerHead
 
 

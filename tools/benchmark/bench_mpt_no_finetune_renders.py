@@ -8,7 +8,7 @@
 
 What it measures: MoCap pre-training crops every body tightly around its
 projected joints, while a test crop comes from the dataset's box (square,
-side max(w, h), as ``HumanDataDataset`` + ``MeshAffine`` build it), so the
+side max(w, h), as ``MPTHumanDataDataset`` + ``MPTMeshAffine`` build it), so the
 body's size and position in the frame differ. Each model reads the
 ground-truth 2D joints of the rendered test file (COCO 17 from the
 HumanData ``keypoints2d``, mapped into the box crop and the heatmap frame:

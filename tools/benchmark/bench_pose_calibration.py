@@ -66,11 +66,11 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from mpt_plugin.body_models import MPTSMPL
+from mpt_plugin.body_models.conventions import SMPL_PARENTS
 from mpt_plugin.datasets.amass_io import read_amass_sequence
-from mpt_plugin.models.necks.pose_calibration_neck import \
+from mpt_plugin.models.necks.pc_hmr_pose_calibration_neck import \
     PCHMRPoseCalibrationNeck
-from mpt_plugin.synthetic.amass_motion import (SMPL_PARENTS,
-                                               make_synthetic_amass_tree)
+from mpt_plugin.synthetic.amass_motion import make_synthetic_amass_tree
 from mpt_plugin.synthetic.smpl_model import make_synthetic_smpl, save_smpl_npz
 
 NUM_SMPL_JOINTS = 24

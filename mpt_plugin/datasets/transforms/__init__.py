@@ -1,13 +1,13 @@
-from .mesh_affine import MeshAffine
-from .mesh_color_noise import MeshColorNoise
-from .mesh_random_flip import MeshRandomFlip
-from .mesh_random_scale_rotation import MeshRandomScaleRotation
-from .mesh_sequence_align import MeshSequenceAlign
-from .pack_mesh_inputs import PackMeshInputs
-from .pack_mesh_sequence_inputs import PackMeshSequenceInputs
+from .mesh_affine import MPTMeshAffine
+from .mesh_color_noise import MPTMeshColorNoise
+from .mesh_random_flip import MPTMeshRandomFlip
+from .mesh_random_scale_rotation import MPTMeshRandomScaleRotation
+from .mesh_sequence_align import MPTMeshSequenceAlign
+from .pack_mesh_inputs import MPTPackMeshInputs
+from .pack_mesh_sequence_inputs import MPTPackMeshSequenceInputs
 
 __all__ = [
-    'MeshAffine', 'MeshColorNoise', 'MeshRandomFlip',
-    'MeshRandomScaleRotation', 'MeshSequenceAlign', 'PackMeshInputs',
-    'PackMeshSequenceInputs'
+    'MPTMeshAffine', 'MPTMeshColorNoise', 'MPTMeshRandomFlip',
+    'MPTMeshRandomScaleRotation', 'MPTMeshSequenceAlign', 'MPTPackMeshInputs',
+    'MPTPackMeshSequenceInputs'
 ]

@@ -24,18 +24,18 @@ from mpt_plugin.geometry.crop import get_crop_affine
 from mpt_plugin.geometry.rotations import camera_z_rotation, rotate_smpl_root
 from mpt_plugin.registry import TRANSFORMS
 
-__all__ = ['MeshAffine']
+__all__ = ['MPTMeshAffine']
 
 
 @TRANSFORMS.register_module()
-class MeshAffine(BaseTransform):
+class MPTMeshAffine(BaseTransform):
     """Warps the person box to an ``input_size`` square crop.
 
     The crop is the square of side ``bbox_scale`` px centred at
     ``bbox_center``, rotated by ``rotation`` degrees (counter-clockwise in
     the image; 0 when absent), resampled with ``cv2.warpAffine`` (bilinear,
     constant 0 border) to ``(S, S)``. At test time (no random transforms)
-    this is the plain square box crop of mmhuman3d's ``MeshAffine``.
+    this is the plain square box crop of mmhuman3d's ``MPTMeshAffine``.
 
     - ``keypoints2d`` (K, 2): original px -> crop px with the same map
       (:func:`get_crop_affine`). Keypoints falling outside the crop are
@@ -78,7 +78,7 @@ class MeshAffine(BaseTransform):
         """
         for key in ('img', 'bbox_center', 'bbox_scale'):
             if key not in results:
-                raise KeyError(f'MeshAffine needs `{key}`; got keys '
+                raise KeyError(f'MPTMeshAffine needs `{key}`; got keys '
                                f'{sorted(results)}')
         where = (f'{results.get("img_path", "<no img_path>")} (sample '
                  f'{results.get("sample_idx", "?")}): ')

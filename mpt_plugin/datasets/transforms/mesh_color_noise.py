@@ -5,11 +5,11 @@ from mmcv.transforms.utils import cache_randomness
 
 from mpt_plugin.registry import TRANSFORMS
 
-__all__ = ['MeshColorNoise']
+__all__ = ['MPTMeshColorNoise']
 
 
 @TRANSFORMS.register_module()
-class MeshColorNoise(BaseTransform):
+class MPTMeshColorNoise(BaseTransform):
     """Multiplies every colour channel by its own ``U[1 - nf, 1 + nf]``.
 
     The result is rounded, clipped to ``[0, 255]`` and cast back to the
@@ -49,7 +49,7 @@ class MeshColorNoise(BaseTransform):
             dict: ``results``.
         """
         if 'img' not in results:
-            raise KeyError('MeshColorNoise needs `img`; got keys '
+            raise KeyError('MPTMeshColorNoise needs `img`; got keys '
                            f'{sorted(results)}')
         img = np.asarray(results['img'])
         if img.ndim != 3:

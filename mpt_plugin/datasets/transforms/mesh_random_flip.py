@@ -15,7 +15,7 @@ from mpt_plugin.body_models.conventions import (get_flip_indices,
                                                 get_keypoint_num)
 from mpt_plugin.registry import TRANSFORMS
 
-__all__ = ['MeshRandomFlip', 'flip_smpl_pose', 'SMPL_FLIP_INDICES']
+__all__ = ['MPTMeshRandomFlip', 'flip_smpl_pose', 'SMPL_FLIP_INDICES']
 
 #: Left <-> right permutation of the 24 SMPL joints (``smpl_24`` names).
 SMPL_FLIP_INDICES: List[int] = get_flip_indices('smpl_24')
@@ -64,10 +64,10 @@ def _get_keypoints(results: dict, key: str, dims: int,
 
 
 @TRANSFORMS.register_module()
-class MeshRandomFlip(BaseTransform):
+class MPTMeshRandomFlip(BaseTransform):
     """Horizontally flips the image and all labels with probability ``prob``.
 
-    Runs on the ORIGINAL image, before :class:`MeshAffine`. With ``W`` the
+    Runs on the ORIGINAL image, before :class:`MPTMeshAffine`. With ``W`` the
     image width:
 
     - ``img`` (H, W, C) is mirrored left <-> right;
@@ -130,7 +130,7 @@ class MeshRandomFlip(BaseTransform):
             results.setdefault('flip', False)
             return results
         if 'img' not in results:
-            raise KeyError('MeshRandomFlip needs a loaded `img` (run '
+            raise KeyError('MPTMeshRandomFlip needs a loaded `img` (run '
                            'LoadImage first); got keys '
                            f'{sorted(results)}')
         img = results['img']

@@ -1,7 +1,7 @@
 """SPIN-style random crop scale and in-plane rotation (drawn, not applied).
 
-:class:`MeshRandomScaleRotation` only draws the parameters; the warp, the
-keypoint transform and the 3D rotation happen in :class:`MeshAffine`.
+:class:`MPTMeshRandomScaleRotation` only draws the parameters; the warp, the
+keypoint transform and the 3D rotation happen in :class:`MPTMeshAffine`.
 """
 from typing import Tuple
 
@@ -11,11 +11,11 @@ from mmcv.transforms.utils import cache_randomness
 
 from mpt_plugin.registry import TRANSFORMS
 
-__all__ = ['MeshRandomScaleRotation']
+__all__ = ['MPTMeshRandomScaleRotation']
 
 
 @TRANSFORMS.register_module()
-class MeshRandomScaleRotation(BaseTransform):
+class MPTMeshRandomScaleRotation(BaseTransform):
     """Random crop-size multiplier and in-plane rotation (SPIN/METRO).
 
     - rotation (degrees, counter-clockwise in the image):
@@ -80,7 +80,7 @@ class MeshRandomScaleRotation(BaseTransform):
             dict: ``results``.
         """
         if 'bbox_scale' not in results:
-            raise KeyError('MeshRandomScaleRotation needs `bbox_scale` (side '
+            raise KeyError('MPTMeshRandomScaleRotation needs `bbox_scale` (side '
                            f'of the square crop in px); got keys '
                            f'{sorted(results)}')
         bbox_scale = np.asarray(results['bbox_scale'], dtype=np.float64)

@@ -12,33 +12,33 @@ from mpt_plugin.body_models.conventions import (get_flip_indices,
 from mpt_plugin.geometry.rotations import camera_z_rotation
 from mpt_plugin.registry import TRANSFORMS
 
-__all__ = ['MeshSequenceAlign']
+__all__ = ['MPTMeshSequenceAlign']
 
 
 @TRANSFORMS.register_module()
-class MeshSequenceAlign(BaseTransform):
+class MPTMeshSequenceAlign(BaseTransform):
     """Applies the centre frame's augmentation to ``keypoints2d_seq``.
 
-    :class:`MeshRandomFlip` and :class:`MeshAffine` (with the rotation of
-    :class:`MeshRandomScaleRotation`) change the centre frame's image and
+    :class:`MPTMeshRandomFlip` and :class:`MPTMeshAffine` (with the rotation of
+    :class:`MPTMeshRandomScaleRotation`) change the centre frame's image and
     labels only; the lifter's 2D window must see the same mirrored /
     rotated scene as its 3D target. With ``W x H`` the original image
     (``ori_shape``):
 
     - ``flip``: ``x -> W - 1 - x`` on every frame, then left/right joints
       swapped (``get_flip_indices(convention)``), as
-      :class:`MeshRandomFlip` does for ``keypoints2d``;
+      :class:`MPTMeshRandomFlip` does for ``keypoints2d``;
     - ``rotation`` (degrees, counter-clockwise in the image): every frame
       rotated by ``R2`` (:func:`camera_z_rotation`) about the image centre
       ``((W - 1) / 2, (H - 1) / 2)``, which is what the 3D rotation
-      ``MeshAffine`` applies to ``keypoints3d`` (about the optical axis)
+      ``MPTMeshAffine`` applies to ``keypoints3d`` (about the optical axis)
       does to the projections when the principal point is the image
-      centre (the same assumption as ``MeshAffine``'s).
+      centre (the same assumption as ``MPTMeshAffine``'s).
 
     The crop itself (scale, box) is not applied: the lifter reads original
     image pixels (normalised the way its codec was trained, in the model).
 
-    Place it after :class:`MeshAffine` and before the packer.
+    Place it after :class:`MPTMeshAffine` and before the packer.
 
     Required keys: ``keypoints2d_seq`` (T, K, 2) px, ``ori_shape``
     ``(H, W)``. Optional: ``flip`` (bool), ``rotation`` (float),
@@ -61,15 +61,15 @@ class MeshSequenceAlign(BaseTransform):
         """Aligns ``results`` in place (see the class docstring).
 
         Args:
-            results (dict): Sample dict after :class:`MeshAffine`.
+            results (dict): Sample dict after :class:`MPTMeshAffine`.
 
         Returns:
             dict: ``results``.
         """
         for key in ('keypoints2d_seq', 'ori_shape'):
             if key not in results:
-                raise KeyError(f'MeshSequenceAlign needs `{key}` '
-                               '(HumanDataSequenceDataset + LoadImage); got '
+                raise KeyError(f'MPTMeshSequenceAlign needs `{key}` '
+                               '(MPTHumanDataSequenceDataset + LoadImage); got '
                                f'keys {sorted(results)}')
         seq = np.asarray(results['keypoints2d_seq'], dtype=np.float64)
         num = self.num_keypoints

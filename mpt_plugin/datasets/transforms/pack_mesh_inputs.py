@@ -10,7 +10,7 @@ from mmpose.structures import PoseDataSample
 
 from mpt_plugin.registry import TRANSFORMS
 
-__all__ = ['PackMeshInputs']
+__all__ = ['MPTPackMeshInputs']
 
 #: ``results`` key -> per-sample shape of the packed float32 field.
 _SMPL_FIELDS = (('smpl_global_orient', (3, )), ('smpl_body_pose', (69, )),
@@ -18,7 +18,7 @@ _SMPL_FIELDS = (('smpl_global_orient', (3, )), ('smpl_body_pose', (69, )),
 
 
 @TRANSFORMS.register_module()
-class PackMeshInputs(BaseTransform):
+class MPTPackMeshInputs(BaseTransform):
     """Packs the sample as ``dict(inputs, data_samples)``.
 
     - ``inputs``: ``(3, S, S)`` uint8 BGR tensor (from ``img`` (S, S, 3)
@@ -77,7 +77,7 @@ class PackMeshInputs(BaseTransform):
         for key in ('keypoints2d', 'keypoints3d'):
             if results.get(key) is not None:
                 return int(np.asarray(results[key]).shape[0])
-        raise KeyError('PackMeshInputs: the sample has neither `keypoints2d` '
+        raise KeyError('MPTPackMeshInputs: the sample has neither `keypoints2d` '
                        'nor `keypoints3d`; set num_keypoints to pack zeros '
                        f'(keys: {sorted(results)})')
 
@@ -90,7 +90,7 @@ class PackMeshInputs(BaseTransform):
                              np.float32), np.zeros(num, np.float32))
         kps = np.asarray(results[key], dtype=np.float32)
         if kps.shape != (num, dims):
-            raise ValueError(f'PackMeshInputs: {key} must have shape '
+            raise ValueError(f'MPTPackMeshInputs: {key} must have shape '
                              f'({num}, {dims}), got {kps.shape}')
         vis_key = f'{key}_visible'
         if results.get(vis_key) is None:
@@ -98,7 +98,7 @@ class PackMeshInputs(BaseTransform):
         else:
             vis = np.asarray(results[vis_key], dtype=np.float32)
             if vis.shape != (num, ):
-                raise ValueError(f'PackMeshInputs: {vis_key} must have shape '
+                raise ValueError(f'MPTPackMeshInputs: {vis_key} must have shape '
                                  f'({num},), got {vis.shape}')
         return kps, vis
 
@@ -106,7 +106,7 @@ class PackMeshInputs(BaseTransform):
         """Packs ``results``.
 
         Args:
-            results (dict): Sample dict after :class:`MeshAffine`.
+            results (dict): Sample dict after :class:`MPTMeshAffine`.
 
         Returns:
             dict: ``inputs`` (Tensor (3, S, S) uint8) and ``data_samples``
@@ -114,10 +114,10 @@ class PackMeshInputs(BaseTransform):
         """
         if 'img' not in results:
             raise KeyError(
-                f'PackMeshInputs needs `img`; got keys {sorted(results)}')
+                f'MPTPackMeshInputs needs `img`; got keys {sorted(results)}')
         img = np.asarray(results['img'])
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-            raise ValueError('PackMeshInputs: img must be (S, S, 3) uint8 '
+            raise ValueError('MPTPackMeshInputs: img must be (S, S, 3) uint8 '
                              f'BGR, got {img.shape} {img.dtype}')
         inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
 
@@ -135,7 +135,7 @@ class PackMeshInputs(BaseTransform):
                 continue
             value = np.asarray(results[key], dtype=np.float32)
             if value.size != shape[0]:
-                raise ValueError(f'PackMeshInputs: {key} must have '
+                raise ValueError(f'MPTPackMeshInputs: {key} must have '
                                  f'{shape[0]} values, got {value.shape}')
             fields[key] = value.reshape(shape)
         if results.get('has_smpl') is None:

@@ -5,22 +5,22 @@ import numpy as np
 import torch
 
 from mpt_plugin.registry import TRANSFORMS
-from .pack_mesh_inputs import PackMeshInputs
+from .pack_mesh_inputs import MPTPackMeshInputs
 
-__all__ = ['PackMeshSequenceInputs']
+__all__ = ['MPTPackMeshSequenceInputs']
 
 #: metainfo the video lifter path needs besides the parent's defaults
 _SEQUENCE_META = ('sequence_name', )
 
 
 @TRANSFORMS.register_module()
-class PackMeshSequenceInputs(PackMeshInputs):
-    """:class:`PackMeshInputs` plus the window of a sequence sample.
+class MPTPackMeshSequenceInputs(MPTPackMeshInputs):
+    """:class:`MPTPackMeshInputs` plus the window of a sequence sample.
 
     Adds to ``gt_instances`` (torch, leading dim 1):
 
     - ``keypoints2d_seq`` (1, T, K, 2) float32 px of the original images
-      (after :class:`MeshSequenceAlign`), centre frame ``T // 2``;
+      (after :class:`MPTMeshSequenceAlign`), centre frame ``T // 2``;
     - ``keypoints2d_seq_visible`` (1, T, K) float32 (ones when absent);
     - ``seq_frame_ids`` (1, T) int64 (-1 when absent);
 
@@ -32,7 +32,7 @@ class PackMeshSequenceInputs(PackMeshInputs):
     Args:
         meta_keys (Sequence[str], optional): The parent's list (default)
             plus ``sequence_name``.
-        num_keypoints (int, optional): See :class:`PackMeshInputs`.
+        num_keypoints (int, optional): See :class:`MPTPackMeshInputs`.
     """
 
     def __init__(self,
@@ -46,8 +46,8 @@ class PackMeshSequenceInputs(PackMeshInputs):
     def transform(self, results: dict) -> dict:
         """Packs ``results`` (see the class docstring)."""
         if results.get('keypoints2d_seq') is None:
-            raise KeyError('PackMeshSequenceInputs needs `keypoints2d_seq` '
-                           '(T, K, 2) (HumanDataSequenceDataset); got keys '
+            raise KeyError('MPTPackMeshSequenceInputs needs `keypoints2d_seq` '
+                           '(T, K, 2) (MPTHumanDataSequenceDataset); got keys '
                            f'{sorted(results)}')
         seq = np.asarray(results['keypoints2d_seq'], dtype=np.float32)
         if seq.ndim != 3 or seq.shape[-1] != 2:

@@ -9,7 +9,7 @@ __all__ = ['MPTDatasetEpochHook']
 @HOOKS.register_module()
 class MPTDatasetEpochHook(Hook):
     """Calls ``dataset.set_epoch(epoch)`` on the training dataset before
-    every epoch, e.g. for :class:`MixedHumanDataDataset`, whose fixed
+    every epoch, e.g. for :class:`MPTMixedHumanDataDataset`, whose fixed
     index -> sample mapping shifts with the epoch so that a dataset with more
     samples than mixing slots is covered over the epochs.
 

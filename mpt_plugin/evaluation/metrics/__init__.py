@@ -1,4 +1,4 @@
-from .mesh_metric import MeshMetric
+from .mesh_metric import MPTMeshMetric
 from .mocap_mesh_metric import MPTMoCapMeshMetric
 
-__all__ = ['MeshMetric', 'MPTMoCapMeshMetric']
+__all__ = ['MPTMeshMetric', 'MPTMoCapMeshMetric']

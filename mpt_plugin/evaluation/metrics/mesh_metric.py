@@ -18,7 +18,7 @@ from ..functional.mmhuman3d_metrics import (auc_from_errors, keypoint_errors,
                                             mpjpe_from_errors,
                                             pck_from_errors)
 
-__all__ = ['MeshMetric', 'vertex_error_sums']
+__all__ = ['MPTMeshMetric', 'vertex_error_sums']
 
 #: Metric name -> (function kind, alignment), as mmhuman3d's ``evaluate``.
 _KEYPOINT_METRICS = {
@@ -36,7 +36,7 @@ _JOINT_KEYS = ('joints_h36m', 'keypoints3d')
 
 
 @METRICS.register_module()
-class MeshMetric(BaseMetric):
+class MPTMeshMetric(BaseMetric):
     """MPJPE, PA-MPJPE, PVE, 3DPCK and 3DAUC as in mmhuman3d 0.11.0.
 
     Each data sample (a ``PoseDataSample`` as a dict, as MMEngine passes it)

@@ -5,7 +5,7 @@ Every MoCap sample is cropped tightly around its projected joints
 bounding box), so in pre-training every body spans the same share of the
 heatmap frame and sits at its centre, while fine-tuning and test crops come
 from dataset boxes that vary in scale and position (and are further scaled
-by ``MeshRandomScaleRotation``). This step re-crops each sample on the
+by ``MPTMeshRandomScaleRotation``). This step re-crops each sample on the
 device: the crop side is multiplied by ``m`` and its centre moved by ``t``
 (a fraction of the side, per axis). In normalised crop coordinates
 (``[-1, 1]``, ``crop_to_norm``) a point ``n`` becomes ``n / m - 2 t``; in
@@ -36,7 +36,7 @@ class MPTCropJitter(nn.Module):
     Args:
         scale_factor (float): crop-side multiplier ``m = clip(1 + N(0, 1) *
             scale_factor, 1 - scale_factor, 1 + scale_factor)``, the
-            distribution ``MeshRandomScaleRotation`` uses for fine-tuning
+            distribution ``MPTMeshRandomScaleRotation`` uses for fine-tuning
             crops (``m > 1``: a larger crop, a smaller body). Defaults to
             0.25.
         shift_factor (float): crop-centre shift ``t ~ U(-shift_factor,

@@ -19,8 +19,8 @@ def _build(cfg: Optional[Union[dict, nn.Module]]) -> Optional[nn.Module]:
 class MPTDomainAdaptationPreprocessor(BaseDataPreprocessor):
     """Preprocess ``dict(source=batch, target=batch)`` per domain.
 
-    Used by :class:`WGANDomainAdaptation`. A batch with both ``source`` and
-    ``target`` keys (from :class:`DomainAdaptationDataset`) gives
+    Used by :class:`MPTWGANDomainAdaptation`. A batch with both ``source`` and
+    ``target`` keys (from :class:`MPTDomainAdaptationDataset`) gives
     ``dict(source=pre_s(batch['source']), target=pre_t(batch['target']))``;
     any other batch (validation/test on the target domain) gives
     ``pre_t(batch)``. A domain without its own preprocessor uses the

@@ -1,6 +1,6 @@
 """The interface an estimator implements to be domain-adapted.
 
-:class:`WGANDomainAdaptation` (WDGRL-style adversarial adaptation,
+:class:`MPTWGANDomainAdaptation` (WDGRL-style adversarial adaptation,
 Key2Mesh sec. 3.4-3.6) adapts one sub-module of an estimator, the *encoder*, so
 that its features on label-free target-domain inputs become
 indistinguishable (to a Wasserstein critic) from the features the frozen

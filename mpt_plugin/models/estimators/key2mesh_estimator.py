@@ -6,12 +6,12 @@ batches too) gives ``(B, K, 2)`` normalised keypoints and a dict of ground
 truth; :class:`Key2MeshRegressor` predicts SMPL; :class:`Key2MeshLoss`
 supervises it (pre-training, C.3). For evaluation the mesh ``(B, 6890, 3)``
 (untranslated SMPL, metres) and its 17 H3.6M joints (``J_regressor_h36m``,
-pelvis-centred) are returned for :class:`MeshMetric`.
+pelvis-centred) are returned for :class:`MPTMeshMetric`.
 
 It implements :class:`DomainAdaptationProtocol`: the adapted encoder is the
 MLP feature extractor, the target loss the label-free 2D re-projection loss
 (fixed camera, input keypoints and their confidence mask as the target,
-OpenPose-18 joint weights), so :class:`WGANDomainAdaptation` can adapt it.
+OpenPose-18 joint weights), so :class:`MPTWGANDomainAdaptation` can adapt it.
 """
 from typing import Dict, List, Optional, Union
 

@@ -24,8 +24,8 @@ camera-aligned axes x right / y down / z forward):
 
    - video path (parallel framework): image samples that carry a 2D window
      of their sequence (``gt_instances.keypoints2d_seq`` (1, T, K, 2),
-     original-image px, from ``HumanDataSequenceDataset`` +
-     ``MeshSequenceAlign`` + ``PackMeshSequenceInputs``): the lifter reads
+     original-image px, from ``MPTHumanDataSequenceDataset`` +
+     ``MPTMeshSequenceAlign`` + ``MPTPackMeshSequenceInputs``): the lifter reads
      the T real frames (centre = the sample), e.g. the 2D detections of the
      annotation file as VideoPose3D reads CPN's; ``T`` must equal the
      receptive field. The serial framework has the mesh stream's 2D of the
@@ -50,7 +50,7 @@ pixels ``x_px`` of the whole camera image (``w x h``), not of a person crop:
 
 - ``'image'`` (default): the original camera image. Single-frame 2D
   (crop-normalised: Eq. 3 projection, soft-argmax, stream keypoints) is
-  mapped back through the sample's ``crop_affine`` (``MeshAffine``
+  mapped back through the sample's ``crop_affine`` (``MPTMeshAffine``
   metainfo) and normalised with its ``ori_shape``; windows are already in
   original pixels. Needs image samples (PoseDataSamples with both keys);
 - ``'crop'``: the ``S x S`` crop (``input_size``) is the image
@@ -74,7 +74,7 @@ logged, not optimised.
 
 Ground truth comes from the mesh stream's ``gather_gt`` for its own batch
 formats (MoCap cache, AMASS pairs) or from ``PoseDataSample.gt_instances``
-(image samples, HumanDataDataset's docstring): ``keypoints3d``
+(image samples, MPTHumanDataDataset's docstring): ``keypoints3d``
 (1, 17, 3) camera-frame metres and, where ``has_smpl``, the mesh posed by
 ``body_model`` from ``smpl_*``.
 
@@ -104,11 +104,11 @@ from mpt_plugin.geometry.crop import (crop_norm_to_image, image_to_crop_norm,
                                       norm_to_px, px_to_norm,
                                       screen_normalize)
 from mpt_plugin.registry import MODELS
-from ..necks.pose_calibration_neck import \
+from ..necks.pc_hmr_pose_calibration_neck import \
     PCHMRPoseCalibrationNeck  # noqa: F401 (registers it)
-from ..utils.pc_hmr_key2mesh_stream import \
+from ..streams.pc_hmr_key2mesh_stream import \
     PCHMRKey2MeshStream  # noqa: F401 (registers it)
-from ..utils.pc_hmr_mpt_stream import \
+from ..streams.pc_hmr_mpt_mesh_stream import \
     PCHMRMPTMeshStream  # noqa: F401 (registers it)
 from ..utils.pc_hmr_utils import (smpl_skinning_to_h36m, soft_argmax_2d,
                                   to_lifter_sequence)
@@ -377,7 +377,7 @@ class PCHMREstimator(BaseModel):
             raise KeyError(
                 "lifter_input_frame='image' needs image samples "
                 '(PoseDataSamples with crop_affine and ori_shape metainfo, '
-                'from MeshAffine + PackMeshInputs) to express the 2D pose in '
+                'from MPTMeshAffine + MPTPackMeshInputs) to express the 2D pose in '
                 'the original camera image; batches without one (MoCap '
                 "heatmaps, Key2Mesh keypoints) must set lifter_input_frame="
                 "'crop'")
@@ -543,7 +543,7 @@ class PCHMREstimator(BaseModel):
                 print_log(
                     f'PCHMREstimator: the {self.lifter_seq_len}-frame lifter '
                     'gets one frame replicated (a static sequence); feed '
-                    'windows (HumanDataSequenceDataset) or use a 1-frame '
+                    'windows (MPTHumanDataSequenceDataset) or use a 1-frame '
                     'lifter', logger='current', level=logging.WARNING)
         lifter_raw = self.lift(lifter_in)
         target = self.decode_lifter_output(lifter_raw)

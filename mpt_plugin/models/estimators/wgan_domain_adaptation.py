@@ -10,7 +10,7 @@ estimator frozen, every training iteration on a batch ``(x_s, x_t)`` does:
    in ``E_t``'s mode, see below), then
    ``critic_steps`` critic updates (critic optimiser) minimising
    ``-W + GP`` with ``W = mean D(h_s) - mean D(h_t)`` and the gradient
-   penalty on per-sample interpolates (:class:`Key2MeshGradientPenalty`,
+   penalty on per-sample interpolates (:class:`MPTGradientPenalty`,
    which carries its weight, 50 in Key2Mesh);
 2. one update of ``E_t`` (estimator optimiser) with the critic fixed::
 
@@ -53,7 +53,7 @@ estimator frozen, every training iteration on a batch ``(x_s, x_t)`` does:
 The estimator must implement :class:`DomainAdaptationProtocol`; its data
 preprocessor handles both domains unless ``data_preprocessor`` (an
 :class:`MPTDomainAdaptationPreprocessor`) names one per domain. Batches come
-from :class:`DomainAdaptationDataset` as ``dict(source=..., target=...)``;
+from :class:`MPTDomainAdaptationDataset` as ``dict(source=..., target=...)``;
 validation/test batches are plain target batches, predicted by the
 estimator. The optimisers are an ``OptimWrapperDict`` with keys
 ``'estimator'`` and ``'critic'`` (:class:`MPTMultiOptimWrapperConstructor`).
@@ -86,14 +86,14 @@ from mmengine.optim import OptimWrapperDict
 from torch import Tensor, nn
 
 from mpt_plugin.registry import MODELS
-from mpt_plugin.utils.safe_checkpoint import read_checkpoint
+from mpt_plugin.utils.safe_checkpoint import load_estimator_weights
 from ..data_preprocessors.domain_adaptation_preprocessor import \
     MPTDomainAdaptationPreprocessor
-from ..losses.gradient_penalty import wasserstein_estimate
+from ..losses.wasserstein_critic_loss import WassersteinCriticLoss
 from .domain_adaptation_protocol import DomainAdaptationProtocol
 
 __all__ = [
-    'WGANDomainAdaptation', 'WassersteinCriticLoss', 'load_estimator_weights'
+    'MPTWGANDomainAdaptation'
 ]
 
 _FEATURE_REG_MODES = ('source', 'target')
@@ -155,55 +155,8 @@ class _RNGState:
         if self.cuda is not None:
             torch.cuda.set_rng_state(self.cuda, self.device)
 
-class WassersteinCriticLoss(nn.Module):
-    """The critic and its WGAN-GP loss as one module.
-
-    One ``forward`` call computes the whole critic loss, so that a DDP
-    wrapper around this module sees a single forward per backward.
-
-    Args:
-        net (nn.Module): Critic, (B, C) features -> (B, 1) scores.
-        gradient_penalty (nn.Module): e.g. :class:`Key2MeshGradientPenalty`
-            (called as ``gp(net, source, target, generator=...)``).
-    """
-
-    def __init__(self, net: nn.Module, gradient_penalty: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-        self.gradient_penalty = gradient_penalty
-
-    def forward(self,
-                source: Tensor,
-                target: Optional[Tensor] = None,
-                mode: str = 'loss',
-                generator: Optional[torch.Generator] = None):
-        """``mode='score'``: (B, 1) scores of ``source``. ``mode='loss'``:
-        the critic loss on (B_s, C) source and (B_t, C) target features.
-
-        Returns:
-            Tensor | dict: scores, or ``loss_critic`` (``-W + GP``, with
-            gradients), ``wasserstein``, ``gradient_penalty`` and
-            ``critic_grad_norm`` (mean input-gradient norm on the
-            interpolates), detached.
-        """
-        if mode == 'score':
-            return self.net(source)
-        if mode != 'loss':
-            raise ValueError(f"mode must be 'loss' or 'score', got {mode!r}")
-        if target is None:
-            raise ValueError("mode='loss' needs source and target features")
-        wdist = wasserstein_estimate(self.net(source), self.net(target))
-        num = min(source.shape[0], target.shape[0])
-        gp = self.gradient_penalty(self.net, source[:num], target[:num],
-                                   generator=generator)
-        return dict(loss_critic=gp['gradient_penalty'] - wdist,
-                    wasserstein=wdist.detach(),
-                    gradient_penalty=gp['gradient_penalty'].detach(),
-                    critic_grad_norm=gp['grad_norm'].detach())
-
-
 @MODELS.register_module()
-class WGANDomainAdaptation(BaseModel):
+class MPTWGANDomainAdaptation(BaseModel):
     """WDGRL domain adaptation of an estimator's encoder (see module doc).
 
     Args:
@@ -211,12 +164,12 @@ class WGANDomainAdaptation(BaseModel):
             :class:`DomainAdaptationProtocol` (e.g.
             :class:`Key2MeshEstimator`), with its data preprocessor.
         critic (dict): Critic config, e.g. ``dict(type=
-            'Key2MeshDomainCritic', in_dim=1024, hidden_dim=1024)``.
+            'MPTDomainCritic', in_dim=1024, hidden_dim=1024)``.
         critic_steps (int): Critic updates per iteration (Key2Mesh: 10).
             0 disables the critic updates (the critic is only evaluated for
             the logs). Defaults to 10.
         gradient_penalty (dict): Penalty config. Defaults to
-            ``dict(type='Key2MeshGradientPenalty', loss_weight=50.)``.
+            ``dict(type='MPTGradientPenalty', loss_weight=50.)``.
         domain_loss_weight (float): Weight of ``-mean D(E_t(x_t))``.
             Defaults to 0.1.
         target_loss_weights (dict, optional): Weight of each label-free
@@ -275,7 +228,7 @@ class WGANDomainAdaptation(BaseModel):
                          init_cfg=init_cfg)
         if not isinstance(self.data_preprocessor,
                           MPTDomainAdaptationPreprocessor):
-            raise TypeError('WGANDomainAdaptation: data_preprocessor must be '
+            raise TypeError('MPTWGANDomainAdaptation: data_preprocessor must be '
                             'an MPTDomainAdaptationPreprocessor, got '
                             f'{type(self.data_preprocessor).__name__}')
         if int(critic_steps) != critic_steps or critic_steps < 0:
@@ -287,7 +240,7 @@ class WGANDomainAdaptation(BaseModel):
         self.estimator = MODELS.build(estimator)
         if not isinstance(self.estimator, DomainAdaptationProtocol):
             raise TypeError(
-                f'WGANDomainAdaptation: {type(self.estimator).__name__} does '
+                f'MPTWGANDomainAdaptation: {type(self.estimator).__name__} does '
                 'not implement DomainAdaptationProtocol')
         encoder = self.estimator.da_encoder
         # the frozen source encoder: same architecture, weights copied on
@@ -300,7 +253,7 @@ class WGANDomainAdaptation(BaseModel):
         for param in self.estimator.parameters():
             if id(param) not in adapted:
                 param.requires_grad_(False)
-        gp_cfg = gradient_penalty or dict(type='Key2MeshGradientPenalty',
+        gp_cfg = gradient_penalty or dict(type='MPTGradientPenalty',
                                           loss_weight=50.0)
         self.critic = WassersteinCriticLoss(MODELS.build(critic),
                                             MODELS.build(gp_cfg))
@@ -329,7 +282,7 @@ class WGANDomainAdaptation(BaseModel):
             load_estimator_weights(_unwrap(self.estimator),
                                    self.source_checkpoint)
 
-    def train(self, mode: bool = True) -> 'WGANDomainAdaptation':
+    def train(self, mode: bool = True) -> 'MPTWGANDomainAdaptation':
         """Frozen parts stay in eval mode; the adapted encoder follows
         ``mode`` (and ``encoder_train_mode``)."""
         super().train(mode)
@@ -384,7 +337,7 @@ class WGANDomainAdaptation(BaseModel):
 
         Args:
             data (dict): ``dict(source=batch, target=batch)`` from
-                :class:`DomainAdaptationDataset` (collated).
+                :class:`MPTDomainAdaptationDataset` (collated).
             optim_wrapper (OptimWrapperDict): With keys ``'estimator'``
                 and ``'critic'``.
 
@@ -399,7 +352,7 @@ class WGANDomainAdaptation(BaseModel):
                 'estimator', 'critic'
         } <= set(optim_wrapper.keys()):
             raise KeyError(
-                'WGANDomainAdaptation needs an OptimWrapperDict with keys '
+                'MPTWGANDomainAdaptation needs an OptimWrapperDict with keys '
                 "'estimator' and 'critic' (optim_wrapper=dict(constructor="
                 "'MPTMultiOptimWrapperConstructor', estimator=..., "
                 'critic=...)), got ' + (str(list(optim_wrapper.keys()))
@@ -407,13 +360,13 @@ class WGANDomainAdaptation(BaseModel):
                                                       OptimWrapperDict) else
                                         type(optim_wrapper).__name__))
         if self.init_source_encoder():
-            print_log('WGANDomainAdaptation: froze a copy of the estimator '
+            print_log('MPTWGANDomainAdaptation: froze a copy of the estimator '
                       'encoder as the source encoder', logger='current')
         batch = self.data_preprocessor(data, True)
         if 'source' not in batch:
-            raise KeyError('WGANDomainAdaptation.train_step needs '
+            raise KeyError('MPTWGANDomainAdaptation.train_step needs '
                            'dict(source=..., target=...) batches '
-                           '(DomainAdaptationDataset)')
+                           '(MPTDomainAdaptationDataset)')
         src, tgt = batch['source'], batch['target']
         protocol = _unwrap(self.estimator)
         gen = self._generator()
@@ -525,38 +478,3 @@ class WGANDomainAdaptation(BaseModel):
                 mode: str = 'tensor'):
         """Prediction and tensor modes run the (adapted) estimator."""
         return self.estimator(inputs, data_samples, mode=mode)
-
-
-def load_estimator_weights(estimator: nn.Module, path: str) -> None:
-    """Load pre-trained weights into ``estimator`` (in place).
-
-    Accepts an estimator checkpoint (keys as the estimator's
-    ``state_dict``) or a :class:`WGANDomainAdaptation` checkpoint (keys
-    ``estimator.*``). Missing or unexpected keys raise.
-
-    Args:
-        estimator (nn.Module): The estimator.
-        path (str): Checkpoint file (``state_dict`` inside, or the dict
-            itself).
-    """
-    # weights_only=True explicitly; a refused or broken file raises
-    # CheckpointLoadError naming it
-    ckpt = read_checkpoint(path, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        raise KeyError(f'{path}: no state_dict found')
-    if any(k.startswith('estimator.') for k in state):
-        state = {
-            k[len('estimator.'):]: v
-            for k, v in state.items() if k.startswith('estimator.')
-        }
-    state = {k[len('module.'):] if k.startswith('module.') else k: v
-             for k, v in state.items()}
-    result = estimator.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise KeyError(
-            f'{path}: checkpoint does not match {type(estimator).__name__}: '
-            f'missing {result.missing_keys[:5]}, unexpected '
-            f'{result.unexpected_keys[:5]}')
-    print_log(f'WGANDomainAdaptation: loaded source weights from {path}',
-              logger='current')

@@ -1,7 +1,7 @@
-from .key2mesh_domain_critic import Key2MeshDomainCritic
+from .domain_critic import MPTDomainCritic
 from .key2mesh_regressor import Key2MeshRegressor
-from .mpt_mesh_transformer_head import MPTMeshTransformerHead
+from .mesh_transformer_head import MPTMeshTransformerHead
 
 __all__ = [
-    'Key2MeshDomainCritic', 'Key2MeshRegressor', 'MPTMeshTransformerHead'
+    'MPTDomainCritic', 'Key2MeshRegressor', 'MPTMeshTransformerHead'
 ]

@@ -1,8 +1,9 @@
-from .gradient_penalty import Key2MeshGradientPenalty, wasserstein_estimate
+from .gradient_penalty import MPTGradientPenalty, wasserstein_estimate
 from .key2mesh_loss import Key2MeshLoss
-from .mpt_mesh_loss import MPTMeshLoss
+from .mesh_loss import MPTMeshLoss
+from .wasserstein_critic_loss import WassersteinCriticLoss
 
 __all__ = [
-    'Key2MeshGradientPenalty', 'Key2MeshLoss', 'MPTMeshLoss',
-    'wasserstein_estimate'
+    'MPTGradientPenalty', 'Key2MeshLoss', 'MPTMeshLoss',
+    'WassersteinCriticLoss', 'wasserstein_estimate'
 ]

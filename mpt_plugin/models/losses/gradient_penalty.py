@@ -7,7 +7,7 @@ source features ``h_s`` and target features ``h_t`` (both ``(B, D)``):
   critic's estimate of the Wasserstein-1 distance;
 * ``GP = mean_i (||grad_h D(h_i)||_2 - 1)^2`` with interpolates
   ``h_i = a_i h_s,i + (1 - a_i) h_t,i``, ``a_i ~ U(0, 1)`` per sample
-  (:class:`Key2MeshGradientPenalty`).
+  (:class:`MPTGradientPenalty`).
 
 The critic minimises ``-W + lambda * GP`` (lambda = 50 in Key2Mesh); the
 target feature extractor minimises ``W`` (plus its task losses).
@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from mpt_plugin.registry import MODELS
 
-__all__ = ['Key2MeshGradientPenalty', 'wasserstein_estimate']
+__all__ = ['MPTGradientPenalty', 'wasserstein_estimate']
 
 
 def wasserstein_estimate(critic_source: Tensor,
@@ -47,7 +47,7 @@ def wasserstein_estimate(critic_source: Tensor,
 
 
 @MODELS.register_module()
-class Key2MeshGradientPenalty(nn.Module):
+class MPTGradientPenalty(nn.Module):
     """Two-sided WGAN-GP gradient penalty on source/target interpolates.
 
     The source and target features are detached, so the penalty only
@@ -77,7 +77,7 @@ class Key2MeshGradientPenalty(nn.Module):
 
         Args:
             critic (Callable): Maps (B, D) features to (B, 1) or (B,)
-                scores, e.g. :class:`Key2MeshDomainCritic`. It must treat
+                scores, e.g. :class:`MPTDomainCritic`. It must treat
                 samples independently (no batch normalisation).
             source_feats (Tensor): (B, D) source-domain features.
             target_feats (Tensor): (B, D) target-domain features.
@@ -92,13 +92,13 @@ class Key2MeshGradientPenalty(nn.Module):
         """
         if source_feats.dim() != 2 or source_feats.shape != \
                 target_feats.shape:
-            raise ValueError('Key2MeshGradientPenalty: source_feats and '
+            raise ValueError('MPTGradientPenalty: source_feats and '
                              'target_feats must both have shape (B, D), got '
                              f'{tuple(source_feats.shape)} and '
                              f'{tuple(target_feats.shape)}')
         bsz = source_feats.shape[0]
         if bsz == 0:
-            raise ValueError('Key2MeshGradientPenalty: empty batch')
+            raise ValueError('MPTGradientPenalty: empty batch')
         source = source_feats.detach()
         target = target_feats.detach().to(source.dtype)
         alpha = torch.rand((bsz, 1),
@@ -110,7 +110,7 @@ class Key2MeshGradientPenalty(nn.Module):
         with torch.enable_grad():
             scores = critic(interp)
             if scores.shape not in ((bsz, 1), (bsz, )):
-                raise ValueError('Key2MeshGradientPenalty: critic must return '
+                raise ValueError('MPTGradientPenalty: critic must return '
                                  f'(B, 1) or (B,) scores with B={bsz}, got '
                                  f'{tuple(scores.shape)}')
             grads, = torch.autograd.grad(

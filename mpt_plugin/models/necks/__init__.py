@@ -1,3 +1,3 @@
-from .pose_calibration_neck import PCHMRPoseCalibrationNeck
+from .pc_hmr_pose_calibration_neck import PCHMRPoseCalibrationNeck
 
 __all__ = ['PCHMRPoseCalibrationNeck']
