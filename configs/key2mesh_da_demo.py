@@ -14,7 +14,7 @@
 # systematic per-joint pixel offset, 2.5-px Gaussian jitter (instead of
 # integer 1-px) and 30 % occlusion (instead of 20 %). The adaptation set
 # has no 3D label (return_3d=False); an evaluation copy of the target keeps
-# them for MeshMetric only.
+# them for MPTMeshMetric only.
 #
 # SHRUNK against configs/key2mesh_da_3dpw.py: feature width 256 (critic
 # 256 -> 128), batch 64 per domain, 1024 target samples, 2 epochs, critic

@@ -13,7 +13,7 @@
 # 0.3 wL1(3D joints), OpenPose-18 joint weights, wL1 = LGD's mean of
 # w * |d| over all elements (reduction='mean', inferred: Key2Mesh keeps
 # LGD's (1, 18, 3) weight tensor); StepLR(1 epoch, 0.8) as LGD.
-# Evaluation: MeshMetric (MPJPE, PA-MPJPE on the 17 H3.6M-regressor joints
+# Evaluation: MPTMeshMetric (MPJPE, PA-MPJPE on the 17 H3.6M-regressor joints
 # -> LSP-14, PVE) on the AMASS validation split (monitored only; the last
 # epoch is kept, see default_hooks).
 _base_ = [

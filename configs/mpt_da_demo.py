@@ -39,8 +39,8 @@ model = dict(
 
 test_pipeline = [
     dict(type='LoadImage'),
-    dict(type='MeshAffine', input_size=crop_size),
-    dict(type='PackMeshInputs'),
+    dict(type='MPTMeshAffine', input_size=crop_size),
+    dict(type='MPTPackMeshInputs'),
 ]
 train_dataloader = dict(
     batch_size=8,

@@ -24,7 +24,7 @@
 # test_dataloader only.
 #
 # Adapted: the head's token encoder (patch embedding + MLP). Frozen (by
-# WGANDomainAdaptation, which also keeps them in eval mode): the
+# MPTWGANDomainAdaptation, which also keeps them in eval mode): the
 # HRNet backbone, the transformer, the upsampling and camera layers, and the
 # source copy of the encoder. Hyper-parameters of the adaptation loop are
 # Key2Mesh's released ones (10 critic steps, gradient penalty 50, domain
@@ -42,7 +42,7 @@
 # GPUs the batch per domain shrinks: keep lr 1e-4 (Adam; `--auto-scale-lr`
 # would scale it linearly from base_batch_size=256) or raise
 # train_dataloader.batch_size.
-# Pairing: DomainAdaptationDataset(pairing='random') redraws the MoCap frame
+# Pairing: MPTDomainAdaptationDataset(pairing='random') redraws the MoCap frame
 # paired with each target crop every epoch (generator seeded by (seed,
 # epoch, index); MPTDatasetEpochHook sets the epoch, hence
 # persistent_workers=False); a resumed run redraws the same pairs.
@@ -95,7 +95,7 @@ source_dataset = dict(
     split='train',
     num_samples=2_000_000)
 target_dataset = dict(
-    type='HumanDataDataset',
+    type='MPTHumanDataDataset',
     data_prefix='data',
     ann_file='h36m_train.npz',
     dataset_name='h36m',
@@ -114,6 +114,6 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='mpt_domain_adaptation_collate',
                     source='default_collate', target='pseudo_collate'),
-    dataset=dict(type='DomainAdaptationDataset', source=source_dataset,
+    dataset=dict(type='MPTDomainAdaptationDataset', source=source_dataset,
                  target=target_dataset, pairing='random'))
 default_hooks = dict(checkpoint=dict(interval=1))  # validated every epoch

@@ -48,25 +48,25 @@ model = dict(
 
 train_pipeline = [
     dict(type='LoadImage'),
-    dict(type='MeshRandomFlip', prob=0.5, convention='h36m'),
-    dict(type='MeshRandomScaleRotation', rot_factor=30., scale_factor=0.25,
+    dict(type='MPTMeshRandomFlip', prob=0.5, convention='h36m'),
+    dict(type='MPTMeshRandomScaleRotation', rot_factor=30., scale_factor=0.25,
          rot_prob=0.6),
-    dict(type='MeshAffine', input_size=crop_size),
-    dict(type='MeshColorNoise', noise_factor=0.4),
-    dict(type='PackMeshInputs'),
+    dict(type='MPTMeshAffine', input_size=crop_size),
+    dict(type='MPTMeshColorNoise', noise_factor=0.4),
+    dict(type='MPTPackMeshInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImage'),
-    dict(type='MeshAffine', input_size=crop_size),
-    dict(type='PackMeshInputs'),
+    dict(type='MPTMeshAffine', input_size=crop_size),
+    dict(type='MPTPackMeshInputs'),
 ]
-common = dict(type='HumanDataDataset', data_prefix=data_prefix,
+common = dict(type='MPTHumanDataDataset', data_prefix=data_prefix,
               convention='h36m')
 train_dataloader = dict(
     batch_size=16,
     num_workers=2,
     dataset=dict(
-        type='MixedHumanDataDataset',
+        type='MPTMixedHumanDataDataset',
         datasets=[
             dict(common, ann_file='h36m_train.npz', dataset_name='h36m',
                  split=dict(h36m_split, part='train'),

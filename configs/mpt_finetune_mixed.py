@@ -15,7 +15,7 @@
 # builds on (METRO/Graphormer) concatenates the five datasets into one
 # training set, so each dataset is drawn in proportion to its size and an
 # epoch is one pass over the concatenation (sum of the five sizes). Here
-# MixedHumanDataDataset draws FIXED shares (`partition` in
+# MPTMixedHumanDataDataset draws FIXED shares (`partition` in
 # _base_/datasets/mixed_images_h36m.py, 35/15/10/25/15 %, our choice: not
 # METRO's) and, as mmhuman3d, one epoch is as many samples as the LARGEST
 # dataset has, so our "80 epochs" are 80 x max(sizes) samples

@@ -18,5 +18,5 @@ _base_ = [
 load_from = None  # the checkpoint comes from the command line
 model = dict(backbone=dict(checkpoint=None))  # weights are in CHECKPOINT
 test_evaluator = dict(
-    type='MeshMetric',
+    type='MPTMeshMetric',
     metric=['mpjpe', 'pa-mpjpe', '3dpck', 'pa-3dpck', '3dauc', 'pa-3dauc'])

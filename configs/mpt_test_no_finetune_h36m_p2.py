@@ -31,5 +31,5 @@ model = dict(
         freeze=True,
         output_size=224))
 test_evaluator = dict(
-    type='MeshMetric',
+    type='MPTMeshMetric',
     metric=['mpjpe', 'pa-mpjpe', '3dpck', 'pa-3dpck', '3dauc', 'pa-3dauc'])

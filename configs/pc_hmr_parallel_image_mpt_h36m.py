@@ -21,7 +21,7 @@
 #
 # Lifter input (lifter_input_frame='image', set by
 # _base_/models/pc_hmr_mpt.py): the soft-argmax 2D of the crop is mapped
-# back to the original camera image (MeshAffine's crop_affine) and
+# back to the original camera image (MPTMeshAffine's crop_affine) and
 # normalised by the image size, (x - (w/2, h/2)) / (w/2), as MMPose's
 # VideoPoseLifting codec feeds the stock checkpoint; not crop-normalised.
 #

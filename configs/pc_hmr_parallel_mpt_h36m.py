@@ -8,7 +8,7 @@
 # Mesh stream: image of the target frame -> HRNet heatmaps -> MPT
 # transformer -> M^hmr.
 # Pose stream: the 2D poses of 243 frames of the target frame's sequence
-# (HumanDataSequenceDataset: frames t - 121 .. t + 121 of the same
+# (MPTHumanDataSequenceDataset: frames t - 121 .. t + 121 of the same
 # subject/action/camera folder, consecutive stored frames (frame_stride=1),
 # ends padded by edge replication as VideoPose3D pads) -> VideoPose3D
 # (243-frame TCN, MMPose's video-pose-lift_tcn-243frm-supv-cpn-ft) ->
@@ -52,18 +52,18 @@ model = dict(
     lifter_input_frame='image')
 
 # video samples: the image pipelines of _base_/datasets/h36m_images.py
-# with MeshSequenceAlign (the centre frame's flip / rotation applied to the
-# window) and PackMeshSequenceInputs in place of PackMeshInputs
+# with MPTMeshSequenceAlign (the centre frame's flip / rotation applied to the
+# window) and MPTPackMeshSequenceInputs in place of MPTPackMeshInputs
 video_train_pipeline = _base_.train_pipeline[:-1] + [
-    dict(type='MeshSequenceAlign', convention='h36m'),
-    dict(type='PackMeshSequenceInputs')
+    dict(type='MPTMeshSequenceAlign', convention='h36m'),
+    dict(type='MPTPackMeshSequenceInputs')
 ]
 video_test_pipeline = _base_.test_pipeline[:-1] + [
-    dict(type='MeshSequenceAlign', convention='h36m'),
-    dict(type='PackMeshSequenceInputs')
+    dict(type='MPTMeshSequenceAlign', convention='h36m'),
+    dict(type='MPTPackMeshSequenceInputs')
 ]
 video_dataset = dict(
-    type='HumanDataSequenceDataset',
+    type='MPTHumanDataSequenceDataset',
     seq_len=seq_len,
     frame_stride=frame_stride,
     id_format='h36m',

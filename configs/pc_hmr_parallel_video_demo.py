@@ -9,11 +9,11 @@
 #
 # Same pipeline as configs/pc_hmr_parallel_mpt_h36m.py (the video config):
 # each sample is one image (mesh stream) plus the 2D keypoints of T frames of
-# its own sequence (HumanDataSequenceDataset: the image folder is the
+# its own sequence (MPTHumanDataSequenceDataset: the image folder is the
 # sequence, the number in the file name the frame; consecutive stored frames,
 # frame_stride=1; the ends padded by edge replication as VideoPose3D pads),
 # the centre frame's flip / rotation applied to the window
-# (MeshSequenceAlign), the window normalised by the image size the way
+# (MPTMeshSequenceAlign), the window normalised by the image size the way
 # MMPose's VideoPoseLifting codec does, (x - (w/2, h/2)) / (w/2), and lifted
 # by a TCN whose receptive field is T. SHRUNK, to fit a 2-core CPU:
 # - T = 9 frames (kernel sizes 3, 3; the paper's VideoPose3D: 243) with 32
@@ -82,21 +82,21 @@ model = dict(
 
 video_train_pipeline = [
     dict(type='LoadImage'),
-    dict(type='MeshRandomFlip', prob=0.5, convention='h36m'),
-    dict(type='MeshRandomScaleRotation', rot_factor=30, scale_factor=0.25),
-    dict(type='MeshAffine', input_size=crop_size),
-    dict(type='MeshColorNoise', noise_factor=0.4),
-    dict(type='MeshSequenceAlign', convention='h36m'),
-    dict(type='PackMeshSequenceInputs')
+    dict(type='MPTMeshRandomFlip', prob=0.5, convention='h36m'),
+    dict(type='MPTMeshRandomScaleRotation', rot_factor=30, scale_factor=0.25),
+    dict(type='MPTMeshAffine', input_size=crop_size),
+    dict(type='MPTMeshColorNoise', noise_factor=0.4),
+    dict(type='MPTMeshSequenceAlign', convention='h36m'),
+    dict(type='MPTPackMeshSequenceInputs')
 ]
 video_test_pipeline = [
     dict(type='LoadImage'),
-    dict(type='MeshAffine', input_size=crop_size),
-    dict(type='MeshSequenceAlign', convention='h36m'),
-    dict(type='PackMeshSequenceInputs')
+    dict(type='MPTMeshAffine', input_size=crop_size),
+    dict(type='MPTMeshSequenceAlign', convention='h36m'),
+    dict(type='MPTPackMeshSequenceInputs')
 ]
 video_dataset = dict(
-    type='HumanDataSequenceDataset',
+    type='MPTHumanDataSequenceDataset',
     data_prefix=data_prefix,
     dataset_name='h36m',
     convention='h36m',
@@ -127,7 +127,7 @@ test_dataloader = dict(
                  test_mode=True, pipeline=video_test_pipeline))
 
 # the synthetic protocol-2 test file has no SMPL (as the real one): no PVE
-test_evaluator = dict(type='MeshMetric', metric=('mpjpe', 'pa-mpjpe'))
+test_evaluator = dict(type='MPTMeshMetric', metric=('mpjpe', 'pa-mpjpe'))
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 # trained from scratch: every module at the base lr
 optim_wrapper = dict(

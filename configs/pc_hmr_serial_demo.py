@@ -116,7 +116,7 @@ val_dataloader = dict(
     collate_fn=dict(type='default_collate'),
     dataset=dict(dataset_common, split='val', sample_fps=2))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='MeshMetric', metric=('mpjpe', 'pa-mpjpe', 'pve'))
+val_evaluator = dict(type='MPTMeshMetric', metric=('mpjpe', 'pa-mpjpe', 'pve'))
 test_evaluator = val_evaluator
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 # the paper's per-module lr structure, all 1.0 here (trained from scratch)

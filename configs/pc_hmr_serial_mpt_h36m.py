@@ -20,7 +20,7 @@
 # sizes (1, 1, 1, 1, 1)); the 243-frame model is the video configs'
 # (configs/pc_hmr_parallel_mpt_h36m.py).
 # Lifter input (lifter_input_frame='image'): the projected 2D is mapped back
-# from the crop to the original camera image (MeshAffine's crop_affine) and
+# from the crop to the original camera image (MPTMeshAffine's crop_affine) and
 # normalised by the image size, (x - (w/2, h/2)) / (w/2), as the stock
 # VideoPoseLifting codec was trained (not crop-normalised).
 #
@@ -39,7 +39,7 @@
 # the model trains on S1, S5, S6, S7 (a deviation from the paper's five
 # subjects) and protocol 2 (S9, S11) is read by test_dataloader only.
 #
-# The image datasets (HumanDataDataset, mmhuman3d HumanData files) and the
+# The image datasets (MPTHumanDataDataset, mmhuman3d HumanData files) and the
 # Mesh* transforms are described in the docstrings of
 # mpt_plugin/datasets/human_data_dataset.py and mpt_plugin/datasets/transforms
 # (data: _base_/datasets/h36m_images.py).

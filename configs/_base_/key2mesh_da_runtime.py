@@ -16,7 +16,7 @@ custom_imports = dict(
     ],
     allow_failed_imports=False)
 # new source/target pairs every epoch, seeded by (seed, epoch, index), so a
-# resumed run sees the same pairs (DomainAdaptationDataset.set_epoch)
+# resumed run sees the same pairs (MPTDomainAdaptationDataset.set_epoch)
 custom_hooks = [dict(type='MPTDatasetEpochHook')]
 # keep the epoch with the best validation PA-MPJPE
 default_hooks = dict(

@@ -21,5 +21,5 @@ val_dataloader = dict(
         dataset_common, split='val', num_samples=20_000, test_mode=True))
 test_dataloader = val_dataloader
 # MPJPE, PA-MPJPE on the 17 H3.6M-regressor joints -> LSP-14, PVE
-val_evaluator = dict(type='MeshMetric', metric=('mpjpe', 'pa-mpjpe', 'pve'))
+val_evaluator = dict(type='MPTMeshMetric', metric=('mpjpe', 'pa-mpjpe', 'pve'))
 test_evaluator = val_evaluator

@@ -29,5 +29,5 @@ test_dataloader = dict(
         ann_file=f'{ann_root}/h36m_valid_protocol2_openpose.npz',
         data_format='humandata',
         test_mode=True))
-val_evaluator = dict(type='MeshMetric', metric=('mpjpe', 'pa-mpjpe'))
+val_evaluator = dict(type='MPTMeshMetric', metric=('mpjpe', 'pa-mpjpe'))
 test_evaluator = val_evaluator

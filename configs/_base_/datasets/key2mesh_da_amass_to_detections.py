@@ -16,7 +16,7 @@ train_dataloader = dict(
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
-        type='DomainAdaptationDataset',
+        type='MPTDomainAdaptationDataset',
         source=source_dataset,
         target=dict(
             type='Key2MeshKeypointsDataset',

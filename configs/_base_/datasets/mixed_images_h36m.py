@@ -17,7 +17,7 @@ h36m_split = dict(by='subject', held_out=['S8'])
 
 def _humandata(ann_file, dataset_name, pipeline=_base_.train_pipeline,
                **kwargs):
-    return dict(type='HumanDataDataset', data_prefix=data_prefix,
+    return dict(type='MPTHumanDataDataset', data_prefix=data_prefix,
                 ann_file=ann_file, dataset_name=dataset_name,
                 convention='h36m', pipeline=pipeline, **kwargs)
 
@@ -31,7 +31,7 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
-        type='MixedHumanDataDataset',
+        type='MPTMixedHumanDataDataset',
         datasets=[
             _humandata('h36m_train.npz', 'h36m',
                        split=dict(h36m_split, part='train')),
@@ -67,5 +67,5 @@ test_dataloader = dict(
     dataset=_humandata('h36m_valid_protocol2.npz', 'h36m',
                        pipeline=_base_.test_pipeline, test_mode=True))
 # Human3.6M protocol 2: 14 LSP joints of the 17 H3.6M ones, pelvis = joint 0
-val_evaluator = dict(type='MeshMetric', metric=['mpjpe', 'pa-mpjpe'])
+val_evaluator = dict(type='MPTMeshMetric', metric=['mpjpe', 'pa-mpjpe'])
 test_evaluator = val_evaluator

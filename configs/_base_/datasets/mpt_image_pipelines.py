@@ -5,15 +5,15 @@ crop_size = 224
 
 train_pipeline = [
     dict(type='LoadImage'),
-    dict(type='MeshRandomFlip', prob=0.5, convention='h36m'),
-    dict(type='MeshRandomScaleRotation', rot_factor=30., scale_factor=0.25,
+    dict(type='MPTMeshRandomFlip', prob=0.5, convention='h36m'),
+    dict(type='MPTMeshRandomScaleRotation', rot_factor=30., scale_factor=0.25,
          rot_prob=0.6),
-    dict(type='MeshAffine', input_size=crop_size),
-    dict(type='MeshColorNoise', noise_factor=0.4),
-    dict(type='PackMeshInputs'),
+    dict(type='MPTMeshAffine', input_size=crop_size),
+    dict(type='MPTMeshColorNoise', noise_factor=0.4),
+    dict(type='MPTPackMeshInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImage'),
-    dict(type='MeshAffine', input_size=crop_size),
-    dict(type='PackMeshInputs'),
+    dict(type='MPTMeshAffine', input_size=crop_size),
+    dict(type='MPTPackMeshInputs'),
 ]

@@ -13,7 +13,7 @@ pw3d_split = dict(
     held_out=['courtyard_backpack_00', 'courtyard_dancing_01',
               'courtyard_shakeHands_00', 'outdoors_climbing_02'])
 dataset_common = dict(
-    type='HumanDataDataset', data_prefix=data_prefix, dataset_name='pw3d',
+    type='MPTHumanDataDataset', data_prefix=data_prefix, dataset_name='pw3d',
     convention='h36m')
 
 train_dataloader = dict(
@@ -46,5 +46,5 @@ test_dataloader = dict(
     dataset=dict(dataset_common, ann_file='pw3d_test.npz',
                  pipeline=_base_.test_pipeline, test_mode=True))
 # 3DPW: GT joints and meshes from the gendered SMPL (MPTFinetuneEstimator)
-val_evaluator = dict(type='MeshMetric', metric=['mpjpe', 'pa-mpjpe', 'pve'])
+val_evaluator = dict(type='MPTMeshMetric', metric=['mpjpe', 'pa-mpjpe', 'pve'])
 test_evaluator = val_evaluator

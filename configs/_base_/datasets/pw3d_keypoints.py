@@ -34,5 +34,5 @@ test_dataloader = dict(
         ann_file=f'{ann_root}/pw3d_test.npz',
         data_format='humandata',
         test_mode=True))
-val_evaluator = dict(type='MeshMetric', metric=('mpjpe', 'pa-mpjpe', 'pve'))
+val_evaluator = dict(type='MPTMeshMetric', metric=('mpjpe', 'pa-mpjpe', 'pve'))
 test_evaluator = val_evaluator

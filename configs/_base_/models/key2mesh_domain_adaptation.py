@@ -16,5 +16,5 @@ model = dict(
         output_frame='camera',
         data_preprocessor=_base_.key2mesh_preprocessor),
     # path of the pre-trained Key2Mesh checkpoint (or use load_from with a
-    # WGANDomainAdaptation checkpoint)
+    # MPTWGANDomainAdaptation checkpoint)
     source_checkpoint=None)

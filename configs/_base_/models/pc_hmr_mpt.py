@@ -39,7 +39,7 @@ model = dict(
         backbone=dict(_base_.videopose3d_243.backbone,
                       kernel_sizes=(1, 1, 1, 1, 1))),
     # Lifter input: the 2D pose mapped back from the crop to the original
-    # camera image (MeshAffine's crop_affine) and normalised by the image
+    # camera image (MPTMeshAffine's crop_affine) and normalised by the image
     # size, (x - (w/2, h/2)) / (w/2), as the stock VideoPoseLifting codec
     # was trained (not crop-normalised).
     lifter_input_frame='image',

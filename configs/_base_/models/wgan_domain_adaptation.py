@@ -10,12 +10,12 @@
 # A model config wraps its estimator: dict(wgan_domain_adaptation,
 # estimator=..., source_checkpoint=...).
 wgan_domain_adaptation = dict(
-    type='WGANDomainAdaptation',
+    type='MPTWGANDomainAdaptation',
     critic=dict(
-        type='Key2MeshDomainCritic', in_dim=1024, hidden_dim=1024,
+        type='MPTDomainCritic', in_dim=1024, hidden_dim=1024,
         dropout=0.2),
     critic_steps=10,
-    gradient_penalty=dict(type='Key2MeshGradientPenalty', loss_weight=50.0),
+    gradient_penalty=dict(type='MPTGradientPenalty', loss_weight=50.0),
     domain_loss_weight=0.1,
     target_loss_weights=dict(loss_reprojection=10.0),
     feature_reg_weight=20.0,

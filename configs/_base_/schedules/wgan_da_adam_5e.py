@@ -1,5 +1,5 @@
 # Key2Mesh's adaptation schedule (released settings) for the
-# WGANDomainAdaptation configs: 5 epochs, batch 256 per domain, one Adam
+# MPTWGANDomainAdaptation configs: 5 epochs, batch 256 per domain, one Adam
 # (lr 1e-4) for the adapted estimator with StepLR x0.8 per epoch, one for
 # the critic at a constant 1e-4; validation every epoch.
 max_epochs = 5
