@@ -46,7 +46,6 @@ import warnings
 from typing import Any, Callable, Optional, Union
 
 import torch
-from mmengine.logging import print_log
 
 from .checkpoint import register_checkpoint_safe_globals
 
@@ -444,5 +443,3 @@ def load_estimator_weights(estimator: torch.nn.Module, path: str) -> None:
             f'{path}: checkpoint does not match {type(estimator).__name__}: '
             f'missing {result.missing_keys[:5]}, unexpected '
             f'{result.unexpected_keys[:5]}')
-    print_log(f'loaded {type(estimator).__name__} weights from {path}',
-              logger='current')
