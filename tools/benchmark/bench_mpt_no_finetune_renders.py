@@ -28,6 +28,7 @@ import sys
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
 from mpt_plugin.body_models.conventions import H36M_TO_J14, get_mapping
 from mpt_plugin.datasets.human_data_io import load_human_data
@@ -100,6 +101,9 @@ def main():
                         '--data-prefix', 'data/synthetic_images', '--layout',
                         'h36m_p2', '--num', '256', '--quiet'], check=True)
     cfg = Config.fromfile(args.config)
+    # nested components (the data preprocessor) are built by MMEngine's
+    # BaseModel from the default scope's registry
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
     size = cfg.model.data_preprocessor.get('heatmap_size', 224)
     padding = cfg.train_dataloader.dataset.get('crop_padding', 1.2)
     box_in, tight_in, gt, mask, ratio = load_inputs(args.ann_file, size,
