@@ -35,7 +35,9 @@ model = dict(
     critic=dict(in_dim=128, hidden_dim=128),
     critic_steps=2,
     source_checkpoint=None,
-    data_preprocessor=dict(source=dict(heatmap_size=input_size)))
+    data_preprocessor=dict(source=dict(
+        heatmap_size=input_size,
+        body_model=dict(body_model, gender='subject'))))
 
 test_pipeline = [
     dict(type='LoadImage'),
@@ -48,9 +50,7 @@ train_dataloader = dict(
     persistent_workers=False,
     dataset=dict(
         source=dict(data_root=f'{synthetic_root}/amass',
-                    body_model=body_model,
                     cache_root=f'{synthetic_root}/cache',
-                    heatmap_size=input_size, cache_dtype='float32',
                     num_samples=200),
         target=dict(data_prefix=data_prefix, pipeline=test_pipeline)))
 # validation: subject S8 of the synthetic h36m_train.npz, held out of the

@@ -78,8 +78,10 @@ model = dict(
     source_checkpoint='checkpoints/mpt_pretrain_amass.pth',
     data_preprocessor=dict(
         type='MPTDomainAdaptationPreprocessor',
-        # source: MoCap joints -> MHM on the device, as in pre-training
+        # source: MoCap bodies posed on the device -> joints -> MHM, as in
+        # pre-training
         source=dict(type='MPTMoCapDataPreprocessor',
+                    body_model=_base_.mocap_body_model,
                     mhm=dict(type='MPTMaskedHeatmapModeling')),
         # target: the estimator's own image preprocessor (ImageNet mean/std)
         target=None))
@@ -88,10 +90,8 @@ load_from = None
 source_dataset = dict(
     type='MPTMoCapHeatmapDataset',
     data_root=amass_root,
-    body_model=_base_.body_model,
     cache_root=cache_root,
     num_views=4,
-    cache_dtype='float16',
     split='train',
     num_samples=2_000_000)
 target_dataset = dict(

@@ -22,12 +22,14 @@ body_model = dict(
     model_path=body_model_dir,
     joints_regressor=f'{body_model_dir}/J_regressor_h36m.npy',
     gender='neutral')
+mocap_body_model = dict(body_model, gender='subject')
 heatmap_size = 112
 max_epochs = 3
 
 model = dict(
     data_preprocessor=dict(
         heatmap_size=heatmap_size,
+        body_model=mocap_body_model,
         # the paper config's pixel noise (std 0.05) on the joint windows
         # only ('sparse'): exact dense noise costs ~30x more on a CPU
         mhm=dict(pixel_noise_mode='sparse')),
@@ -43,12 +45,7 @@ model = dict(
     body_model=body_model,
     mesh_sampler=f'{body_model_dir}/mesh_downsampling.npz')
 
-dataset_common = dict(
-    data_root=data_root,
-    body_model=body_model,
-    cache_root=cache_root,
-    heatmap_size=heatmap_size,
-    cache_dtype='float32')
+dataset_common = dict(data_root=data_root, cache_root=cache_root)
 train_dataloader = dict(
     batch_size=32,
     num_workers=2,

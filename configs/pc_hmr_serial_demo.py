@@ -49,6 +49,8 @@ model = dict(
     data_preprocessor=dict(
         type='MPTMoCapDataPreprocessor',
         heatmap_size=heatmap_size,
+        # poses the MoCap bodies (each subject's gender) on the device
+        body_model=dict(body_model, gender='subject'),
         mhm=dict(type='MPTMaskedHeatmapModeling')),
     body_model=body_model,
     mesh_stream=dict(
@@ -97,11 +99,8 @@ model = dict(
 dataset_common = dict(
     type='MPTMoCapHeatmapDataset',
     data_root=data_root,
-    body_model=body_model,
     cache_root=cache_root,
-    num_views=4,
-    heatmap_size=heatmap_size,
-    cache_dtype='float32')
+    num_views=4)
 train_dataloader = dict(
     batch_size=16,
     num_workers=0,

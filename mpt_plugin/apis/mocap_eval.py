@@ -80,6 +80,9 @@ def save_mocap_prediction_figure(model, dataset: Dataset,
     model.eval()
     try:
         outputs = model.test_step(batch)
+        # the 2D joints the model saw (posed and projected on the device)
+        joints_hm = model.data_preprocessor(batch, False)['inputs'][
+            'joints_px']
     finally:
         model.train(was_training)
     pred = torch.cat([o.pred_instances.vertices for o in outputs]).cpu()
@@ -88,5 +91,5 @@ def save_mocap_prediction_figure(model, dataset: Dataset,
     return save_mesh_comparison(
         path, pred.numpy(), gt.numpy(), faces,
         titles=[f'held-out #{int(i)}' for i in indices],
-        joints2d_hm=batch['inputs'][..., :2].numpy(), errors_mm=pve_mm,
-        hm_size=getattr(dataset, 'heatmap_size', None))
+        joints2d_hm=joints_hm.cpu().numpy(), errors_mm=pve_mm,
+        hm_size=getattr(model.data_preprocessor, 'heatmap_size', None))

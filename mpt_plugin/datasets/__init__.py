@@ -13,7 +13,7 @@ from .key2mesh_keypoints_dataset import (Key2MeshKeypointsDataset,
 from .key2mesh_amass_pairs_dataset import Key2MeshAMASSPairsDataset
 from .mixed_human_data_dataset import MPTMixedHumanDataDataset
 from .mocap_heatmap_dataset import MPTMoCapHeatmapDataset
-from .mocap_mesh_cache import MoCapMeshCache, select_frames
+from .mocap_smpl_store import MoCapSMPLStore, MoCapStoreError, select_frames
 
 __all__ = [
     'AMASSFormatError', 'AMASSSequence', 'find_amass_sequences',
@@ -25,5 +25,5 @@ __all__ = [
     'Key2MeshKeypointsDataset', 'Key2MeshKeypointsFormatError',
     'Key2MeshAMASSPairsDataset',
     'MPTMoCapHeatmapDataset',
-    'MoCapMeshCache', 'select_frames'
+    'MoCapSMPLStore', 'MoCapStoreError', 'select_frames'
 ]

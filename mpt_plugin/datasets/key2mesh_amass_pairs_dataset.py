@@ -9,10 +9,14 @@ occluded and normalised.
 
 The work is split in two:
 
-- :class:`Key2MeshAMASSPairsDataset` (CPU loader) reads the AMASS tree once,
-  keeps only the sparsely sampled frames' SMPL parameters in memory
-  (82 float32 per frame: 328 bytes, about 0.66 GB for 2 M frames) and, per
-  item, draws the random root rotation and returns the rotated parameters.
+- :class:`Key2MeshAMASSPairsDataset` (CPU loader) reads the sparsely
+  sampled frames' SMPL parameters from the one MoCap source every method
+  shares, the memory-mapped :class:`~.mocap_smpl_store.MoCapSMPLStore`
+  (built from the AMASS tree once, by rank 0, under ``cache_root``; opening
+  it again reads no motion file). It keeps no copy of the poses in memory:
+  per item it reads one stored frame (296 bytes, root in AMASS's z-up
+  world), draws the random root rotation ``R`` and returns the parameters
+  with the root rotated by ``R @ AMASS_TO_YUP`` in one step.
 - :class:`mpt_plugin.models.data_preprocessors.Key2MeshPairsPreprocessor`
   (training device) runs the body model once per batch and makes the
   keypoints, jitter, occlusion and ground truth.
@@ -24,14 +28,14 @@ a different 2D joint definition, a systematic per-joint pixel offset,
 heavier jitter and occlusion, applied at evaluation too (deterministic per
 index with ``test_mode=True``), and ``return_3d=False`` to hand out no 3D
 label at all (the adaptation input), while an evaluation copy keeps them.
-The body model runs once at construction: the OpenPose-18 joints of every
-kept frame in its stored orientation; item ``i``'s random root rotation
+The body model runs once at construction, over the store in chunks: the
+OpenPose-18 joints of every kept frame in its y-up orientation (kept in
+memory, 18 x 3 x 2 + 3 float32 per frame); item ``i``'s random root rotation
 ``R`` then only rotates them about the pelvis ``J0``
 (``R (j - J0) + J0``, exact for untranslated SMPL), so items stay cheap.
 """
-import logging
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -44,9 +48,9 @@ from mpt_plugin.geometry.cameras import project_fixed_camera
 from mpt_plugin.geometry.rotations import (euler_xyz_to_rotmat,
                                           rotate_smpl_root)
 from mpt_plugin.registry import DATASETS, MODELS
-from .amass_io import (AMASSFormatError, read_amass_sequence,
-                       split_amass_sequences, zup_to_yup_root)
-from .mocap_mesh_cache import select_frames
+from .amass_io import (AMASS_TO_YUP, AMASSFormatError,
+                       split_amass_sequences)
+from .mocap_smpl_store import MoCapSMPLStore
 
 __all__ = ['Key2MeshAMASSPairsDataset', 'KEYPOINTS2D_DEFAULTS']
 
@@ -73,18 +77,63 @@ def _check_range(name: str, value: Sequence[float]) -> Tuple[float, float]:
     return lo, hi
 
 
+class _StoreColumn:
+    """Read-only, array-like view of one per-frame quantity that is computed
+    from the store on access (nothing is held in memory).
+
+    Indexing (an int, a slice or an index array for the rows, optionally
+    followed by column indices) returns a new float32 array; ``np.asarray``
+    reads every row (small stores and tests only).
+    """
+
+    def __init__(self, read: Callable, num_rows: int, width: int) -> None:
+        self._read = read  # row index -> float32 (width,) or (B, width)
+        self.shape = (int(num_rows), int(width))
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key,
+                                                                        ())
+        if isinstance(rows, (int, np.integer)) and not \
+                -self.shape[0] <= rows < self.shape[0]:
+            raise IndexError(f'row {rows} out of range for {self.shape[0]}')
+        return self._read(rows)[(Ellipsis, ) + tuple(rest)]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+
 @DATASETS.register_module()
 class Key2MeshAMASSPairsDataset(Dataset):
     """AMASS SMPL parameters with a random root rotation (Key2Mesh C.2).
 
-    On construction every motion file under ``data_root`` is read once
-    (bad files are reported and skipped, or raise with
-    ``on_bad_file='raise'``), frames are chosen sparsely with
-    :func:`select_frames`, the root is rotated from AMASS's z-up world into
-    SMPL's y-up frame (:func:`zup_to_yup_root`) and only ``pose`` (72,) and
-    ``betas`` (10,) of the chosen frames are kept (float32, in memory). The
-    translation and gender are dropped: Key2Mesh poses the untranslated
-    neutral body.
+    Data source: the frames come from the MoCap SMPL store
+    (:class:`~mpt_plugin.datasets.mocap_smpl_store.MoCapSMPLStore`) of the
+    chosen sequences and sampling under ``cache_root``: the first
+    construction (rank 0; other ranks wait for it) reads every motion file
+    once (bad files are reported and skipped, or raise with
+    ``on_bad_file='raise'``) and keeps the frames chosen sparsely by
+    :func:`~mpt_plugin.datasets.mocap_smpl_store.select_frames`; every later
+    construction with the same files and sampling, whatever the other
+    options, opens the same store folder and reads no motion file. MPT
+    (:class:`MPTMoCapHeatmapDataset`) samples the same store.
+
+    Memory: the dataset holds no copy of the poses. The store is memory
+    mapped (296 bytes per frame on disk; pages are shared by the data-loader
+    workers, which re-open it by folder name) and item ``i`` reads frame
+    ``i``: ``pose`` (72,) with its root still in AMASS's z-up world, and its
+    sequence's ``betas`` (10,). The root is turned into SMPL's y-up frame
+    (``AMASS_TO_YUP``, -90 deg about x, as
+    :func:`~mpt_plugin.datasets.amass_io.zup_to_yup_root`) and
+    randomly rotated in one product, ``R @ AMASS_TO_YUP``. The translation
+    is not stored and the gender the store records (for MPT's gendered
+    bodies) is ignored: Key2Mesh and LGD pose the untranslated NEUTRAL
+    body.
 
     Item ``i`` is frame ``i`` with the random rotation
     ``R = Rz(z) Ry(y) Rx(x)`` left-multiplied onto its root, angles uniform
@@ -110,16 +159,20 @@ class Key2MeshAMASSPairsDataset(Dataset):
         val_fraction (float): Share of sequences in ``'val'``. Defaults to
             0.1.
         sequences (Sequence[str], optional): Explicit subset (paths
-            relative to ``data_root``); overrides ``split``.
+            relative to ``data_root``); overrides ``split``. Missing files
+            raise FileNotFoundError. The kept sequences are in the tree's
+            (sorted) order, not the list's.
         sample_fps (float, optional): Keep about this many frames per
-            second of motion (see :func:`select_frames`).
+            second of motion (see
+            :func:`~mpt_plugin.datasets.mocap_smpl_store.select_frames`).
         num_samples (int, optional): Keep about this many frames in total.
             Exclusive with ``sample_fps``; neither keeps every frame.
         hand_pose (str): SMPL hand joints, ``'zero'`` (LGD / Key2Mesh) or
             ``'index1'``. Defaults to ``'zero'``.
         on_bad_file (str): ``'skip'`` (bad files are left out, listed with
             their reasons in :attr:`bad_files` and counted in the log) or
-            ``'raise'`` (the first :class:`AMASSFormatError`). A file is bad
+            ``'raise'`` (the first :class:`AMASSFormatError`, also when an
+            existing store lists bad files). A file is bad
             as a whole when it cannot be read or any value it is built
             from is NaN/inf in float32 or physically absurd (see
             :mod:`~mpt_plugin.datasets.amass_io`, "Bad values"). Defaults to
@@ -154,6 +207,9 @@ class Key2MeshAMASSPairsDataset(Dataset):
             (SMPL parameters, 3D joints, rotation, frame). False keeps only
             ``sample_index``: nothing a label-free adaptation may not see.
             Defaults to True.
+        cache_root (str, optional): Folder of the MoCap SMPL stores
+            (``smpl_<fingerprint>/``), shared with MPT. Defaults to
+            ``<data_root>/../cache`` (``data/cache`` for ``data/amass``).
 
     Each item is ``dict(inputs, data_samples)``:
 
@@ -164,6 +220,17 @@ class Key2MeshAMASSPairsDataset(Dataset):
       (3,) float32 ``(x, y, z)`` degrees drawn for this item,
       ``sequence_index`` and ``frame_index`` () int64 (into
       :attr:`sequences` and that file's frames).
+
+    Attributes:
+        store (MoCapSMPLStore): the memory-mapped source.
+        sequences (list[str]): paths of the sequences in use (bad files
+            left out).
+        bad_files (list[tuple[str, str]]): ``(path, reason)`` of the files
+            left out.
+        frames: (N, 2) int32 memory map ``[sequence index, frame index]``.
+        poses, betas: array-like (N, 72) / (N, 10) float32 views of the
+            unrotated y-up poses and the shapes, read from the store on
+            access (see :meth:`params`); ``np.asarray`` reads all rows.
 
     With ``keypoints2d``:
 
@@ -197,7 +264,8 @@ class Key2MeshAMASSPairsDataset(Dataset):
                  seed: int = 0,
                  verbose: bool = True,
                  keypoints2d: Optional[dict] = None,
-                 return_3d: bool = True) -> None:
+                 return_3d: bool = True,
+                 cache_root: Optional[str] = None) -> None:
         if split not in ('train', 'val', 'all'):
             raise ValueError(f"split must be 'train', 'val' or 'all', got "
                              f'{split!r}')
@@ -223,14 +291,25 @@ class Key2MeshAMASSPairsDataset(Dataset):
         self._rng: Optional[np.random.Generator] = None
         self._rng_key: Optional[int] = None
 
-        paths = self._select_paths(data_root, split, val_fraction, sequences)
-        poses, betas, frames, good, bad = self._load(
-            paths, sample_fps, num_samples, hand_pose, on_bad_file)
-        self.sequences: List[str] = good
-        self.bad_files: List[Tuple[str, str]] = bad
-        self.poses = poses  # (N, 72) float32, y up
-        self.betas = betas  # (N, 10) float32
-        self.frames = frames  # (N, 2) int64 [sequence, frame]
+        rank = get_dist_info()[0]
+        self.cache_root = cache_root or osp.join(
+            osp.dirname(osp.abspath(data_root)), 'cache')
+        self.store = MoCapSMPLStore.get_or_build(
+            data_root, self.cache_root, sample_fps=sample_fps,
+            num_samples=num_samples,
+            sequences=self._select_sequences(data_root, split, val_fraction,
+                                             sequences),
+            on_bad_file=on_bad_file, hand_pose=hand_pose,
+            verbose=verbose and rank == 0, wait_for_other_rank=rank != 0)
+        if on_bad_file == 'raise' and self.store.bad_files:
+            # an existing store (built with 'skip') lists them
+            path, reason = self.store.bad_files[0]
+            raise AMASSFormatError(reason if path in reason else
+                                   f'{path}: {reason}')
+        self.sequences: List[str] = self.store.sequence_paths()
+        self.bad_files: List[Tuple[str, str]] = [
+            (path, reason) for path, reason in self.store.bad_files
+        ]
         self.return_3d = bool(return_3d)
         self.keypoints2d_cfg: Optional[dict] = None
         if keypoints2d is not None:
@@ -238,79 +317,79 @@ class Key2MeshAMASSPairsDataset(Dataset):
         elif not self.return_3d:
             raise ValueError('return_3d=False needs keypoints2d=dict(...): '
                              'SMPL-parameter items are labels themselves')
-        if verbose and get_dist_info()[0] == 0:
+        if verbose and rank == 0:
             print_log(
                 f'Key2MeshAMASSPairsDataset: {len(self)} frames from '
-                f'{len(good)} sequences of {data_root} ({len(bad)} bad '
-                'files skipped)',
+                f'{len(self.sequences)} sequences of {data_root} '
+                f'({len(self.bad_files)} bad files skipped), store '
+                f'{self.store.store_dir}',
                 logger='current')
 
     @staticmethod
-    def _select_paths(data_root: str, split: str, val_fraction: float,
-                      sequences: Optional[Sequence[str]]) -> List[str]:
+    def _select_sequences(data_root: str, split: str, val_fraction: float,
+                          sequences: Optional[Sequence[str]]
+                          ) -> Optional[List[str]]:
+        """Paths relative to ``data_root`` for the store (None: all)."""
         if sequences is not None:
-            paths = [osp.join(data_root, s) for s in sequences]
-            missing = [p for p in paths if not osp.isfile(p)]
+            missing = [
+                osp.join(data_root, s) for s in sequences
+                if not osp.isfile(osp.join(data_root, s))
+            ]
             if missing:
                 raise FileNotFoundError(
                     f'{data_root}: {len(missing)} listed sequence(s) not '
                     f'found, e.g. {missing[0]}')
-            return paths
-        return [
-            osp.join(data_root, r)
-            for r in split_amass_sequences(data_root, split, val_fraction)
-        ]
+            return list(sequences)
+        if split == 'all':
+            return None  # the whole tree (the same store as every file)
+        return split_amass_sequences(data_root, split, val_fraction)
 
-    @staticmethod
-    def _load(paths: List[str], sample_fps: Optional[float],
-              num_samples: Optional[int], hand_pose: str,
-              on_bad_file: str) -> tuple:
-        """Read the sequences and keep the selected frames' parameters.
+    # ------------------------------------------------------------------
+    # stored frames
+    # ------------------------------------------------------------------
+    @property
+    def frames(self) -> np.ndarray:
+        """(N, 2) int32 memory map: sequence index, frame index."""
+        return self.store.frames
 
-        With ``num_samples`` the selection needs every length first, so the
-        files are read twice; otherwise once.
+    @property
+    def poses(self) -> _StoreColumn:
+        """(N, 72) float32 array-like: unrotated poses, y-up root."""
+        return _StoreColumn(lambda i: self.params(i)['pose_aa'], len(self),
+                            72)
+
+    @property
+    def betas(self) -> _StoreColumn:
+        """(N, 10) float32 array-like: each frame's sequence's shape."""
+        return _StoreColumn(
+            lambda i: np.asarray(
+                self.store.arrays['betas'][np.asarray(
+                    self.store.frames[i], np.int64)[..., 0]], np.float32),
+            len(self), 10)
+
+    def params(self, index: Union[int, slice, np.ndarray],
+               rotmat: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
+        """SMPL parameters of stored frames, root turned y up.
+
+        Args:
+            index: an int, a slice or an index array.
+            rotmat: optional (3, 3) or (B, 3, 3) rotation left-multiplied
+                onto the y-up root (applied as ``rotmat @ AMASS_TO_YUP`` on
+                the stored z-up root, one conversion).
+
+        Returns:
+            dict: ``pose_aa`` (72,) or (B, 72) float32, ``betas`` (10,) or
+            (B, 10) float32, ``sequence_index`` and ``frame_index`` int64.
+            No gender: Key2Mesh poses the neutral body.
         """
-        good, bad, lengths, rates, kept = [], [], [], [], []
-        for path in paths:
-            try:
-                seq = read_amass_sequence(path, hand_pose=hand_pose)
-            except (AMASSFormatError, FileNotFoundError) as err:
-                # FileNotFoundError: removed since the tree was walked
-                if on_bad_file == 'raise':
-                    raise
-                bad.append((path, str(err)))
-                continue
-            good.append(path)
-            lengths.append(seq.num_frames)
-            rates.append(seq.fps)
-            if num_samples is None:
-                idx = select_frames([seq.num_frames], [seq.fps],
-                                    sample_fps=sample_fps)[0]
-                kept.append((seq.poses[idx], seq.betas, idx))
-        if bad:
-            first = '\n  '.join(reason for _, reason in bad[:5])
-            print_log(f'skipped {len(bad)} of {len(paths)} AMASS files:\n  '
-                      f'{first}', logger='current', level=logging.WARNING)
-        if not good:
-            raise ValueError(f'no usable AMASS sequence among {len(paths)} '
-                             f'files ({len(bad)} bad)')
-        if num_samples is not None:
-            frames = select_frames(lengths, rates, num_samples=num_samples)
-            for path, idx in zip(good, frames):
-                seq = read_amass_sequence(path, hand_pose=hand_pose)
-                kept.append((seq.poses[idx], seq.betas, idx))
-        sizes = [len(k[2]) for k in kept]
-        if sum(sizes) == 0:
-            raise ValueError('frame sampling selected no frame')
-        poses, _ = zup_to_yup_root(np.concatenate([k[0] for k in kept]))
-        betas = np.concatenate(
-            [np.repeat(k[1][None], len(k[2]), axis=0) for k in kept])
-        frames = np.stack([
-            np.repeat(np.arange(len(kept)), sizes),
-            np.concatenate([k[2] for k in kept])
-        ], axis=1).astype(np.int64)
-        return (poses.astype(np.float32), betas.astype(np.float32), frames,
-                good, bad)
+        out = self.store.params(index)
+        rot = AMASS_TO_YUP if rotmat is None else np.asarray(
+            rotmat, np.float64) @ AMASS_TO_YUP
+        return dict(pose_aa=rotate_smpl_root(out['pose_aa'],
+                                             rot).astype(np.float32),
+                    betas=out['betas'],
+                    sequence_index=out['sequence_index'],
+                    frame_index=out['frame_index'])
 
     def _setup_keypoints2d(self, cfg: dict) -> None:
         """Checks the ``keypoints2d`` options and poses every frame once."""
@@ -353,7 +432,8 @@ class Key2MeshAMASSPairsDataset(Dataset):
 
     def _pose_frames(self, body_model_cfg: dict, chunk: int) -> tuple:
         """OpenPose-18 joints (N, 18, 3) and pelvis (N, 3), metres, of the
-        stored (unrotated, y-up) frames."""
+        stored frames, unrotated but y up: the store is read ``chunk``
+        frames at a time, each chunk's root converted to y up."""
         cfg = dict(body_model_cfg)
         cfg.setdefault('type', 'MPTSMPL')
         model = MODELS.build(cfg)
@@ -362,11 +442,12 @@ class Key2MeshAMASSPairsDataset(Dataset):
                              "'smpl_45' joints (SMPL topology), got "
                              f"{getattr(model, 'joint_convention', None)!r}")
         joints, pelvis = [], []
+        chunk = max(chunk, 1)
         with torch.no_grad():
-            for start in range(0, len(self), max(chunk, 1)):
-                pose = torch.from_numpy(self.poses[start:start + chunk])
-                out = model(betas=torch.from_numpy(
-                    self.betas[start:start + chunk]),
+            for start in range(0, len(self), chunk):
+                params = self.params(slice(start, start + chunk))
+                pose = torch.from_numpy(params['pose_aa'])
+                out = model(betas=torch.from_numpy(params['betas']),
                             global_orient=pose[:, :3],
                             body_pose=pose[:, 3:])['joints']
                 joints.append(out[:, SMPL45_TO_OPENPOSE18].double().numpy())
@@ -399,7 +480,7 @@ class Key2MeshAMASSPairsDataset(Dataset):
                     rot_ranges_deg=self.rot_ranges.tolist())
 
     def __len__(self) -> int:
-        return int(self.poses.shape[0])
+        return len(self.store)
 
     def _generator(self, idx: int) -> np.random.Generator:
         """The random generator for item ``idx`` (see the class doc)."""
@@ -427,16 +508,17 @@ class Key2MeshAMASSPairsDataset(Dataset):
         idx = int(idx) % len(self)
         euler = self.sample_rotation(idx)
         rotmat = euler_xyz_to_rotmat(euler[None])
-        pose = self.poses[idx:idx + 1]
-        if self.rotate:
-            pose = rotate_smpl_root(pose, rotmat)
+        # one root rotation: y up, then the random one (identity when off)
+        stored = self.params(idx, rotmat[0] if self.rotate else None)
         labels = dict(
             sample_index=torch.tensor(idx, dtype=torch.int64),
             rot_euler_deg=torch.from_numpy(euler.astype(np.float32)),
-            sequence_index=torch.tensor(self.frames[idx, 0]),
-            frame_index=torch.tensor(self.frames[idx, 1]))
-        params = dict(pose_aa=torch.from_numpy(pose[0].astype(np.float32)),
-                      betas=torch.from_numpy(self.betas[idx].copy()))
+            sequence_index=torch.tensor(int(stored['sequence_index']),
+                                        dtype=torch.int64),
+            frame_index=torch.tensor(int(stored['frame_index']),
+                                     dtype=torch.int64))
+        params = dict(pose_aa=torch.from_numpy(stored['pose_aa']),
+                      betas=torch.from_numpy(stored['betas']))
         if self.keypoints2d_cfg is None:
             return dict(inputs=params, data_samples=labels)
         # after the rotation: the same generator gives the noise

@@ -1,4 +1,4 @@
-"""MoCap meshes seen by virtual cameras: the MPT pre-training data."""
+"""MoCap bodies seen by virtual cameras: the MPT pre-training data."""
 import os.path as osp
 from typing import Optional, Sequence
 
@@ -7,65 +7,77 @@ import torch
 from mmengine.dist import get_dist_info
 from torch.utils.data import Dataset
 
-from mpt_plugin.body_models.conventions import H36M_TO_J14, get_mapping
-from mpt_plugin.geometry.crop import (crop_to_norm, fit_square_crop,
-                                      image_to_crop)
 from mpt_plugin.geometry.virtual_cameras import (H36M_S1_CAMERAS,
                                                  build_virtual_cameras)
 from mpt_plugin.registry import DATASETS
 from .amass_io import split_amass_sequences
-from .mocap_mesh_cache import MoCapMeshCache
+from .mocap_smpl_store import MoCapSMPLStore
 
 __all__ = ['MPTMoCapHeatmapDataset']
+
+#: Arguments of the posed-mesh cache (before the SMPL store) and where
+#: their job went.
+_MOVED = dict(
+    body_model='the data preprocessor (MPTMoCapDataPreprocessor('
+    'body_model=...)) poses the bodies on the training device',
+    cache_dtype='the store keeps SMPL parameters (float32), no vertices',
+    cache_batch_size='nothing is posed when the store is built',
+    cache_device='nothing is posed when the store is built',
+    heatmap_size='MPTMoCapDataPreprocessor(heatmap_size=...)',
+    crop_padding='MPTMoCapDataPreprocessor(crop_padding=...)')
 
 
 @DATASETS.register_module()
 class MPTMoCapHeatmapDataset(Dataset):
-    """AMASS meshes x virtual cameras -> 2D joints for MPT pre-training
-    (paper section 3.1, appendices A and B).
+    """AMASS bodies x virtual cameras for MPT pre-training (paper section
+    3.1, appendices A and B).
 
-    Frames are sampled sparsely from an AMASS tree, posed once by the body
-    model into a memory-mapped :class:`MoCapMeshCache` (rebuilt when its
-    inputs change) and centred on the pelvis at the origin. Sample ``i`` is
-    mesh ``i // num_views`` seen by virtual camera ``i % num_views``: its 17
-    COCO joints are projected by that camera, a square crop is fitted around
-    them and they are mapped into the ``heatmap_size`` frame. The loader
-    carries only these joints and a few indices (a few hundred bytes per
-    sample); heatmaps or their tokens are synthesised on the training device,
-    and the ground-truth mesh is gathered from the cache by the model
-    (:class:`MPTPretrainEstimator`).
+    Frames are sampled sparsely from an AMASS tree into the memory-mapped
+    :class:`MoCapSMPLStore` (SMPL parameters only, built once per input
+    fingerprint and shared by every epoch, worker and rank). Sample ``i`` is
+    body ``i // num_views`` seen by virtual camera ``i % num_views``. The
+    loader carries the body's SMPL parameters and that camera (about 400
+    bytes per sample); the data preprocessor
+    (:class:`~mpt_plugin.models.data_preprocessors.MPTMoCapDataPreprocessor`
+    with ``body_model``) poses the batch with the subject's gendered SMPL on
+    the training device, centres each body on its H3.6M pelvis at the
+    world origin, projects its 17 COCO joints through the camera, fits the
+    square crop around them and builds the heatmap-frame joints and every
+    ground-truth target.
 
     Args:
         data_root: AMASS tree (``DATASET/SUBJECT/NAME_poses.npz``).
-        body_model: ``dict(model_path=..., joints_regressor=<H3.6M 17-joint
-            regressor .npy>, gender='neutral' | 'file')``.
-        cache_root: where caches live. Defaults to ``<data_root>/../cache``.
+        cache_root: where stores live. Defaults to ``<data_root>/../cache``.
         split: 'train', 'val' or 'all' (sequence-level split by a hash of the
             file path, so held-out motions are never seen in training).
         val_fraction: share of sequences in 'val'.
         sample_fps / num_samples: sparse frame sampling (see
-            :func:`select_frames`): about ``sample_fps`` frames per second of
-            motion, or about ``num_samples`` meshes in total.
+            :func:`~.mocap_smpl_store.select_frames`): about ``sample_fps``
+            frames per second of motion, or about ``num_samples`` meshes in
+            total.
         num_views: 1, 2, 4 (H3.6M S1 cameras) or 8 (with 4 interpolated).
         camera_file: H3.6M camera JSON; the shipped S1 file by default.
-        heatmap_size: side of the square heatmap frame in pixels.
-        crop_padding: crop side = padding x the joints' bounding-box side.
         on_bad_file: 'skip' (report and count in :attr:`num_bad_files`;
             a file with any NaN/inf or absurd value is bad as a whole, see
             :mod:`~mpt_plugin.datasets.amass_io`) or 'raise'. A damaged
-            cache (truncated arrays, broken ``meta.json``, no completion
-            marker) is rebuilt by rank 0; see :class:`MoCapMeshCache`.
-        cache_dtype: 'float32' or 'float16' vertices.
-        cache_batch_size / cache_device: body-model batching when building.
-        max_meshes: optional cap (first meshes of the cache) for quick runs.
+            store is rebuilt by rank 0; see :class:`MoCapSMPLStore`.
+        hand_pose: SMPL hand joints, 'zero' or 'index1' (see
+            :func:`~.amass_io.read_amass_sequence`).
+        max_meshes: optional cap (first bodies of the store) for quick runs.
+        sequences: explicit subset (paths relative to ``data_root``);
+            overrides ``split``.
+        verbose: print the store's build progress (rank 0).
 
     Each item is ``dict(inputs, data_samples)``:
-        - ``inputs``: (17, 3) float32 ``[x_hm, y_hm, visibility]``, COCO
-          order, pixels of the heatmap frame (pixel centres at 0..S-1).
-        - ``data_samples``: dict with ``mesh_index`` and ``view_index``
-          (int64), ``cam_R`` (3, 3) float32 world-to-camera rotation (row
-          vectors: ``x_cam = x_world @ cam_R``), ``joints2d_norm`` (14, 2)
-          float32 LSP joints in [-1, 1] crop coordinates, ``cache_dir``.
+        - ``inputs``: dict of ``pose_aa`` (72,) float32 SMPL axis-angle,
+          radians, root orientation in AMASS's z-up world (the cameras'
+          world); ``betas`` (10,) float32; ``gender`` () int64 code
+          (-1 neutral, 0 male, 1 female: the subject's).
+        - ``data_samples``: dict of ``mesh_index`` and ``view_index`` ()
+          int64, and the camera: ``cam_R`` (3, 3) float32 world-to-camera
+          rotation (row vectors: ``x_cam = (x_world - cam_T) @ cam_R``),
+          ``cam_T`` (3,) camera centre (metres, world), ``cam_f`` (2,) and
+          ``cam_c`` (2,) focal length and principal point (pixels).
     """
 
     METAINFO = dict(dataset_name='mocap_heatmaps', num_keypoints=17,
@@ -73,7 +85,6 @@ class MPTMoCapHeatmapDataset(Dataset):
 
     def __init__(self,
                  data_root: str,
-                 body_model: dict,
                  cache_root: Optional[str] = None,
                  split: str = 'train',
                  val_fraction: float = 0.1,
@@ -81,93 +92,64 @@ class MPTMoCapHeatmapDataset(Dataset):
                  num_samples: Optional[int] = None,
                  num_views: int = 4,
                  camera_file: str = H36M_S1_CAMERAS,
-                 heatmap_size: int = 224,
-                 crop_padding: float = 1.2,
                  on_bad_file: str = 'skip',
-                 cache_dtype: str = 'float32',
-                 cache_batch_size: int = 512,
-                 cache_device: str = 'cpu',
+                 hand_pose: str = 'zero',
                  max_meshes: Optional[int] = None,
                  sequences: Optional[Sequence[str]] = None,
-                 verbose: bool = True):
+                 verbose: bool = True,
+                 **moved):
+        if moved:
+            raise TypeError(
+                'MPTMoCapHeatmapDataset: argument(s) of the former posed-mesh '
+                'cache: ' + '; '.join(
+                    f'{k}: {_MOVED.get(k, "unknown argument")}'
+                    for k in sorted(moved)))
         self.data_root = data_root
         self.split = split
         self.num_views = int(num_views)
-        self.heatmap_size = int(heatmap_size)
-        self.crop_padding = float(crop_padding)
         self.cameras = build_virtual_cameras(camera_file, num_views)
 
         if sequences is None:
             sequences = split_amass_sequences(data_root, split, val_fraction)
         rank, _ = get_dist_info()
-        cache = MoCapMeshCache.get_or_build(
+        store = MoCapSMPLStore.get_or_build(
             data_root,
             cache_root or osp.join(osp.dirname(osp.abspath(data_root)),
                                    'cache'),
-            body_model, sample_fps=sample_fps, num_samples=num_samples,
-            sequences=sequences, on_bad_file=on_bad_file, dtype=cache_dtype,
-            batch_size=cache_batch_size, device=cache_device,
-            verbose=verbose and rank == 0, wait_for_other_rank=rank != 0)
-        self.cache_dir = cache.cache_dir
-        self.num_meshes = len(cache) if max_meshes is None else min(
-            len(cache), int(max_meshes))
-        self.num_bad_files = len(cache.meta['bad_files'])
-        dst_idx, src_idx = get_mapping('smpl_45', 'coco')
-        if len(dst_idx) != 17:
-            raise RuntimeError('smpl_45 -> coco mapping is incomplete')
-        order = np.argsort(dst_idx)
-        self._coco_from_smpl45 = np.asarray(src_idx)[order]
-        self._lsp_from_h36m = np.asarray(H36M_TO_J14)
-        self._cam_R = self.cameras.R.astype(np.float32)
+            sample_fps=sample_fps, num_samples=num_samples,
+            sequences=sequences, on_bad_file=on_bad_file,
+            hand_pose=hand_pose, verbose=verbose and rank == 0,
+            wait_for_other_rank=rank != 0)
+        self.store = store  # pickles as its folder name
+        self.store_dir = store.store_dir
+        self.num_meshes = len(store) if max_meshes is None else min(
+            len(store), int(max_meshes))
+        self.num_bad_files = len(store.bad_files)
+        cams = self.cameras
+        self._camera = dict(
+            cam_R=cams.R.astype(np.float32), cam_T=cams.T.astype(np.float32),
+            cam_f=cams.f.astype(np.float32), cam_c=cams.c.astype(np.float32))
 
     @property
     def metainfo(self) -> dict:
         return dict(self.METAINFO, num_views=self.num_views,
-                    heatmap_size=self.heatmap_size, cache_dir=self.cache_dir,
-                    num_meshes=self.num_meshes)
-
-    @property
-    def cache(self) -> MoCapMeshCache:
-        # opened lazily in every process (data-loader workers included);
-        # the memory maps themselves are never pickled
-        return MoCapMeshCache.open(self.cache_dir)
+                    store_dir=self.store_dir, num_meshes=self.num_meshes)
 
     def __len__(self) -> int:
         return self.num_meshes * self.num_views
-
-    def project(self, mesh_index: np.ndarray, view_index: np.ndarray):
-        """Project meshes through cameras, batched.
-
-        Args:
-            mesh_index, view_index: (B,) int arrays.
-
-        Returns:
-            tuple: COCO joints (B, 17, 2) in heatmap pixels and LSP joints
-            (B, 14, 2) normalised to [-1, 1] in the same crop.
-        """
-        cache = self.cache
-        coco = cache.joints_smpl45[mesh_index][:, self._coco_from_smpl45]
-        lsp = cache.joints_h36m[mesh_index][:, self._lsp_from_h36m]
-        pts = np.concatenate([coco, lsp], axis=1).astype(np.float64)
-        px = self.cameras.project(
-            self.cameras.world_to_camera(pts, view_index), view_index)
-        centre, side = fit_square_crop(px[:, :17], padding=self.crop_padding)
-        hm = image_to_crop(px, centre, side, self.heatmap_size)
-        return hm[:, :17], crop_to_norm(hm[:, 17:], self.heatmap_size)
 
     def __getitem__(self, idx: int) -> dict:
         if not 0 <= idx < len(self):
             raise IndexError(f'index {idx} out of range for {len(self)}')
         mesh, view = divmod(int(idx), self.num_views)
-        coco_hm, lsp_norm = self.project(np.array([mesh]), np.array([view]))
-        inputs = np.concatenate(
-            [coco_hm[0], np.ones((17, 1))], axis=1).astype(np.float32)
+        store = self.store
+        seq = int(store.frames[mesh, 0])
+        samples = dict(mesh_index=torch.tensor(mesh, dtype=torch.int64),
+                       view_index=torch.tensor(view, dtype=torch.int64))
+        for key, value in self._camera.items():
+            samples[key] = torch.from_numpy(value[view])
         return dict(
-            inputs=torch.from_numpy(inputs),
-            data_samples=dict(
-                mesh_index=torch.tensor(mesh, dtype=torch.int64),
-                view_index=torch.tensor(view, dtype=torch.int64),
-                cam_R=torch.from_numpy(self._cam_R[view]),
-                joints2d_norm=torch.from_numpy(
-                    lsp_norm[0].astype(np.float32)),
-                cache_dir=self.cache_dir))
+            inputs=dict(pose_aa=torch.from_numpy(np.array(store.pose[mesh])),
+                        betas=torch.from_numpy(store.betas[seq]),
+                        gender=torch.tensor(int(store.gender[seq]))),
+            data_samples=samples)

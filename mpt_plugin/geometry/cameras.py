@@ -154,10 +154,12 @@ def project_fixed_camera(joints3d: Tensor,
     return torch.cat([uv[..., :1], -uv[..., 1:]], dim=-1)
 
 
-def project_points(points: Union[np.ndarray, Sequence[float]],
-                   focal_length: Union[float, np.ndarray, Sequence[float]],
-                   principal_point: Union[np.ndarray, Sequence[float]]
-                   ) -> np.ndarray:
+def project_points(points: Union[np.ndarray, Tensor, Sequence[float]],
+                   focal_length: Union[float, np.ndarray, Tensor,
+                                       Sequence[float]],
+                   principal_point: Union[np.ndarray, Tensor,
+                                          Sequence[float]]
+                   ) -> Union[np.ndarray, Tensor]:
     """Pinhole projection of camera-frame points to pixels.
 
     ``x_px = fx * X / Z + cx``, ``y_px = fy * Y / Z + cy``.
@@ -172,19 +174,34 @@ def project_points(points: Union[np.ndarray, Sequence[float]],
             broadcastable ``(..., 2)``.
 
     Returns:
-        np.ndarray: (..., 2) float64 pixel coordinates ``*_px``.
+        np.ndarray | Tensor: (..., 2) pixel coordinates ``*_px``: float64
+        for array inputs; for a tensor ``points`` (the training device's
+        batched path, differentiable) a tensor of its dtype and device, with
+        ``focal_length`` and ``principal_point`` tensors broadcastable to
+        ``(..., 2)`` (not checked, to avoid a device sync).
     """
-    pts = np.asarray(points, dtype=np.float64)
-    if pts.ndim < 1 or pts.shape[-1] != 3:
-        raise ValueError('`points` must have shape (..., 3) metres, got '
-                         f'{tuple(pts.shape)}')
-    focal = np.asarray(focal_length, dtype=np.float64)
-    if focal.ndim == 0:
-        focal = np.stack([focal, focal])
-    centre = np.asarray(principal_point, dtype=np.float64)
-    for name, arr in (('focal_length', focal), ('principal_point', centre)):
-        if arr.shape[-1:] != (2, ) or not np.isfinite(arr).all():
-            raise ValueError(
-                f'`{name}` must be finite (x, y) pixels (shape (2,) or '
-                f'broadcastable (..., 2)), got shape {arr.shape}')
+    if isinstance(points, Tensor):
+        if points.shape[-1] != 3:
+            raise ValueError('`points` must have shape (..., 3) metres, got '
+                             f'{tuple(points.shape)}')
+        pts = points
+        focal = torch.as_tensor(focal_length, dtype=points.dtype,
+                                device=points.device)
+        centre = torch.as_tensor(principal_point, dtype=points.dtype,
+                                 device=points.device)
+    else:
+        pts = np.asarray(points, dtype=np.float64)
+        if pts.ndim < 1 or pts.shape[-1] != 3:
+            raise ValueError('`points` must have shape (..., 3) metres, got '
+                             f'{tuple(pts.shape)}')
+        focal = np.asarray(focal_length, dtype=np.float64)
+        if focal.ndim == 0:
+            focal = np.stack([focal, focal])
+        centre = np.asarray(principal_point, dtype=np.float64)
+        for name, arr in (('focal_length', focal),
+                          ('principal_point', centre)):
+            if arr.shape[-1:] != (2, ) or not np.isfinite(arr).all():
+                raise ValueError(
+                    f'`{name}` must be finite (x, y) pixels (shape (2,) or '
+                    f'broadcastable (..., 2)), got shape {arr.shape}')
     return pts[..., :2] / pts[..., 2:3] * focal + centre

@@ -39,35 +39,46 @@ __all__ = [
 ]
 
 
-def fit_square_crop(joints_px: np.ndarray,
-                    visible: Optional[np.ndarray] = None,
-                    padding: float = 1.2) -> Tuple[np.ndarray, np.ndarray]:
-    """Square box around visible joints.
+def fit_square_crop(joints_px: Union[np.ndarray, Tensor],
+                    visible: Union[np.ndarray, Tensor, None] = None,
+                    padding: float = 1.2) -> tuple:
+    """Square box around visible joints (numpy or torch, batched).
 
     Args:
-        joints_px: (B, K, 2) pixels.
-        visible: (B, K) bool/float; None means all visible. A sample with no
-            visible joint falls back to all its joints.
-        padding: side = padding * max(box width, box height).
+        joints_px: (B, K, 2) pixels, an array or a tensor.
+        visible: (B, K) bool/float of the same kind; None means all
+            visible. A sample with no visible joint falls back to all its
+            joints.
+        padding: side = padding * max(box width, box height, 1 px).
 
     Returns:
-        tuple: centre (B, 2) px and side (B,) px.
+        tuple: centre (B, 2) px and side (B,) px, of the input's kind.
     """
-    if visible is None:
-        visible = np.ones(joints_px.shape[:2], dtype=bool)
-    visible = np.asarray(visible) > 0
-    visible = np.where(visible.any(axis=1, keepdims=True), visible, True)
+    if isinstance(joints_px, Tensor):
+        vis = (torch.ones(joints_px.shape[:2], dtype=torch.bool,
+                          device=joints_px.device)
+               if visible is None else torch.as_tensor(visible) > 0)
+        vis = vis | ~vis.any(dim=1, keepdim=True)
+        inf = torch.finfo(joints_px.dtype).max
+        lo = joints_px.masked_fill(~vis[..., None], inf).amin(dim=1)
+        hi = joints_px.masked_fill(~vis[..., None], -inf).amax(dim=1)
+        side = (hi - lo).amax(dim=1).clamp(min=1.0) * padding
+        return (lo + hi) / 2, side
+    joints_px = np.asarray(joints_px)
+    vis = (np.ones(joints_px.shape[:2], dtype=bool)
+           if visible is None else np.asarray(visible) > 0)
+    vis = vis | ~vis.any(axis=1, keepdims=True)
     big = np.finfo(np.float64).max
-    lo = np.where(visible[..., None], joints_px, big).min(axis=1)
-    hi = np.where(visible[..., None], joints_px, -big).max(axis=1)
-    centre = (lo + hi) / 2
+    lo = np.where(vis[..., None], joints_px, big).min(axis=1)
+    hi = np.where(vis[..., None], joints_px, -big).max(axis=1)
     side = np.maximum((hi - lo).max(axis=1), 1.0) * padding
-    return centre, side
+    return (lo + hi) / 2, side
 
 
-def image_to_crop(joints_px: np.ndarray, centre: np.ndarray, side: np.ndarray,
-                  size: int = 224) -> np.ndarray:
-    """(B, K, 2) image pixels -> (B, K, 2) crop pixels (``*_hm`` frame)."""
+def image_to_crop(joints_px, centre, side, size: int = 224):
+    """(B, K, 2) image pixels -> (B, K, 2) crop pixels (``*_hm`` frame).
+
+    Plain arithmetic: arrays or tensors (centre (B, 2), side (B,) px)."""
     return ((joints_px - centre[:, None]) / side[:, None, None] + 0.5) * size \
         - 0.5
 

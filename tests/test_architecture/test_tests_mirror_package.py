@@ -25,7 +25,7 @@ CROSS_CUTTING = {
     'test_datasets/test_hostile_amass.py',
     'test_datasets/test_hostile_detections.py',
     'test_datasets/test_hostile_human_data.py',
-    'test_datasets/test_hostile_mocap_cache.py',
+    'test_datasets/test_hostile_mocap_store.py',
     'test_datasets/test_hostile_npz_members.py',
     'test_tools/test_hostile_checkpoints.py',
     # parity and distributed: the numbers against mmhuman3d 0.11.0, and
@@ -46,6 +46,9 @@ CROSS_CUTTING = {
     'test_tools/test_mpt_da_protocol.py',
     'test_tools/test_mpt_image_configs.py',
     'test_tools/test_pc_hmr_configs.py',
+    # every estimator's demo config trained and run on a CUDA GPU (marked
+    # `cuda`, skipped without one)
+    'test_cuda/test_cuda_train_predict.py',
 }
 
 

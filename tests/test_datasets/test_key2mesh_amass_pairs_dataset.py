@@ -1,4 +1,6 @@
 """Tests for Key2MeshAMASSPairsDataset and Key2MeshPairsPreprocessor."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +14,8 @@ from mpt_plugin.datasets.amass_io import (find_amass_sequences,
 from mpt_plugin.body_models.conventions import SMPL45_TO_OPENPOSE18
 from mpt_plugin.datasets.key2mesh_amass_pairs_dataset import \
     Key2MeshAMASSPairsDataset
-from mpt_plugin.datasets.mocap_mesh_cache import select_frames
+from mpt_plugin.datasets import mocap_smpl_store
+from mpt_plugin.datasets.mocap_smpl_store import MoCapSMPLStore, select_frames
 from mpt_plugin.geometry.cameras import project_fixed_camera
 from mpt_plugin.geometry.keypoints import normalize_keypoints_2d
 from mpt_plugin.geometry.rotations import (euler_xyz_to_rotmat,
@@ -67,12 +70,30 @@ def test_lengths_and_frames(dataset, amass_root):
     assert dataset.poses.shape == (len(dataset), 72)
     assert dataset.betas.shape == (len(dataset), 10)
     assert dataset.poses.dtype == np.float32
+    assert dataset.poses[:5].dtype == np.float32
+    # the source is the memory-mapped store: no copy of the poses
+    assert isinstance(dataset.store, MoCapSMPLStore)
+    assert isinstance(dataset.store.pose, np.memmap)
+    assert not any(isinstance(v, np.ndarray) and v.ndim == 2
+                   and len(v) == len(dataset)
+                   for v in vars(dataset).values())
+    assert dataset.frames.shape == (len(dataset), 2)
+    assert dataset.frames.dtype == np.int32
+    assert dataset.sequences == [str(p) for p in paths]
+    assert dataset.bad_files == []
     # stored frame = the y-up file frame
     k = len(dataset) // 2
     s, f = dataset.frames[k]
     expect, _ = zup_to_yup_root(seqs[s].poses[f:f + 1])
     np.testing.assert_allclose(dataset.poses[k], expect[0], atol=1e-5)
     np.testing.assert_allclose(dataset.betas[k], seqs[s].betas, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(dataset.poses)[k],
+                                  dataset.poses[k])
+    p = dataset.params(np.array([k, 0]))
+    assert p['pose_aa'].shape == (2, 72) and p['betas'].shape == (2, 10)
+    assert 'gender' not in p  # Key2Mesh poses the neutral body
+    np.testing.assert_array_equal(p['pose_aa'][0], dataset.poses[k])
+    np.testing.assert_array_equal(p['sequence_index'], [s, 0])
 
     few = Key2MeshAMASSPairsDataset(amass_root, num_samples=50,
                                     verbose=False)
@@ -86,6 +107,88 @@ def test_lengths_and_frames(dataset, amass_root):
         dict(type='Key2MeshAMASSPairsDataset', data_root=amass_root,
              num_samples=20, split='train', verbose=False))
     assert 0 < len(built) <= 20
+
+
+def test_store_shared_and_equal_to_yup_conversion(amass_root, tmp_path,
+                                                  monkeypatch):
+    cache = tmp_path / 'cache'
+    a = Key2MeshAMASSPairsDataset(amass_root, num_samples=30,
+                                  cache_root=str(cache), test_mode=True,
+                                  seed=5, verbose=False)
+    stores = sorted(os.listdir(cache))
+    assert len(stores) == 1 and stores[0].startswith('smpl_')
+    assert a.store.store_dir == str(cache / stores[0])
+
+    # a second construction with the same files and sampling (other
+    # options differ) opens the same folder and reads no AMASS file
+    def no_read(*args, **kwargs):
+        raise AssertionError('an AMASS file was read')
+
+    monkeypatch.setattr(mocap_smpl_store, 'read_amass_sequence', no_read)
+    b = Key2MeshAMASSPairsDataset(amass_root, num_samples=30,
+                                  cache_root=str(cache), seed=9,
+                                  rot_y_range=(0, 90), verbose=False)
+    assert sorted(os.listdir(cache)) == stores
+    assert b.store.store_dir == a.store.store_dir
+    assert len(b) == len(a) == 30
+    c = Key2MeshAMASSPairsDataset(amass_root, num_samples=30,
+                                  cache_root=str(cache), test_mode=True,
+                                  seed=5, verbose=False)
+    for i in (0, 7, 29):
+        torch.testing.assert_close(c[i]['inputs']['pose_aa'],
+                                   a[i]['inputs']['pose_aa'], rtol=0,
+                                   atol=0)
+    monkeypatch.undo()
+
+    # item = the old pipeline: the file's frame converted to y up once
+    # (float64, then float32), then the random rotation, for a fixed seed
+    seqs = [read_amass_sequence(p) for p in find_amass_sequences(amass_root)]
+    assert a.sequences == [str(s.path) for s in seqs]
+    chosen = select_frames([s.num_frames for s in seqs],
+                           [s.fps for s in seqs], num_samples=30)
+    old_frames = np.concatenate(
+        [np.stack([np.full(len(f), i), f], 1) for i, f in enumerate(chosen)])
+    np.testing.assert_array_equal(a.frames, old_frames)
+    for i in range(len(a)):
+        s, f = old_frames[i]
+        old_pose = zup_to_yup_root(seqs[s].poses[f:f + 1])[0].astype(
+            np.float32)
+        euler = np.random.default_rng([5, i]).random(3) * [40, 360, 40] \
+            + [-20, 0, -20]
+        rot = euler_xyz_to_rotmat(euler[None])
+        old = rotate_smpl_root(old_pose, rot)[0].astype(np.float32)
+        item = a[i]
+        np.testing.assert_allclose(
+            item['data_samples']['rot_euler_deg'].numpy(), euler, atol=1e-4)
+        new = item['inputs']['pose_aa'].numpy()
+        assert new.dtype == np.float32
+        np.testing.assert_array_equal(new[3:], old[3:])
+        np.testing.assert_allclose(
+            Rotation.from_rotvec(new[:3]).as_matrix(),
+            Rotation.from_rotvec(old[:3]).as_matrix(), atol=2e-6)
+        np.testing.assert_array_equal(item['inputs']['betas'].numpy(),
+                                      seqs[s].betas.astype(np.float32))
+        assert item['data_samples']['sequence_index'].dtype == torch.int64
+        assert int(item['data_samples']['frame_index']) == f
+
+
+def test_explicit_sequences_and_split(amass_root, tmp_path):
+    rel = [os.path.relpath(str(p), amass_root)
+           for p in find_amass_sequences(amass_root)]
+    ds = Key2MeshAMASSPairsDataset(amass_root, sequences=rel[:2],
+                                   sample_fps=10, cache_root=str(tmp_path),
+                                   verbose=False)
+    assert ds.sequences == [os.path.join(amass_root, r) for r in rel[:2]]
+    assert set(np.unique(ds.frames[:, 0])) == {0, 1}
+    with pytest.raises(FileNotFoundError, match='not found'):
+        Key2MeshAMASSPairsDataset(amass_root, sequences=['nope_poses.npz'],
+                                  cache_root=str(tmp_path), verbose=False)
+    train = Key2MeshAMASSPairsDataset(amass_root, split='train',
+                                      sample_fps=10,
+                                      cache_root=str(tmp_path),
+                                      verbose=False)
+    assert train.store.store_dir != ds.store.store_dir
+    assert len(os.listdir(tmp_path)) == 2
 
 
 def test_item_shapes_and_rotation(dataset):

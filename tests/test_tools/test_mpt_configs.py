@@ -34,10 +34,10 @@ def _data_options(assets, cache, max_meshes, batch_size, sampling):
     body_model = [f'model_path={bm}',
                   f'joints_regressor={bm}/J_regressor_h36m.npy']
     opts = [f'model.body_model.{kv}' for kv in body_model]
+    opts += [f'model.data_preprocessor.body_model.{kv}' for kv in body_model]
     opts.append(f'model.mesh_sampler={bm}/mesh_downsampling.npz')
     for split in ('train', 'val', 'test'):
         key = f'{split}_dataloader'
-        opts += [f'{key}.dataset.body_model.{kv}' for kv in body_model]
         opts += [
             f'{key}.dataset.data_root={assets}/amass',
             f'{key}.dataset.cache_root={cache}',
@@ -101,3 +101,13 @@ def test_demo_config_dist_train_two_cpu_processes(synthetic_assets,
     assert 'Distributed training: True' in out
     assert 'GPU number: 2' in out
     assert (work / 'epoch_1.pth').is_file()
+    # one SMPL store per split (train; val = test), each built once, by
+    # rank 0, while rank 1 waited for it and trained from it
+    builds = [line for line in out.splitlines()
+              if '[mocap store] building' in line]
+    stores = sorted(p.name for p in (tmp_path / 'cache').iterdir()
+                    if p.is_dir())
+    assert len(builds) == len(stores) == 2, (builds, stores)
+    assert all('(rank 0)' in line for line in builds)
+    assert all(name.startswith('smpl_') and not name.endswith('.partial')
+               for name in stores)

@@ -7,8 +7,9 @@ Measures, on the config's training dataset (built, and cached, first):
   * samples/s of ``dataset[i]`` in one process (what one loader worker does);
   * samples/s through a ``DataLoader`` with 1 worker and the config's batch
     size (includes collation and inter-process transfer);
-  * bytes per sample the loader carries (every tensor in a sample), against
-    a dense 17 x 224 x 224 float32 heatmap stack.
+  * bytes per sample the loader carries (every tensor in a sample: SMPL
+    parameters, gender, camera, indices), against a dense 17 x 224 x 224
+    float32 heatmap stack.
 Prints a markdown table and the command line.
 """
 import argparse
@@ -26,8 +27,11 @@ from mpt_plugin.registry import DATASETS
 
 
 def sample_bytes(sample: dict) -> int:
+    """Bytes of every tensor (and string) a sample carries."""
+    inputs = sample['inputs']
+    values = list(inputs.values()) if isinstance(inputs, dict) else [inputs]
     total = 0
-    for v in [sample['inputs']] + list(sample['data_samples'].values()):
+    for v in values + list(sample['data_samples'].values()):
         if isinstance(v, torch.Tensor):
             total += v.numel() * v.element_size()
         elif isinstance(v, str):
@@ -67,17 +71,15 @@ def main():
     per_worker = count / (time.perf_counter() - t)
 
     nbytes = sample_bytes(ds[0])
-    tensors_only = nbytes - len(ds[0]['data_samples']['cache_dir'].encode())
     dense = 17 * 224 * 224 * 4
     print(f'command: {" ".join(sys.argv)}')
     print('| quantity | value |\n|---|---|')
     print(f'| dataset[i] in one process | {per_proc:,.0f} samples/s |')
     print(f'| DataLoader, 1 worker, batch {bs} | {per_worker:,.0f} '
           'samples/s |')
-    print(f'| bytes per sample (tensors) | {tensors_only} B |')
-    print(f'| bytes per sample (with the cache path string) | {nbytes} B |')
+    print(f'| bytes per sample (SMPL parameters + camera) | {nbytes} B |')
     print(f'| dense 17x224x224 float32 heatmaps | {dense:,} B '
-          f'({dense / tensors_only:,.0f}x more) |')
+          f'({dense / nbytes:,.0f}x more) |')
 
 
 if __name__ == '__main__':

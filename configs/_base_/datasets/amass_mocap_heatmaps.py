@@ -1,6 +1,8 @@
 # MPT pre-training data: 2 M meshes sparsely sampled from AMASS, each seen
 # by 4 virtual cameras (H3.6M S1) -> 8 M heatmap-mesh pairs
-# (MPTMoCapHeatmapDataset, its cache under data/cache). Validation and
+# (MPTMoCapHeatmapDataset: SMPL parameters in one store under data/cache,
+# bodies posed on the training device by the model's data preprocessor).
+# Validation and
 # test: 20 k frames of the AMASS 'val' sequences, held out of training by
 # split_amass_sequences.
 data_root = 'data/amass'
@@ -10,15 +12,8 @@ num_views = 4
 dataset_common = dict(
     type='MPTMoCapHeatmapDataset',
     data_root=data_root,
-    # the SMPL files of ../models/smpl.py (written out: a dataset fragment
-    # does not see the model fragment's variables)
-    body_model=dict(
-        model_path='data/body_models',
-        joints_regressor='data/body_models/J_regressor_h36m.npy',
-        gender='neutral'),
     cache_root=cache_root,
-    num_views=num_views,
-    cache_dtype='float16')
+    num_views=num_views)
 
 train_dataloader = dict(
     # per GPU: the paper's batch size is not given (16 V100s); 32 per GPU

@@ -7,6 +7,10 @@ model = dict(
     type='MPTPretrainEstimator',
     data_preprocessor=dict(
         type='MPTMoCapDataPreprocessor',
+        # poses each batch's AMASS bodies (the subject's gender), views them
+        # through its virtual cameras and builds the targets, on the device
+        body_model=_base_.mocap_body_model,
+        crop_padding=1.2,
         # The paper's "Gaussian noise" on the heatmaps: additive, std 0.05
         # of the unit peak (the paper gives no value: our choice, measured in
         # docs/benchmarks.md), on every pixel ('dense': exact, cheap on a

@@ -11,6 +11,12 @@ h36m_regressor = f'{body_model_dir}/J_regressor_h36m.npy'
 body_model = dict(
     model_path=body_model_dir, joints_regressor=h36m_regressor,
     gender='neutral')
+# SMPL that poses AMASS bodies for MPT pre-training (on the training
+# device, in MPTMoCapDataPreprocessor): each subject's own gender as AMASS
+# records it ('subject'; 'neutral' poses everyone with the neutral model)
+mocap_body_model = dict(
+    model_path=body_model_dir, joints_regressor=h36m_regressor,
+    gender='subject')
 # SMPL module of Key2Mesh (a registered MPTSMPL)
 smpl = dict(type='MPTSMPL', model_path=body_model_dir, gender='neutral')
 mesh_sampler = f'{body_model_dir}/mesh_downsampling.npz'

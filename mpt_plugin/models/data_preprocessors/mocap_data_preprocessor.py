@@ -1,14 +1,17 @@
-"""Data preprocessor of MPT pre-training on MoCap 2D joints.
+"""Data preprocessor of MPT pre-training on MoCap bodies.
 
-The loader carries only the projected 2D joints of each sample (``K * 3``
-floats, 204 bytes for K = 17, instead of a 3.4 MB float32 ``17 x 224 x 224``
-heatmap stack). This preprocessor moves them to the training device as one
-stacked tensor, applies Masked Heatmap Modeling there
+The loader carries each sample's SMPL parameters and virtual camera (about
+400 bytes, instead of a 41 KB posed mesh or a 3.4 MB float32
+``17 x 224 x 224`` heatmap stack). With ``body_model`` this preprocessor
+poses the batch on the training device and builds the 2D joints and every
+target there (:class:`~mpt_plugin.models.utils.mocap_targets.
+MoCapTargetBuilder`); it then applies Masked Heatmap Modeling
 (:class:`MPTMaskedHeatmapModeling`) and hands the joints to the model, whose
 ``HeatmapPatchEmbed.forward_inputs`` synthesises the heatmap tokens directly
 (sparse path) or embeds dense maps when this preprocessor renders them.
+Without ``body_model`` it takes ready 2D joints (e.g. detections).
 """
-from typing import Dict, Optional, Union
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -16,8 +19,10 @@ from mmengine.model import BaseDataPreprocessor
 from torch import Tensor
 
 from mpt_plugin.registry import MODELS
+from ..utils.batch_fields import stack_fields
 from ..utils.heatmap_patch_embed import (default_support_radius,
                                          num_window_patches, render_heatmaps)
+from ..utils.mocap_targets import MoCapTargetBuilder
 from .crop_jitter import MPTCropJitter
 from .masked_heatmap_modeling import MPTMaskedHeatmapModeling
 
@@ -26,9 +31,24 @@ __all__ = ['MPTMoCapDataPreprocessor']
 
 @MODELS.register_module()
 class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
-    """Stack MoCap 2D joints on the device and apply MHM.
+    """Pose MoCap bodies (or take 2D joints) on the device and apply MHM.
 
-    Input (``data`` from the dataloader):
+    Input (``data`` from the dataloader), with ``body_model``:
+
+    - ``data['inputs']``: dict of ``pose_aa`` (B, 72) SMPL axis-angle
+      (radians, z-up world root), ``betas`` (B, 10) and ``gender`` (B,)
+      codes (-1 neutral, 0 male, 1 female), stacked or lists of B;
+    - ``data['data_samples']``: dict with the cameras ``cam_R`` (B, 3, 3),
+      ``cam_T`` (B, 3), ``cam_f`` (B, 2), ``cam_c`` (B, 2)
+      (:class:`MPTMoCapHeatmapDataset` items), plus any metadata.
+
+    The output's ``data_samples`` then also holds the targets (camera axes,
+    pelvis at the origin, metres): ``vertices`` (B, V, 3), ``joints_h36m``
+    (B, 17, 3), ``joints_3d`` (B, 14, 3) LSP and ``joints_2d_norm``
+    (B, 14, 2) LSP in [-1, 1] crop coordinates (moved with the crop jitter
+    when it is on); all 17 COCO joints are visible.
+
+    Without ``body_model``:
 
     - ``data['inputs']``: a list of B tensors / arrays (K, 3), or one (B, K, 3)
       tensor, holding ``[x_px, y_px, visibility]`` in the heatmap frame:
@@ -73,8 +93,15 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
             'MPTMaskedHeatmapModeling')``.
         crop_jitter (dict | MPTCropJitter, optional): random scale/shift of
             the virtual crop in training (before MHM), moving
-            ``data_samples['joints2d_norm']`` with it; our addition, not in
+            ``data_samples['joints_2d_norm']`` with it; our addition, not in
             the paper. None (default) disables it.
+        body_model (dict, optional): pose MoCap bodies here: ``model_path``,
+            ``joints_regressor`` (17-joint H3.6M) and ``gender``
+            (``'subject'``: each sample's own, the default; or
+            ``'neutral'``/``'male'``/``'female'`` for all), see
+            :class:`MoCapTargetBuilder`. None: inputs are 2D joints.
+        crop_padding (float): with ``body_model``, crop side = padding x
+            the COCO joints' box. Defaults to 1.2.
         dense (bool): Also render dense maps (debugging / reference).
             Defaults to False.
         non_blocking (bool): Non-blocking host-to-device copies.
@@ -91,6 +118,8 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
                  mhm: Union[dict, MPTMaskedHeatmapModeling,
                             None] = dict(type='MPTMaskedHeatmapModeling'),
                  crop_jitter: Union[dict, MPTCropJitter, None] = None,
+                 body_model: Optional[dict] = None,
+                 crop_padding: float = 1.2,
                  dense: bool = False,
                  non_blocking: bool = False) -> None:
         super().__init__(non_blocking=non_blocking)
@@ -123,6 +152,13 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
                             f'{type(crop_jitter).__name__}')
         self.crop_jitter = crop_jitter
         self.dense = dense
+        self.targets = None
+        if body_model is not None:
+            if num_joints != 17:
+                raise ValueError('posing MoCap bodies makes the 17 COCO '
+                                 f'joints; num_joints is {num_joints}')
+            self.targets = MoCapTargetBuilder(body_model, heatmap_size,
+                                              crop_padding)
 
     def _stack_inputs(self, inputs) -> Tensor:
         """(B, K, 3) float32 tensor from the loader's ``inputs``."""
@@ -204,24 +240,28 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
                            ' tensors), got '
                            + (f'keys {sorted(data)}' if isinstance(data, dict)
                               else type(data).__name__))
-        kpts = self._stack_inputs(data['inputs'])
-        kpts = kpts.to(self.device, non_blocking=self._non_blocking)
         data_samples = self.cast_data(data.get('data_samples'))
-
-        joints_px = kpts[..., :2]
-        vis = kpts[..., 2]
-        if self.visibility_thr is None:
-            weights = vis
+        if self.targets is not None:
+            joints_px, data_samples = self._pose_bodies(
+                data['inputs'], data_samples)
+            weights = joints_px.new_ones(joints_px.shape[:2])
         else:
-            weights = (vis >= self.visibility_thr).to(kpts.dtype)
+            kpts = self._stack_inputs(data['inputs'])
+            kpts = kpts.to(self.device, non_blocking=self._non_blocking)
+            joints_px = kpts[..., :2]
+            vis = kpts[..., 2]
+            if self.visibility_thr is None:
+                weights = vis
+            else:
+                weights = (vis >= self.visibility_thr).to(kpts.dtype)
 
         if training and self.crop_jitter is not None:
-            targets = (data_samples.get('joints2d_norm')
+            targets = (data_samples.get('joints_2d_norm')
                        if isinstance(data_samples, dict) else None)
             joints_px, weights, targets = self.crop_jitter(
                 joints_px, weights, self.heatmap_size, targets)
             if targets is not None:
-                data_samples = dict(data_samples, joints2d_norm=targets)
+                data_samples = dict(data_samples, joints_2d_norm=targets)
 
         if self.mhm is not None:
             out = self.mhm(
@@ -251,6 +291,26 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
                 maps = self.mhm.add_dense_pixel_noise(maps)
             inputs['heatmaps'] = maps
         return dict(inputs=inputs, data_samples=data_samples)
+
+    def _pose_bodies(self, inputs, data_samples) -> Tuple[Tensor, dict]:
+        """(B, 17, 2) heatmap joints and the data samples with the targets
+        added, from SMPL parameters and cameras (see the class doc)."""
+        params = stack_fields(inputs, dict(pose_aa=(72, ), betas=(10, ),
+                                           gender=()))
+        if not isinstance(data_samples, dict):
+            raise TypeError('posing MoCap bodies needs data_samples: a dict '
+                            'with cam_R, cam_T, cam_f, cam_c, got '
+                            f'{type(data_samples).__name__}')
+        camera = stack_fields(data_samples, dict(cam_R=(3, 3), cam_T=(3, ),
+                                                 cam_f=(2, ), cam_c=(2, )),
+                              where="data['data_samples']")
+        device = self.targets.coco_index.device
+        params = {k: v.to(device, non_blocking=self._non_blocking)
+                  for k, v in params.items()}
+        camera = {k: v.to(device, non_blocking=self._non_blocking)
+                  for k, v in camera.items()}
+        joints_hm, targets = self.targets(params, camera)
+        return joints_hm, dict(data_samples, **camera, **targets)
 
     def render(self, inputs: Dict[str, Tensor]) -> Tensor:
         """Dense (B, K, H, W) maps of a sparse ``inputs`` dict (debugging)."""

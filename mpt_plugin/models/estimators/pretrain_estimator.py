@@ -10,14 +10,20 @@ from torch import Tensor
 from mpt_plugin.body_models import MPTSMPL, MeshSampler
 from mpt_plugin.body_models.conventions import H36M_TO_J14
 from mpt_plugin.body_models.io import load_joint_regressor
-from mpt_plugin.datasets.mocap_mesh_cache import MoCapMeshCache
 from mpt_plugin.registry import MODELS
+from ..utils.mocap_targets import MOCAP_TARGET_KEYS
 
-__all__ = ['MPTPretrainEstimator']
+__all__ = ['MPTPretrainEstimator', 'has_mocap_targets']
 
 #: SMPL rest frame (y up, facing +z) -> camera-like frame (y down, facing
 #: the camera at -z): 180 degrees about x, as METRO's template.
 _FLIP_YZ = torch.tensor([1.0, -1.0, -1.0])
+
+
+def has_mocap_targets(data_samples) -> bool:
+    """Whether a batch's ``data_samples`` hold the MoCap targets."""
+    return isinstance(data_samples, dict) and all(
+        k in data_samples for k in MOCAP_TARGET_KEYS)
 
 
 @MODELS.register_module()
@@ -25,12 +31,13 @@ class MPTPretrainEstimator(BaseModel):
     """Mesh Pre-Training (MPT, section 3.1): MoCap joints -> heatmap tokens ->
     mesh regression transformer -> mesh, joints and camera.
 
-    Data flow: the loader gives 2D COCO joints in the heatmap frame plus
-    the indices of the mesh and virtual camera
-    (:class:`MPTMoCapHeatmapDataset`); the data preprocessor applies Masked
-    Heatmap Modeling on the device; the head synthesises heatmap tokens
-    from the joints and regresses the mesh; ground truth is gathered here
-    from the memory-mapped mesh cache and rotated into the camera frame.
+    Data flow: the loader gives each sample's SMPL parameters and virtual
+    camera (:class:`MPTMoCapHeatmapDataset`); the data preprocessor
+    (:class:`MPTMoCapDataPreprocessor` with ``body_model``) poses the
+    batch on the device, builds the heatmap-frame 2D joints and the targets
+    and applies Masked Heatmap Modeling; the head synthesises heatmap tokens
+    from the joints and regresses the mesh. This model adds the mesh
+    sampler's coarse levels to the targets and opens no file.
 
     Frames and units: every 3D quantity is in metres, in the camera frame
     (x right, y down, z forward), centred on the H3.6M pelvis (joint 0 of
@@ -108,44 +115,34 @@ class MPTPretrainEstimator(BaseModel):
     # -------------------------------------------------------------- ground truth
     @torch.no_grad()
     def gather_gt(self, data_samples: dict) -> Dict[str, Tensor]:
-        """GT tensors for :class:`MPTMeshLoss` from the mesh cache.
+        """GT tensors for :class:`MPTMeshLoss` from the preprocessor's
+        targets.
 
         Args:
-            data_samples (dict): collated loader output: ``mesh_index`` (B,),
-                ``cam_R`` (B, 3, 3), ``joints2d_norm`` (B, 14, 2),
-                ``cache_dir`` (list of str).
+            data_samples (dict): the data preprocessor's output, holding
+                :data:`MOCAP_TARGET_KEYS`: ``vertices`` (B, V, 3),
+                ``joints_h36m`` (B, 17, 3), ``joints_3d`` (B, 14, 3) LSP
+                (metres, camera axes, pelvis at the origin) and
+                ``joints_2d_norm`` (B, 14, 2).
 
         Returns:
-            dict: ``vertices`` (B, V, 3), ``vertices_mid``,
-            ``vertices_coarse``, ``joints_3d`` (B, 14, 3) LSP,
-            ``joints_h36m`` (B, 17, 3) (metres, camera frame, pelvis at the
-            origin), ``joints_2d_norm`` (B, 14, 2).
+            dict: those targets plus ``vertices_mid`` and
+            ``vertices_coarse`` (the mesh sampler's levels).
         """
-        try:
-            cache_dir = data_samples['cache_dir']
-            mesh_index = data_samples['mesh_index']
-            cam_r = data_samples['cam_R']
-        except (KeyError, TypeError) as e:
-            raise KeyError('MPTPretrainEstimator needs data_samples with '
-                           'cache_dir, mesh_index, cam_R and joints2d_norm '
-                           '(MPTMoCapHeatmapDataset output)') from e
-        if isinstance(cache_dir, (list, tuple)):
-            cache_dir = cache_dir[0]
-        cache = MoCapMeshCache.open(cache_dir)
+        if not has_mocap_targets(data_samples):
+            raise KeyError(
+                'MPTPretrainEstimator needs data_samples with the MoCap '
+                f'targets {list(MOCAP_TARGET_KEYS)}: build the data '
+                "preprocessor as MPTMoCapDataPreprocessor(body_model=...) "
+                'for MPTMoCapHeatmapDataset batches'
+                + (f' (got keys {sorted(data_samples)})'
+                   if isinstance(data_samples, dict) else ''))
         dtype = self.joint_regressor.dtype
-        verts = cache.gather_vertices(mesh_index, self.joint_regressor.device,
-                                      dtype)
-        verts = torch.bmm(verts, cam_r.to(verts))  # world -> camera axes
-        h36m = torch.einsum('jv,bvc->bjc', self.joint_regressor, verts)
-        verts = verts - h36m[:, :1]
-        h36m = h36m - h36m[:, :1]
-        return dict(
-            vertices=verts,
-            vertices_mid=self.mesh_sampler.downsample(verts, 0, 1),
-            vertices_coarse=self.mesh_sampler.downsample(verts, 0, 2),
-            joints_3d=h36m[:, H36M_TO_J14],
-            joints_h36m=h36m,
-            joints_2d_norm=data_samples['joints2d_norm'].to(verts))
+        gt = {k: data_samples[k].to(dtype) for k in MOCAP_TARGET_KEYS}
+        verts = gt['vertices']
+        gt.update(vertices_mid=self.mesh_sampler.downsample(verts, 0, 1),
+                  vertices_coarse=self.mesh_sampler.downsample(verts, 0, 2))
+        return gt
 
     # ------------------------------------------------------------------ modes
     def extract_feat(self, inputs):
@@ -181,7 +178,7 @@ class MPTPretrainEstimator(BaseModel):
         pred_h36m = torch.einsum('jv,bvc->bjc', self.joint_regressor,
                                  out['vertices'])
         gt = None
-        if isinstance(data_samples, dict) and 'cache_dir' in data_samples:
+        if has_mocap_targets(data_samples):
             gt = self.gather_gt(data_samples)
         results = []
         for i in range(out['vertices'].shape[0]):

@@ -22,8 +22,8 @@ from torch import Tensor
 
 from mpt_plugin.geometry.crop import px_to_norm
 from mpt_plugin.registry import MODELS
-from ..estimators.pretrain_estimator import \
-    MPTPretrainEstimator  # noqa: F401 (registers it)
+from ..estimators.pretrain_estimator import (  # noqa: F401 (registers)
+    MPTPretrainEstimator, has_mocap_targets)
 from ..utils.pc_hmr_utils import soft_argmax_2d
 
 __all__ = ['PCHMRMPTMeshStream']
@@ -121,15 +121,15 @@ class PCHMRMPTMeshStream(BaseModule):
 
     @torch.no_grad()
     def gather_gt(self, inputs, data_samples) -> Optional[Dict[str, Tensor]]:
-        """MoCap GT (mesh cache) for ``MPTMoCapHeatmapDataset`` batches.
+        """MoCap GT (the preprocessor's targets) for
+        ``MPTMoCapHeatmapDataset`` batches.
 
         Returns:
             dict | None: ``vertices`` (B, V, 3) and ``joints_h36m``
             (B, 17, 3), pelvis-centred camera-aligned metres, or None for
             other batch formats.
         """
-        if not (isinstance(data_samples, dict)
-                and 'cache_dir' in data_samples):
+        if not has_mocap_targets(data_samples):
             return None
         gt = self.mpt.gather_gt(data_samples)
         return dict(vertices=gt['vertices'], joints_h36m=gt['joints_h36m'])

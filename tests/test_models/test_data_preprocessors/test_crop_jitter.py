@@ -65,10 +65,10 @@ def test_preprocessor_jitters_in_training_only():
     joints = torch.cat([30 + 50 * torch.rand(8, 17, 2, generator=g),
                         torch.ones(8, 17, 1)], dim=-1)
     norm = torch.from_numpy(crop_to_norm(joints[..., :2].numpy(), S)).float()
-    data = dict(inputs=joints, data_samples=dict(joints2d_norm=norm[:, :14]))
+    data = dict(inputs=joints, data_samples=dict(joints_2d_norm=norm[:, :14]))
     out = pre(data, training=False)
     assert torch.equal(out['inputs']['joints_px'], joints[..., :2])
-    assert torch.equal(out['data_samples']['joints2d_norm'], norm[:, :14])
+    assert torch.equal(out['data_samples']['joints_2d_norm'], norm[:, :14])
     torch.manual_seed(1)
     out = pre(data, training=True)
     moved = out['inputs']['joints_px']
@@ -76,7 +76,7 @@ def test_preprocessor_jitters_in_training_only():
     # inputs and targets went through the same crop
     np.testing.assert_allclose(
         crop_to_norm(moved[:, :14].numpy(), S),
-        out['data_samples']['joints2d_norm'].numpy(), atol=1e-5)
+        out['data_samples']['joints_2d_norm'].numpy(), atol=1e-5)
 
 
 def test_module_apply_still_works():

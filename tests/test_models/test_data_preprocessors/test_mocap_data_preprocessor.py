@@ -136,3 +136,131 @@ def test_preprocessor_cuda():
         mhm=dict(type='MPTMaskedHeatmapModeling', test_mask_ratio=0.3))(
             dict(inputs=kpts), training=False)['inputs']
     assert torch.equal(ev['masked_joints'].cpu(), ev_cpu['masked_joints'])
+
+
+# --------------------------------------------------------------------------
+# posing MoCap bodies on the device (body_model=...)
+# --------------------------------------------------------------------------
+def _bodies(assets, batch=6, seed=0):
+    """SMPL parameters of ``batch`` random bodies and cameras 0..3."""
+    import os.path as osp
+    from mpt_plugin.geometry.virtual_cameras import build_virtual_cameras
+    gen = torch.Generator().manual_seed(seed)
+    pose = torch.randn(batch, 72, generator=gen) * 0.2
+    pose[:, :3] = torch.tensor([1.5708, 0.0, 0.0])  # stand up in z-up
+    betas = torch.randn(batch, 10, generator=gen)
+    gender = torch.tensor([-1, 0, 1] * (batch // 3))
+    cams = build_virtual_cameras(num_views=4)
+    view = np.arange(batch) % 4
+    camera = dict(cam_R=torch.tensor(cams.R[view], dtype=torch.float32),
+                  cam_T=torch.tensor(cams.T[view], dtype=torch.float32),
+                  cam_f=torch.tensor(cams.f[view], dtype=torch.float32),
+                  cam_c=torch.tensor(cams.c[view], dtype=torch.float32))
+    bm_dir = osp.join(assets, 'body_models')
+    body_model = dict(model_path=bm_dir, joints_regressor=osp.join(
+        bm_dir, 'J_regressor_h36m.npy'))
+    return (dict(pose_aa=pose, betas=betas, gender=gender), camera, cams,
+            view, body_model)
+
+
+def test_posing_matches_the_numpy_camera_path(synthetic_assets):
+    """2D joints and targets equal the float64 numpy projection of the same
+    bodies (VirtualCameras, as the loader used to do it on the CPU)."""
+    from mpt_plugin.body_models import MPTSMPL
+    from mpt_plugin.body_models.conventions import H36M_TO_J14, get_mapping
+    from mpt_plugin.geometry.crop import (crop_to_norm, fit_square_crop,
+                                          image_to_crop)
+    params, camera, cams, view, bm = _bodies(synthetic_assets)
+    size = 112
+    pre = MPTMoCapDataPreprocessor(heatmap_size=size, mhm=None,
+                                   body_model=dict(bm, gender='neutral'))
+    out = pre(dict(inputs=params, data_samples=camera), training=False)
+    smpl = MPTSMPL(gender='neutral', **bm)
+    with torch.no_grad():
+        res = smpl(betas=params['betas'], global_orient=params['pose_aa'][:,
+                                                                          :3],
+                   body_pose=params['pose_aa'][:, 3:])
+    root = res['joints_regressed'][:, :1]
+    h36m = (res['joints_regressed'] - root).double().numpy()
+    dst, src = get_mapping('smpl_45', 'coco')
+    coco = (res['joints'] - root).double().numpy()[:, np.asarray(src)[
+        np.argsort(dst)]]
+    pts = np.concatenate([coco, h36m[:, H36M_TO_J14]], axis=1)
+    px = cams.project(cams.world_to_camera(pts, view), view)
+    centre, side = fit_square_crop(px[:, :17], padding=1.2)
+    hm = image_to_crop(px, centre, side, size)
+    got = out['inputs']['joints_px'].double().numpy()
+    assert np.abs(got - hm[:, :17]).max() < 1e-3  # px
+    assert got.min() >= -0.5 and got.max() <= size - 0.5
+    tgt = out['data_samples']
+    assert np.abs(tgt['joints_2d_norm'].numpy() -
+                  crop_to_norm(hm[:, 17:], size)).max() < 1e-5
+    rot = cams.R[view]
+    h36m_cam = np.einsum('bkj,bji->bki', h36m, rot)
+    assert np.abs(tgt['joints_h36m'].numpy() - h36m_cam).max() < 1e-5
+    assert np.abs(tgt['joints_3d'].numpy() -
+                  h36m_cam[:, H36M_TO_J14]).max() < 1e-5
+    assert np.abs(tgt['joints_h36m'][:, 0].numpy()).max() < 1e-6
+    verts = np.einsum('bkj,bji->bki',
+                      (res['vertices'] - root).double().numpy(), rot)
+    assert np.abs(tgt['vertices'].numpy() - verts).max() < 1e-5
+    # cameras and metadata pass through; all joints visible
+    assert torch.equal(tgt['cam_R'], camera['cam_R'])
+    assert torch.all(out['inputs']['joint_weights'] == 1)
+
+
+def test_gendered_posing(synthetic_assets):
+    """gender='subject' poses each sample with its own model; a fixed
+    gender poses all with that one."""
+    from mpt_plugin.body_models import MPTSMPL
+    params, camera, cams, view, bm = _bodies(synthetic_assets)
+    gendered = MPTMoCapDataPreprocessor(heatmap_size=64, mhm=None,
+                                        body_model=bm)  # 'subject'
+    out = gendered(dict(inputs=params, data_samples=camera))
+    verts = out['data_samples']['vertices']
+    names = {-1: 'neutral', 0: 'male', 1: 'female'}
+    with torch.no_grad():
+        for code, name in names.items():
+            smpl = MPTSMPL(gender=name, **bm)
+            sel = params['gender'] == code
+            res = smpl(betas=params['betas'][sel],
+                       global_orient=params['pose_aa'][sel, :3],
+                       body_pose=params['pose_aa'][sel, 3:])
+            want = torch.bmm(
+                res['vertices'] - res['joints_regressed'][:, :1],
+                camera['cam_R'][sel])
+            assert torch.allclose(verts[sel], want, atol=1e-5), name
+    # the three models differ on the same parameters
+    same = {k: v[:1].repeat(3, *[1] * (v.dim() - 1)) for k, v in
+            params.items()}
+    same['gender'] = torch.tensor([-1, 0, 1])
+    cam3 = {k: v[:1].repeat(3, *[1] * (v.dim() - 1)) for k, v in
+            camera.items()}
+    v3 = gendered(dict(inputs=same, data_samples=cam3))['data_samples'][
+        'vertices']
+    assert (v3[0] - v3[1]).abs().max() > 1e-3
+    assert (v3[1] - v3[2]).abs().max() > 1e-3
+    neutral = MPTMoCapDataPreprocessor(
+        heatmap_size=64, mhm=None, body_model=dict(bm, gender='neutral'))
+    vn = neutral(dict(inputs=same, data_samples=cam3))['data_samples'][
+        'vertices']
+    assert torch.allclose(vn[1], v3[0], atol=1e-6)
+    assert torch.allclose(vn[2], v3[0], atol=1e-6)
+
+
+def test_posing_input_errors(synthetic_assets):
+    params, camera, _, _, bm = _bodies(synthetic_assets, batch=3)
+    pre = MPTMoCapDataPreprocessor(heatmap_size=64, mhm=None, body_model=bm)
+    with pytest.raises(KeyError, match='betas'):
+        pre(dict(inputs=dict(pose_aa=params['pose_aa'],
+                             gender=params['gender']), data_samples=camera))
+    with pytest.raises(ValueError, match=r"'pose_aa'.*\(B, 72\)"):
+        pre(dict(inputs=dict(params, pose_aa=params['pose_aa'][:, :69]),
+                 data_samples=camera))
+    with pytest.raises(KeyError, match="data_samples.*cam_T"):
+        pre(dict(inputs=params, data_samples=dict(cam_R=camera['cam_R'])))
+    far = dict(camera, cam_T=torch.zeros(3, 3))  # camera inside the body
+    with pytest.raises(ValueError, match='behind the virtual camera'):
+        pre(dict(inputs=params, data_samples=far))
+    with pytest.raises(ValueError, match='gender must be one of'):
+        MPTMoCapDataPreprocessor(body_model=dict(bm, gender='other'))

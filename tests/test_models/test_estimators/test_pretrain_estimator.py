@@ -22,12 +22,13 @@ def setup(synthetic_assets, tmp_path_factory):
                       joints_regressor=osp.join(bm_dir,
                                                 'J_regressor_h36m.npy'))
     ds = MPTMoCapHeatmapDataset(
-        data_root=osp.join(synthetic_assets, 'amass'), body_model=body_model,
+        data_root=osp.join(synthetic_assets, 'amass'),
         cache_root=str(tmp_path_factory.mktemp('cache')), sample_fps=5,
-        heatmap_size=112, verbose=False)
+        verbose=False)
     cfg = dict(type='MPTPretrainEstimator',
                data_preprocessor=dict(
                    type='MPTMoCapDataPreprocessor', heatmap_size=112,
+                   body_model=body_model,
                    mhm=dict(type='MPTMaskedHeatmapModeling', seed=0)),
                head=TINY_HEAD, body_model=body_model,
                mesh_sampler=osp.join(bm_dir, 'mesh_downsampling.npz'))
@@ -38,7 +39,8 @@ def test_ground_truth_frame(setup):
     ds, cfg = setup
     model = MODELS.build(cfg)
     batch = default_collate([ds[i] for i in range(8)])
-    gt = model.gather_gt(batch['data_samples'])
+    data = model.data_preprocessor(batch, False)
+    gt = model.gather_gt(data['data_samples'])
     assert gt['vertices'].shape == (8, 6890, 3)
     assert gt['vertices_mid'].shape == (8, 1723, 3)
     assert gt['vertices_coarse'].shape == (8, 431, 3)
@@ -60,6 +62,9 @@ def test_ground_truth_frame(setup):
     assert torch.allclose(dist(v4), dist(v5), atol=1e-5)
     # template: rest pose rotated into the camera-like frame
     assert bool(model.head.template_initialized)
+    # batches without the preprocessor's targets are refused, saying why
+    with pytest.raises(KeyError, match='body_model'):
+        model.gather_gt(batch['data_samples'])
 
 
 def test_loss_decreases_and_predict(setup):
@@ -98,8 +103,9 @@ def test_checkpoint_excludes_assets(setup):
     _, cfg = setup
     model = MODELS.build(cfg)
     keys = model.state_dict().keys()
-    assert not any(k.startswith(('joint_regressor', 'mesh_sampler'))
-                   for k in keys)
+    # nor the data preprocessor's three SMPL models (posing on the device)
+    assert not any(k.startswith(('joint_regressor', 'mesh_sampler',
+                                 'data_preprocessor')) for k in keys)
     assert any(k.startswith('head.') for k in keys)
 
 
