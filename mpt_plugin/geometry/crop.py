@@ -24,7 +24,7 @@ Frames used across the plugin:
 The numpy functions serve the data pipeline, the torch ones the models
 (differentiable); :func:`crop_to_norm` is plain arithmetic and takes either.
 """
-from typing import Optional, Tuple, Union
+from typing import Union
 
 import numpy as np
 import torch

@@ -110,6 +110,7 @@ from ..streams.pc_hmr_key2mesh_stream import \
     PCHMRKey2MeshStream  # noqa: F401 (registers it)
 from ..streams.pc_hmr_mpt_mesh_stream import \
     PCHMRMPTMeshStream  # noqa: F401 (registers it)
+from ..utils.masked_l1 import masked_l1
 from ..utils.pc_hmr_utils import (smpl_skinning_to_h36m, soft_argmax_2d,
                                   to_lifter_sequence)
 
@@ -131,10 +132,7 @@ def _masked_l1(pred: Tensor, gt: Tensor, weight: Tensor) -> Tensor:
     Returns:
         Tensor: scalar; 0 (with a graph) when every weight is 0.
     """
-    if weight.dim() == 1:
-        weight = weight[:, None].expand(pred.shape[:2])
-    err = (pred - gt).abs().sum(-1) * weight  # (B, N)
-    return err.sum() / (3.0 * weight.sum()).clamp_min(1.0)
+    return masked_l1(pred, gt, weight, 'weights')
 
 
 @MODELS.register_module()

@@ -51,6 +51,7 @@ from torch import Tensor, nn
 from mpt_plugin.geometry.cameras import project_fixed_camera
 from mpt_plugin.geometry.keypoints import normalize_keypoints_2d
 from mpt_plugin.registry import MODELS
+from ..utils.masked_l1 import masked_l1
 
 #: LGD / Key2Mesh joint weights in OpenPose-18 order (shoulders/hips 2,
 #: elbows/knees 4, wrists/ankles 8, others 1).
@@ -88,16 +89,11 @@ def _masked_weighted_l1(pred: Tensor,
     Returns:
         Tensor: Scalar loss.
     """
-    keep = (weight > 0)[..., None]
-    # Replace ignored targets first so NaN never reaches values or grads.
-    target = torch.where(keep, target, pred.detach())
-    if not bool(keep.any()):
+    if not bool((weight > 0).any()):
         return zero
-    total = ((pred - target).abs() * weight[..., None]).sum()
-    if reduction == 'mean':
-        num = sample_valid.sum() * pred.shape[1] * pred.shape[2]
-        return total / num
-    return total / (weight.sum() * pred.shape[-1])
+    return masked_l1(pred, target, weight,
+                     'samples' if reduction == 'mean' else 'weights',
+                     sample_valid=sample_valid)
 
 
 @MODELS.register_module()

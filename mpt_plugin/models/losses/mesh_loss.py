@@ -46,6 +46,7 @@ from torch import Tensor, nn
 
 from mpt_plugin.geometry.cameras import weak_perspective_project
 from mpt_plugin.registry import MODELS
+from ..utils.masked_l1 import masked_l1
 
 ArrayLike = Union[np.ndarray, Tensor, Sequence]
 
@@ -235,22 +236,14 @@ class MPTMeshLoss(nn.Module):
             weights (Tensor, optional): (B, N) per-point weights.
 
         Returns:
-            Tensor: scalar ``sum(w * |pred - gt|) / (num_valid * N)``.
+            Tensor: scalar ``sum(w * |pred - gt|) / (num_valid * N)``
+            (:func:`masked_l1`, ``normalize='samples'``).
         """
-        vmask = valid[:, None, None]
-        # Sanitise the GT first so NaN in invalid samples cannot leak into
-        # the gradient through ``where``.
-        gt = torch.where(vmask, gt, pred.detach())
-        err = (pred - gt).abs()
-        err = err.sum(-1) if self.coord_reduction == 'sum' else err.mean(-1)
+        w = valid[:, None].to(pred.dtype).expand(pred.shape[:2])
         if weights is not None:
-            weights = torch.where(valid[:, None], weights,
-                                  torch.zeros_like(weights))
-            err = err * weights
-        else:
-            err = err * valid[:, None].to(err.dtype)
-        denom = valid.sum().clamp(min=1) * pred.shape[1]
-        return err.sum() / denom
+            w = w * weights
+        return masked_l1(pred, gt, w, 'samples', sample_valid=valid,
+                         coord_reduction=self.coord_reduction)
 
     def _center(self, joints: Tensor) -> Tensor:
         if self.joints_root_indices is None:
