@@ -44,7 +44,7 @@ from mmengine.logging import print_log
 from torch.utils.data import Dataset
 
 from mpt_plugin.body_models.conventions import SMPL45_TO_OPENPOSE18
-from mpt_plugin.geometry.cameras import project_fixed_camera
+from mpt_plugin.geometry.keypoints import synthesize_keypoints_2d
 from mpt_plugin.geometry.rotations import (euler_xyz_to_rotmat,
                                           rotate_smpl_root)
 from mpt_plugin.registry import DATASETS, MODELS
@@ -462,16 +462,16 @@ class Key2MeshAMASSPairsDataset(Dataset):
         pelvis = self._kp_pelvis[idx].astype(np.float64)
         det = (self._kp_joints[idx] - pelvis) @ rotmat.T + pelvis
         true = (self._kp_true[idx] - pelvis) @ rotmat.T + pelvis
-        px = project_fixed_camera(torch.from_numpy(det), cfg['focal'],
-                                  cfg['distance']).numpy() + self._kp_bias
-        conf = np.ones(18)
+        normal = uniform = None  # drawn in this order, when used
         if rng is not None and cfg['jitter_std'] > 0:
-            noise = rng.standard_normal((18, 2)) * cfg['jitter_std']
-            px = px + (np.round(noise) if cfg['round_jitter'] else noise)
+            normal = torch.from_numpy(rng.standard_normal((18, 2)))
         if rng is not None and cfg['occlusion_prob'] > 0:
-            conf = (rng.random(18) >= cfg['occlusion_prob']).astype(
-                np.float64)
-        return px, conf, true
+            uniform = torch.from_numpy(rng.random(18))
+        _, px, conf = synthesize_keypoints_2d(
+            torch.from_numpy(det), cfg['focal'], cfg['distance'], normal,
+            uniform, cfg['jitter_std'], cfg['round_jitter'],
+            cfg['occlusion_prob'], torch.from_numpy(self._kp_bias))
+        return px.numpy(), conf.numpy(), true
 
     @property
     def metainfo(self) -> dict:

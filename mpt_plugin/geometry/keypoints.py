@@ -1,4 +1,13 @@
-"""Key2Mesh's 2D keypoint normalisation (``normalize_p2d``).
+"""Key2Mesh's 2D keypoints: synthesis from 3D joints and normalisation.
+
+:func:`synthesize_keypoints_2d` is Key2Mesh's synthetic detector (fixed
+camera, integer-pixel jitter, random occlusion), used by the pairs
+preprocessor (torch random numbers, per batch on the device) and by the
+AMASS pairs dataset's target-domain mode (numpy random numbers, per item):
+the random draws are arguments, so both keep their own generator while the
+synthesis is written once.
+
+Normalisation (``normalize_p2d``):
 
 The keypoints are shifted and scaled isotropically so that the bounding box
 of the confident joints is centred at ``(0.5, 0.5)`` and its longer side
@@ -6,12 +15,62 @@ spans ``[0, 1]``; joints below the confidence threshold are set to ``0.5``.
 Batched torch code, differentiable w.r.t. the keypoints, so that the loss
 can normalise re-projected predictions; datasets call it on CPU tensors.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 
-__all__ = ['normalize_keypoints_2d']
+from .cameras import project_fixed_camera
+
+__all__ = ['normalize_keypoints_2d', 'synthesize_keypoints_2d']
+
+
+def synthesize_keypoints_2d(joints3d: Tensor,
+                            focal: float,
+                            distance: float,
+                            normal: Optional[Tensor] = None,
+                            uniform: Optional[Tensor] = None,
+                            jitter_std: float = 1.0,
+                            round_jitter: bool = True,
+                            occlusion_prob: float = 0.2,
+                            bias_px: Optional[Tensor] = None
+                            ) -> Tuple[Tensor, Tensor, Tensor]:
+    """Key2Mesh's synthetic 2D keypoints of 3D joints (paper sec. 3.2).
+
+    ``clean = project_fixed_camera(joints3d) + bias_px``;
+    ``px = clean + round(jitter_std * normal)`` (no rounding with
+    ``round_jitter=False``); ``conf = uniform >= occlusion_prob``.
+
+    Args:
+        joints3d (Tensor): (..., K, 3) metres, untranslated SMPL (y up).
+        focal (float): Fixed camera focal length, px.
+        distance (float): Fixed camera distance, metres.
+        normal (Tensor, optional): (..., K, 2) standard normal draws; None
+            (or ``jitter_std == 0``): no jitter.
+        uniform (Tensor, optional): (..., K) uniform [0, 1) draws; None (or
+            ``occlusion_prob == 0``): every joint kept.
+        jitter_std (float): Jitter std before rounding, px.
+        round_jitter (bool): Integer-pixel jitter (Key2Mesh's).
+        occlusion_prob (float): Per-joint drop probability.
+        bias_px (Tensor, optional): (2,) or (K, 2) px added to every
+            projection (a systematic detector offset).
+
+    Returns:
+        tuple: ``clean`` (..., K, 2) px (principal point 0, x right, y
+        down), ``px`` (..., K, 2) after jitter, ``conf`` (..., K) 1 for kept
+        joints, 0 for occluded ones; dtype and device of ``joints3d``.
+    """
+    clean = project_fixed_camera(joints3d, focal, distance)
+    if bias_px is not None:
+        clean = clean + bias_px.to(clean)
+    px = clean
+    if normal is not None and jitter_std > 0:
+        noise = normal.to(clean) * jitter_std
+        px = clean + (torch.round(noise) if round_jitter else noise)
+    conf = clean.new_ones(clean.shape[:-1])
+    if uniform is not None and occlusion_prob > 0:
+        conf = (uniform >= occlusion_prob).to(clean.dtype)
+    return clean, px, conf
 
 
 def normalize_keypoints_2d(keypoints: Tensor,

@@ -53,3 +53,27 @@ def test_normalize_keypoints_gradient_finite():
     (out * torch.randn_like(out)).sum().backward()
     assert torch.isfinite(kps.grad).all()
     assert (kps.grad[1] == 0).all()
+
+
+def test_synthesize_keypoints_2d():
+    from mpt_plugin.geometry.cameras import project_fixed_camera
+    from mpt_plugin.geometry.keypoints import synthesize_keypoints_2d
+    g = torch.Generator().manual_seed(0)
+    joints = torch.randn(4, 18, 3, generator=g, dtype=torch.float64) * 0.5
+    clean, px, conf = synthesize_keypoints_2d(joints, 256.0, 6.0)
+    assert torch.equal(clean, project_fixed_camera(joints, 256.0, 6.0))
+    assert torch.equal(px, clean) and torch.all(conf == 1)
+    normal = torch.randn(4, 18, 2, generator=g, dtype=torch.float64)
+    uniform = torch.rand(4, 18, generator=g, dtype=torch.float64)
+    bias = torch.tensor([3.0, -2.0], dtype=torch.float64)
+    clean, px, conf = synthesize_keypoints_2d(
+        joints, 256.0, 6.0, normal, uniform, jitter_std=2.0,
+        occlusion_prob=0.3, bias_px=bias)
+    assert torch.allclose(clean,
+                          project_fixed_camera(joints, 256.0, 6.0) + bias)
+    assert torch.allclose(px - clean, torch.round(2.0 * normal))  # whole px
+    assert torch.equal(conf, (uniform >= 0.3).double())
+    _, px, _ = synthesize_keypoints_2d(joints, 256.0, 6.0, normal,
+                                       jitter_std=2.0, round_jitter=False)
+    assert torch.allclose(px - project_fixed_camera(joints, 256.0, 6.0),
+                          2.0 * normal)

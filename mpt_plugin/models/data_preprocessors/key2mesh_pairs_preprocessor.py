@@ -24,8 +24,8 @@ from torch import Tensor
 
 from mpt_plugin.body_models import MPTSMPL  # noqa: F401 (registers it)
 from mpt_plugin.body_models.conventions import SMPL45_TO_OPENPOSE18
-from mpt_plugin.geometry.cameras import project_fixed_camera
-from mpt_plugin.geometry.keypoints import normalize_keypoints_2d
+from mpt_plugin.geometry.keypoints import (normalize_keypoints_2d,
+                                           synthesize_keypoints_2d)
 from mpt_plugin.registry import MODELS
 
 __all__ = ['Key2MeshPairsPreprocessor']
@@ -222,16 +222,15 @@ class Key2MeshPairsPreprocessor(BaseDataPreprocessor):
         out = self.body_model(betas=betas, global_orient=pose[:, :3],
                               body_pose=pose[:, 3:])
         kp3d = out['joints'].index_select(1, self.openpose18_index)
-        clean_px = project_fixed_camera(kp3d, self.focal, self.distance)
-        bsz, num = clean_px.shape[:2]
-        kp_px = clean_px
-        conf = torch.ones(bsz, num, dtype=clean_px.dtype, device=device)
+        normal = uniform = None
         if training and self.jitter_std > 0:
-            kp_px = clean_px + torch.round(
-                torch.randn_like(clean_px) * self.jitter_std)
+            normal = torch.randn(kp3d.shape[:2] + (2, ), dtype=kp3d.dtype,
+                                 device=device)
         if training and self.occlusion_prob > 0:
-            keep = torch.rand(bsz, num, device=device) >= self.occlusion_prob
-            conf = keep.to(clean_px.dtype)
+            uniform = torch.rand(kp3d.shape[:2], device=device)
+        clean_px, kp_px, conf = synthesize_keypoints_2d(
+            kp3d, self.focal, self.distance, normal, uniform,
+            self.jitter_std, True, self.occlusion_prob)
         kp_norm, mask = normalize_keypoints_2d(kp_px, conf,
                                                self.conf_threshold)
         if self.target_2d == 'clean':
