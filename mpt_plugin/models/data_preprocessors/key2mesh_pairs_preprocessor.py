@@ -17,7 +17,6 @@ and synthesises Key2Mesh's inputs (paper sec. 3.2, released code):
 """
 from typing import Any, Dict, Tuple, Union
 
-import numpy as np
 import torch
 from mmengine.model import BaseDataPreprocessor
 from torch import Tensor
@@ -27,28 +26,11 @@ from mpt_plugin.body_models.conventions import SMPL45_TO_OPENPOSE18
 from mpt_plugin.geometry.keypoints import (normalize_keypoints_2d,
                                            synthesize_keypoints_2d)
 from mpt_plugin.registry import MODELS
+from ..utils.batch_fields import stack_fields
 
 __all__ = ['Key2MeshPairsPreprocessor']
 
 _TARGETS_2D = ('clean', 'noisy')
-
-
-def _stack(value: Any, name: str, width: int) -> Tensor:
-    """A (B, width) float tensor from a (B, width) tensor/array or a list of
-    B (width,) tensors/arrays."""
-    if isinstance(value, (list, tuple)):
-        if len(value) == 0:
-            raise ValueError(f"data['inputs'][{name!r}] is an empty list")
-        value = torch.stack([torch.as_tensor(v) for v in value])
-    elif isinstance(value, np.ndarray):
-        value = torch.from_numpy(value)
-    if not isinstance(value, Tensor):
-        raise TypeError(f"data['inputs'][{name!r}] must be a tensor, an "
-                        f'array or a list of them, got {type(value).__name__}')
-    if value.ndim != 2 or value.shape[1] != width:
-        raise ValueError(f"data['inputs'][{name!r}] must have shape (B, "
-                         f'{width}), got {tuple(value.shape)}')
-    return value
 
 
 @MODELS.register_module()
@@ -156,26 +138,8 @@ class Key2MeshPairsPreprocessor(BaseDataPreprocessor):
     @staticmethod
     def _collect_params(inputs: Any) -> Tuple[Tensor, Tensor]:
         """(B, 72) pose and (B, 10) betas from the loader's ``inputs``."""
-        if isinstance(inputs, (list, tuple)) and inputs and \
-                isinstance(inputs[0], dict):
-            inputs = {
-                k: [item[k] for item in inputs]
-                for k in ('pose_aa', 'betas') if k in inputs[0]
-            }
-        if not isinstance(inputs, dict):
-            raise TypeError("data['inputs'] must be a dict with 'pose_aa' "
-                            "(B, 72) and 'betas' (B, 10), got "
-                            f'{type(inputs).__name__}')
-        for key in ('pose_aa', 'betas'):
-            if key not in inputs:
-                raise KeyError(f"data['inputs'] lacks {key!r} (keys: "
-                               f'{sorted(inputs)})')
-        pose = _stack(inputs['pose_aa'], 'pose_aa', 72)
-        betas = _stack(inputs['betas'], 'betas', 10)
-        if pose.shape[0] != betas.shape[0]:
-            raise ValueError(f'pose_aa has {pose.shape[0]} samples, betas '
-                             f'{betas.shape[0]}')
-        return pose, betas
+        params = stack_fields(inputs, dict(pose_aa=(72, ), betas=(10, )))
+        return params['pose_aa'], params['betas']
 
     def _collect_samples(self, data_samples: Any) -> Dict[str, Any]:
         if data_samples is None:

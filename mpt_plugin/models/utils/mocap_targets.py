@@ -21,7 +21,8 @@ appendices A and B):
    pelvis at the origin, metres: ``vertices`` (B, V, 3), ``joints_h36m``
    (B, 17, 3) and ``joints_3d`` (B, 14, 3) LSP.
 
-Everything runs without gradients in float32 on the body model's device.
+Everything runs without gradients in float32 on the body model's device,
+autocast disabled (mixed-precision training keeps float32 targets).
 """
 from typing import Dict, Tuple
 
@@ -140,6 +141,13 @@ class MoCapTargetBuilder(nn.Module):
             ValueError: (CPU batches only, a GPU check would sync) a joint at
                 or behind a camera.
         """
+        # float32 whatever the caller's autocast (AmpOptimWrapper wraps the
+        # data preprocessor too): targets are not built in bf16
+        with torch.autocast(params['pose_aa'].device.type, enabled=False):
+            return self._build(params, camera)
+
+    def _build(self, params: Dict[str, Tensor],
+               camera: Dict[str, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
         body = self.pose(params['pose_aa'].float(), params['betas'].float(),
                          params['gender'])
         rot = camera['cam_R'].float()

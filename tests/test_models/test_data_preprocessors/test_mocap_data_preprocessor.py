@@ -264,3 +264,18 @@ def test_posing_input_errors(synthetic_assets):
         pre(dict(inputs=params, data_samples=far))
     with pytest.raises(ValueError, match='gender must be one of'):
         MPTMoCapDataPreprocessor(body_model=dict(bm, gender='other'))
+
+
+def test_targets_stay_float32_under_autocast(synthetic_assets):
+    """AmpOptimWrapper runs the data preprocessor under autocast; the bodies
+    and targets must still be posed in float32."""
+    params, camera, _, _, bm = _bodies(synthetic_assets, batch=3)
+    pre = MPTMoCapDataPreprocessor(heatmap_size=64, mhm=None,
+                                   body_model=dict(bm, gender='neutral'))
+    ref = pre(dict(inputs=params, data_samples=camera))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        amp = pre(dict(inputs=params, data_samples=camera))
+    for key in ('vertices', 'joints_h36m', 'joints_2d_norm'):
+        assert amp['data_samples'][key].dtype == torch.float32
+        assert torch.equal(amp['data_samples'][key],
+                           ref['data_samples'][key]), key
