@@ -39,6 +39,27 @@ def run_tool(cmd: Sequence[str],
     return proc.stdout
 
 
+def capture_tool(cmd: Sequence[str],
+                 cwd: Optional[str] = None,
+                 timeout: float = 600,
+                 env: Optional[dict] = None) -> Tuple[Optional[int], str]:
+    """Run ``cmd``; return ``(returncode, stdout + stderr)`` without
+    asserting (for runs started from a fixture, e.g. several at once on a
+    thread pool, and checked by the tests that read them). A run past
+    ``timeout`` is killed and returns ``(None, output + a note)``."""
+    try:
+        proc = subprocess.run(list(map(str, cmd)), cwd=cwd or REPO,
+                              env=env or tool_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout or ''
+        if isinstance(out, bytes):
+            out = out.decode(errors='replace')
+        return None, f'{out}\n[timed out after {timeout} s: {cmd}]'
+    return proc.returncode, proc.stdout
+
+
 def free_port() -> int:
     """A free TCP port on localhost (for distributed rendezvous)."""
     with socket.socket() as sock:
@@ -54,18 +75,43 @@ def start_tool(cmd: Sequence[str],
                             stderr=subprocess.STDOUT, text=True)
 
 
+def start_tool_logged(cmd: Sequence[str],
+                      cwd: Optional[str] = None,
+                      env: Optional[dict] = None) -> subprocess.Popen:
+    """:func:`start_tool` with the output (merged) going to an anonymous
+    temporary file instead of a pipe, for runs started together and awaited
+    one after the other: a pipe nobody reads yet would fill up and stall the
+    run. :func:`finish_tool` reads it back."""
+    import tempfile
+    log = tempfile.TemporaryFile(mode='w+', encoding='utf-8',
+                                 errors='replace')
+    proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd or REPO,
+                            env=env or tool_env(), stdout=log,
+                            stderr=subprocess.STDOUT, text=True)
+    proc.tool_log = log
+    return proc
+
+
 def finish_tool(proc: subprocess.Popen, timeout: float,
                 tail: Callable[[str], str] = lambda out: out[-4000:]
                 ) -> Tuple[int, str]:
-    """Wait for a :func:`start_tool` process; return ``(returncode,
-    output)``; a run past ``timeout`` is killed and fails the test with
-    ``tail(output)``."""
+    """Wait for a :func:`start_tool` (or :func:`start_tool_logged`)
+    process; return ``(returncode, output)``; a run past ``timeout`` is
+    killed and fails the test with ``tail(output)``."""
     import pytest
+    log = getattr(proc, 'tool_log', None)
+    timed_out = False
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        timed_out = True
         proc.kill()
         out, _ = proc.communicate()
+    if log is not None:  # started by start_tool_logged
+        log.seek(0)
+        out = log.read()
+        log.close()
+    if timed_out:
         pytest.fail(f'{proc.args} timed out:\n{tail(out)}')
     return proc.returncode, out
 
@@ -79,3 +125,30 @@ def load_tool(name: str, prefix: str = 'mpt_tools'):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def image_workspace(synthetic_assets: str, root, prefix: str):
+    """A working folder for the image demos: ``data/synthetic`` links to the
+    session's assets, ``data/synthetic_images`` holds the rendered image
+    datasets (``tools/make_synthetic_images.py``'s main, in this process).
+
+    The demos validate on subject S8, held out of ``h36m_train.npz``: 40
+    images = 5 sequences of 8 frames, one per training subject. Written
+    first, so that ``--all`` keeps it (an existing file is skipped) instead
+    of rendering 8 images that would be overwritten.
+    """
+    (root / 'data').mkdir()
+    os.symlink(synthetic_assets, root / 'data' / 'synthetic')
+    make_images = load_tool('make_synthetic_images', prefix)
+    images = str(root / 'data' / 'synthetic_images')
+    body_models = str(root / 'data' / 'synthetic' / 'body_models')
+    assert make_images.main([
+        '--layout', 'train_full', '--dataset-name', 'h36m', '--ann-file',
+        'h36m_train.npz', '--data-prefix', images, '--body-model-dir',
+        body_models, '--num', '40', '--overwrite', '--quiet'
+    ]) == 0
+    assert make_images.main([
+        '--all', '--data-prefix', images, '--body-model-dir', body_models,
+        '--num', '8', '--quiet'
+    ]) == 0
+    return root

@@ -18,7 +18,6 @@ directory (``data/synthetic`` = the session's synthetic assets,
 ``data/synthetic_images`` rendered here), as in
 ``tests/test_tools/test_mpt_image_configs.py``; the tests run from it.
 """
-import os
 import os.path as osp
 import re
 import sys
@@ -33,7 +32,7 @@ from mmengine.runner import Runner
 from mmengine.structures import BaseDataElement
 from mmengine.utils import import_modules_from_strings
 
-from tests.tool_runner import load_tool, run_tool
+from tests.tool_runner import image_workspace, run_tool
 
 pytestmark = pytest.mark.cuda
 
@@ -46,27 +45,9 @@ BATCH_SIZE = 4
 
 @pytest.fixture(scope='module')
 def workspace(synthetic_assets, tmp_path_factory):
-    """A working directory whose ``data/synthetic`` are the session's
-    assets and ``data/synthetic_images`` the rendered image datasets."""
-    root = tmp_path_factory.mktemp('cuda_demos')
-    (root / 'data').mkdir()
-    os.symlink(synthetic_assets, root / 'data' / 'synthetic')
-    make_images = load_tool('make_synthetic_images', 'mpt_cuda_tests')
-    prefix = str(root / 'data' / 'synthetic_images')
-    body_models = str(root / 'data' / 'synthetic' / 'body_models')
-    # as test_mpt_image_configs: h36m_train.npz first with 40 images (5
-    # sequences of 8 frames, one per subject: S8 is the demos' validation),
-    # kept by --all, which writes the other files
-    assert make_images.main([
-        '--layout', 'train_full', '--dataset-name', 'h36m', '--ann-file',
-        'h36m_train.npz', '--data-prefix', prefix, '--body-model-dir',
-        body_models, '--num', '40', '--overwrite', '--quiet'
-    ]) == 0
-    assert make_images.main([
-        '--all', '--data-prefix', prefix, '--body-model-dir', body_models,
-        '--num', '8', '--quiet'
-    ]) == 0
-    return root
+    """A working directory with the synthetic assets and images."""
+    return image_workspace(synthetic_assets,
+                           tmp_path_factory.mktemp('cuda_demos'), 'mpt_cuda_tests')
 
 
 @pytest.fixture

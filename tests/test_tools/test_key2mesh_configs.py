@@ -20,7 +20,8 @@ from mpt_plugin.models.estimators.wgan_domain_adaptation import \
     MPTWGANDomainAdaptation
 from mpt_plugin.registry import MODELS
 from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
-from tests.tool_runner import free_port, tool_env
+from tests.tool_runner import (finish_tool, free_port, start_tool_logged,
+                               tool_env)
 
 pytestmark = pytest.mark.slow  # trains the demo configs in subprocesses
 
@@ -125,19 +126,12 @@ def _env() -> dict:
 
 
 def _start(cmd, cwd, env=None) -> subprocess.Popen:
-    return subprocess.Popen(cmd, cwd=cwd, env=env or _env(),
-                            stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    # output to a file: several runs go at once and are awaited in turn
+    return start_tool_logged(cmd, cwd=cwd, env=env or _env())
 
 
 def _finish(proc) -> tuple:
-    try:
-        out, _ = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        pytest.fail(f'{proc.args} timed out:\n{out[-3000:]}')
-    return proc.returncode, out
+    return finish_tool(proc, TIMEOUT, lambda out: out[-3000:])
 
 
 def _free_port() -> int:
@@ -166,10 +160,26 @@ def _tiny_da(root, name: str, extra: str = '') -> str:
     return str(path)
 
 
+def _start_dist(workspace) -> tuple:
+    """The tiny adaptation demo on 2 CPU processes (tools/dist_train.sh,
+    gloo), with the weights dumped before and after training."""
+    cfg = _tiny_da(workspace, 'tiny_da_dist',
+                   "custom_hooks = [dict(type='MPTStateDumpHook')]")
+    env = _env()
+    env['PORT'] = str(_free_port())
+    work = workspace / 'dist'
+    return work, _start(['bash', osp.join(REPO, 'tools', 'dist_train.sh'),
+                         cfg, '2', '--work-dir', str(work)], workspace, env)
+
+
 @pytest.fixture(scope='module')
 def runs(workspace):
     """Pre-training demo (2 iterations), then the tiny adaptation demo:
-    uninterrupted, interrupted after iteration 2 and resumed."""
+    uninterrupted, interrupted after iteration 2 and resumed; the 2-process
+    run (independent of the others) goes meanwhile. Each run is one
+    single-threaded process on a 2-core machine, so runs that do not wait
+    for one another are started together."""
+    dist_dir, dist = _start_dist(workspace)
     pre_dir = workspace / 'pre'
     pre = _start([
         sys.executable, TRAIN,
@@ -180,7 +190,7 @@ def runs(workspace):
         'val_dataloader.dataset.num_samples=8',
         'model.regressor.hidden_dim=16'
     ], workspace)
-    result = dict(pre=_finish(pre), pre_dir=pre_dir)
+    result = dict(pre=_finish(pre), pre_dir=pre_dir, dist_dir=dist_dir)
     ckpt = pre_dir / 'epoch_1.pth'
     full_cfg = _tiny_da(workspace, 'tiny_da',
                         f'model.update(source_checkpoint={str(ckpt)!r})')
@@ -193,11 +203,13 @@ def runs(workspace):
                    str(full_dir)], workspace)
     stopped = _start([sys.executable, TRAIN, stop_cfg, '--work-dir',
                       str(resumed_dir)], workspace)
-    result['full'] = _finish(full)
+    # the interrupted run ends first: resume it while the full run goes on
     result['stopped'] = _finish(stopped)
     resumed = _start([sys.executable, TRAIN, stop_cfg, '--work-dir',
                       str(resumed_dir), '--resume'], workspace)
+    result['full'] = _finish(full)
     result['resumed'] = _finish(resumed)
+    result['dist'] = _finish(dist)
     result.update(full_dir=full_dir, resumed_dir=resumed_dir)
     return result
 
@@ -251,15 +263,9 @@ def test_resume_is_bit_identical(runs):
         assert (hist_a == hist_b).all(), key
 
 
-def test_dist_train_two_cpu_processes(workspace, tmp_path):
-    cfg = _tiny_da(workspace, 'tiny_da_dist',
-                   "custom_hooks = [dict(type='MPTStateDumpHook')]")
-    env = _env()
-    env['PORT'] = str(_free_port())
-    work = tmp_path / 'dist'
-    code, out = _finish(
-        _start(['bash', osp.join(REPO, 'tools', 'dist_train.sh'), cfg, '2',
-                '--work-dir', str(work)], workspace, env))
+def test_dist_train_two_cpu_processes(runs):
+    code, out = runs['dist']
+    work = runs['dist_dir']
     assert code == 0, out[-3000:]
     assert 'using the gloo backend' in out
     def load(path):

@@ -15,7 +15,7 @@ from mmengine.registry import init_default_scope
 from mpt_plugin.models.estimators.pc_hmr_estimator import PCHMREstimator
 from mpt_plugin.registry import MODELS
 from mpt_plugin.utils.checkpoint import register_checkpoint_safe_globals
-from tests.tool_runner import run_tool
+from tests.tool_runner import finish_tool, start_tool_logged
 
 pytestmark = pytest.mark.slow  # trains the demo configs through the tools
 
@@ -102,30 +102,88 @@ def test_every_config_builds_its_model(synthetic_assets, name):
         assert 'pose_estimator_2d' in keys
 
 
-def _run(cmd):
-    return run_tool(cmd, timeout=TIMEOUT)
+def _start(cmd):
+    # output to a file: the demo runs go at once and are awaited in turn
+    return start_tool_logged(cmd)
 
 
-def test_serial_demo_trains(synthetic_assets, tmp_path):
+def _finish(proc):
+    """The run's output; it must have succeeded."""
+    code, out = finish_tool(proc, TIMEOUT, lambda out: out[-6000:])
+    assert code == 0, out[-6000:]
+    return out
+
+
+def _serial_demo_cmd(synthetic_assets, tmp_path):
     bm = osp.join(synthetic_assets, 'body_models')
     opts = [f'{k}={v}' for k, v in _body_model_options(
         synthetic_assets, True).items()]
+    # the MoCap bodies are posed by the data preprocessor
+    opts += [f'model.data_preprocessor.body_model.model_path={bm}',
+             'model.data_preprocessor.body_model.joints_regressor='
+             f'{bm}/J_regressor_h36m.npy']
     for split in ('train', 'val'):
         key = f'{split}_dataloader'
         opts += [
             f'{key}.dataset.data_root={synthetic_assets}/amass',
             f'{key}.dataset.cache_root={tmp_path}/cache',
-            f'{key}.dataset.body_model.model_path={bm}',
-            f'{key}.dataset.body_model.joints_regressor='
-            f'{bm}/J_regressor_h36m.npy', f'{key}.dataset.max_meshes=2',
-            f'{key}.batch_size=4'
+            f'{key}.dataset.max_meshes=2', f'{key}.batch_size=4'
         ]
     work = tmp_path / 'work'
-    out = _run([
+    return work, [
         sys.executable, 'tools/train.py', 'configs/pc_hmr_serial_demo.py',
         '--work-dir', str(work), '--cfg-options', 'train_cfg.max_epochs=1',
         'default_hooks.logger.interval=1', *opts
-    ])
+    ]
+
+
+def _parallel_key2mesh_demo_cmd(synthetic_assets, tmp_path):
+    opts = [f'{k}={v}' for k, v in _body_model_options(
+        synthetic_assets, False).items()]
+    for split, num in (('train', 16), ('val', 8)):
+        key = f'{split}_dataloader'
+        opts += [
+            f'{key}.dataset.data_root={synthetic_assets}/amass',
+            f'{key}.dataset.num_samples={num}', f'{key}.batch_size=8'
+        ]
+    work = tmp_path / 'work'
+    return work, [
+        sys.executable, 'tools/train.py',
+        'configs/pc_hmr_parallel_key2mesh_demo.py', '--work-dir', str(work),
+        '--cfg-options', 'train_cfg.max_epochs=1',
+        'default_hooks.logger.interval=1', *opts
+    ]
+
+
+@pytest.fixture(scope='module')
+def demo_runs(request, synthetic_assets, tmp_path_factory):
+    """The three demo trainings (serial, parallel Key2Mesh, video), started
+    together: each is one single-threaded process and the machine has 2
+    cores; the video images are rendered (in this process) while the first
+    two run. Each test waits for its own run."""
+    runs = {}
+    for name, cmd in (('serial', _serial_demo_cmd),
+                      ('parallel_key2mesh', _parallel_key2mesh_demo_cmd)):
+        work, argv = cmd(synthetic_assets,
+                         tmp_path_factory.mktemp(f'pc_hmr_{name}'))
+        runs[name] = (work, _start(argv))
+    try:
+        video_workspace = request.getfixturevalue('video_workspace')
+        work, argv = _video_demo_cmd(synthetic_assets, video_workspace,
+                                     tmp_path_factory.mktemp('pc_hmr_vdemo'))
+        runs['video'] = (work, _start(argv))
+        yield runs
+    finally:
+        for _, proc in runs.values():  # runs no selected test waited for
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.tool_log.close()
+
+
+def test_serial_demo_trains(demo_runs):
+    work, proc = demo_runs['serial']
+    out = _finish(proc)
     # 2 meshes x 4 views, batch 4 -> 2 iterations, then validation
     assert 'Epoch(train) [1][2/2]' in out
     assert 'loss_pose' in out and 'loss_vertices' in out
@@ -136,22 +194,9 @@ def test_serial_demo_trains(synthetic_assets, tmp_path):
     assert any(k.startswith('mesh_stream.mpt.head') for k in sd)
 
 
-def test_parallel_key2mesh_demo_trains(synthetic_assets, tmp_path):
-    opts = [f'{k}={v}' for k, v in _body_model_options(
-        synthetic_assets, False).items()]
-    for split, num in (('train', 16), ('val', 8)):
-        key = f'{split}_dataloader'
-        opts += [
-            f'{key}.dataset.data_root={synthetic_assets}/amass',
-            f'{key}.dataset.num_samples={num}', f'{key}.batch_size=8'
-        ]
-    work = tmp_path / 'work'
-    out = _run([
-        sys.executable, 'tools/train.py',
-        'configs/pc_hmr_parallel_key2mesh_demo.py', '--work-dir', str(work),
-        '--cfg-options', 'train_cfg.max_epochs=1',
-        'default_hooks.logger.interval=1', *opts
-    ])
+def test_parallel_key2mesh_demo_trains(demo_runs):
+    work, proc = demo_runs['parallel_key2mesh']
+    out = _finish(proc)
     assert 'Epoch(train) [1][2/2]' in out
     assert 'mesh/MPJPE' in out and 'mesh/PVE' in out
     sd = torch.load(work / 'epoch_1.pth', map_location='cpu')['state_dict']
@@ -307,19 +352,24 @@ def test_video_config_yields_real_sequence_windows(synthetic_assets,
     assert padded_seen  # 8-frame sequences, 9-frame windows
 
 
-def test_video_demo_trains(synthetic_assets, video_workspace, tmp_path):
+def _video_demo_cmd(synthetic_assets, video_workspace, tmp_path):
     opts = [f'{k}={v}' for k, v in _video_demo_options(
         synthetic_assets, video_workspace).items()]
     opts += ['train_dataloader.dataset.num_samples=8',
              'val_dataloader.dataset.num_samples=4',
              'train_dataloader.batch_size=4', 'val_dataloader.batch_size=4']
     work = tmp_path / 'work'
-    out = _run([
+    return work, [
         sys.executable, 'tools/train.py',
         'configs/pc_hmr_parallel_video_demo.py', '--work-dir', str(work),
         '--cfg-options', 'train_cfg.max_epochs=1',
         'default_hooks.logger.interval=1', *opts
-    ])
+    ]
+
+
+def test_video_demo_trains(demo_runs):
+    work, proc = demo_runs['video']
+    out = _finish(proc)
     assert 'Epoch(train) [1][2/2]' in out
     assert 'loss_pose' in out and 'mpjpe_lifter' in out
     assert 'mesh/MPJPE' in out
