@@ -67,7 +67,8 @@ def main():
     t = time.perf_counter()
     count = 0
     for batch in it:
-        count += len(batch['inputs'])
+        # inputs is a dict of (B, ...) tensors: count the samples, not keys
+        count += len(batch['data_samples']['mesh_index'])
     per_worker = count / (time.perf_counter() - t)
 
     nbytes = sample_bytes(ds[0])

@@ -119,10 +119,11 @@ def time_legacy_build(args) -> dict:
         env = dict(os.environ, PYTHONPATH=osp.abspath(args.legacy_tree),
                    OMP_NUM_THREADS=str(args.threads))
         out = subprocess.run(
-            [sys.executable, '-c', LEGACY_SCRIPT, args.tree, root,
-             osp.abspath(args.body_models), str(args.legacy_meshes)],
-            env=env, capture_output=True, text=True, check=True,
-            cwd=args.legacy_tree)
+            [sys.executable, '-c', LEGACY_SCRIPT, osp.abspath(args.tree),
+             root, osp.abspath(args.body_models), str(args.legacy_meshes)],
+            env=env, capture_output=True, text=True, cwd=args.legacy_tree)
+        if out.returncode:
+            raise RuntimeError(f'legacy cache build failed:\n{out.stderr}')
         return json.loads(out.stdout.strip().splitlines()[-1])
 
 
