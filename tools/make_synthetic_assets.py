@@ -21,7 +21,6 @@ Example::
     python tools/make_synthetic_assets.py --out data/synthetic --skip-existing
 """
 import argparse
-import hashlib
 import json
 import os
 import os.path as osp
@@ -42,7 +41,7 @@ from mpt_plugin.synthetic.body_rigging import (  # noqa: E402
     make_synthetic_h36m_regressor)
 from mpt_plugin.synthetic.smpl_model import (  # noqa: E402
     GENERATOR_VERSION, make_synthetic_smpl, save_smpl_npz)
-from mpt_plugin.utils.file_io import write_atomic  # noqa: E402
+from mpt_plugin.utils.file_io import sha256_file, write_atomic  # noqa: E402
 
 GENDER_FILES = {
     'neutral': 'SMPL_NEUTRAL.npz',
@@ -74,15 +73,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.seed < 0:
         parser.error(f'--seed must be >= 0, got {args.seed}')
     return args
-
-
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _Assets:
@@ -160,7 +150,7 @@ class _Assets:
         for path in sorted(self._listed_files()):
             rel = path.relative_to(self.out).as_posix()
             entries.append({'path': rel, 'size': path.stat().st_size,
-                            'sha256': sha256(path)})
+                            'sha256': sha256_file(path)})
         manifest = {
             'generator': 'tools/make_synthetic_assets.py',
             'generator_version': GENERATOR_VERSION,

@@ -63,6 +63,7 @@ from mmengine.dist import get_dist_info
 from mmengine.logging import print_log
 
 from mpt_plugin.body_models.gendered_smpl import GENDER_CODES
+from mpt_plugin.utils.file_io import sha256_file as _sha256_file
 from .amass_io import (AMASSFormatError, read_amass_sequence,
                        walk_amass_tree)
 
@@ -164,14 +165,6 @@ def _npy_problem(path: str, shape: tuple, dtype: str) -> Optional[str]:
         return (f'{name} has {size} bytes, its header and meta.json imply '
                 f'{want} ({"truncated" if size < want else "extra data"})')
     return None
-
-
-def _sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _write_json_atomic(path: str, obj: object, indent=None) -> None:

@@ -1,10 +1,11 @@
 """Small file helpers shared by the data-generation tools."""
+import hashlib
 import os
 import os.path as osp
 import tempfile
 from typing import Callable, Union
 
-__all__ = ['write_atomic']
+__all__ = ['write_atomic', 'sha256_file']
 
 
 def write_atomic(path: Union[str, os.PathLike],
@@ -32,3 +33,12 @@ def write_atomic(path: Union[str, os.PathLike],
         if osp.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def sha256_file(path: Union[str, os.PathLike]) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
