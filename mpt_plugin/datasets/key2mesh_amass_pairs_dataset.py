@@ -48,8 +48,7 @@ from mpt_plugin.geometry.keypoints import synthesize_keypoints_2d
 from mpt_plugin.geometry.rotations import (euler_xyz_to_rotmat,
                                           rotate_smpl_root)
 from mpt_plugin.registry import DATASETS, MODELS
-from .amass_io import (AMASS_TO_YUP, AMASSFormatError,
-                       split_amass_sequences)
+from .amass_io import AMASS_TO_YUP, split_amass_sequences
 from .mocap_smpl_store import MoCapSMPLStore
 
 __all__ = ['Key2MeshAMASSPairsDataset', 'KEYPOINTS2D_DEFAULTS']
@@ -301,11 +300,6 @@ class Key2MeshAMASSPairsDataset(Dataset):
                                              sequences),
             on_bad_file=on_bad_file, hand_pose=hand_pose,
             verbose=verbose and rank == 0, wait_for_other_rank=rank != 0)
-        if on_bad_file == 'raise' and self.store.bad_files:
-            # an existing store (built with 'skip') lists them
-            path, reason = self.store.bad_files[0]
-            raise AMASSFormatError(reason if path in reason else
-                                   f'{path}: {reason}')
         self.sequences: List[str] = self.store.sequence_paths()
         self.bad_files: List[Tuple[str, str]] = [
             (path, reason) for path, reason in self.store.bad_files
