@@ -85,6 +85,8 @@ def test_da_config_reprojects_onto_detections_not_2d_labels(
     cfg.model.estimator.body_model.joints_regressor = \
         f'{bm}/J_regressor_h36m.npy'
     cfg.model.estimator.mesh_sampler = f'{bm}/mesh_downsampling.npz'
+    cfg.model.data_preprocessor.source.body_model.update(
+        model_path=bm, joints_regressor=f'{bm}/J_regressor_h36m.npy')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)  # random weights (no init_weights)
     model.train()  # MPTWGANDomainAdaptation: estimator in eval mode
