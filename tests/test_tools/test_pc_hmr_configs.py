@@ -49,6 +49,11 @@ def _build(name, assets):
     cfg = Config.fromfile(osp.join(REPO, 'configs', f'{name}.py'))
     mpt = cfg.model.mesh_stream.type == 'PCHMRMPTMeshStream'
     cfg.merge_from_dict(_body_model_options(assets, mpt))
+    if mpt and 'body_model' in cfg.model.data_preprocessor:
+        # MoCap batches: the preprocessor poses the bodies
+        bm = osp.join(assets, 'body_models')
+        cfg.model.data_preprocessor.body_model.update(
+            model_path=bm, joints_regressor=f'{bm}/J_regressor_h36m.npy')
     init_default_scope('mmpose')
     return cfg, MODELS.build(cfg.model)
 
