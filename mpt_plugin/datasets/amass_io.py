@@ -47,7 +47,7 @@ that overflows float32 (1e39, 1e200) or a value beyond :data:`MAX_ABS_POSE`
 naming the file, the key, the first bad frame and the number of bad
 frames). Frames are not dropped one by one: a motion with a non-finite
 frame is a damaged file, and dropping frames would silently renumber the
-rest (``frames.npy`` of the mesh cache records frame indices). Under the
+rest (``frames.npy`` of the MoCap SMPL store records frame indices). Under the
 readers' ``on_bad_file='skip'`` policy the file is skipped and counted.
 Unused keys (``dmpls``) are not judged.
 

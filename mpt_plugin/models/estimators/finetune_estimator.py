@@ -86,8 +86,8 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
     :class:`DomainAdaptationProtocol`): the adapted encoder is the head's
     token encoder (``patch_embed`` + ``patch_mlp``,
     :attr:`MPTMeshTransformerHead.token_encoder`). Source batches are
-    MoCap joints (``MPTMoCapDataPreprocessor`` output, synthetic heatmap
-    tokens, 3D GT from the mesh cache), target batches are images whose pose
+    MoCap bodies (``MPTMoCapDataPreprocessor`` output: synthetic heatmap
+    tokens, 3D targets posed on the device), target batches are images whose pose
     feature maps come from the (frozen) backbone; the only target loss is
     the 2D re-projection of the predicted LSP-14 joints onto the target's
     2D keypoints (no 3D label is read), taken from ``target_keypoints``:
