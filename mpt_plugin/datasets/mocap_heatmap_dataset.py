@@ -121,7 +121,6 @@ class MPTMoCapHeatmapDataset(Dataset):
             hand_pose=hand_pose, verbose=verbose and rank == 0,
             wait_for_other_rank=rank != 0)
         self.store = store  # pickles as its folder name
-        self.store_dir = store.store_dir
         self.num_meshes = len(store) if max_meshes is None else min(
             len(store), int(max_meshes))
         self.num_bad_files = len(store.bad_files)
@@ -129,6 +128,11 @@ class MPTMoCapHeatmapDataset(Dataset):
         self._camera = dict(
             cam_R=cams.R.astype(np.float32), cam_T=cams.T.astype(np.float32),
             cam_f=cams.f.astype(np.float32), cam_c=cams.c.astype(np.float32))
+
+    @property
+    def store_dir(self) -> str:
+        """The store's folder (``smpl_<fingerprint>``)."""
+        return self.store.store_dir
 
     @property
     def metainfo(self) -> dict:

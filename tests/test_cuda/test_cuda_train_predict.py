@@ -80,41 +80,26 @@ def _first_batch(loader_cfg) -> dict:
     return next(iter(Runner.build_dataloader(loader_cfg, seed=0)))
 
 
-def _tensors(obj, path='out'):
+def _tensors(obj, path='out', arrays=False):
     """``(path, tensor)`` of every tensor in nested dicts / sequences /
-    data elements."""
+    data elements; with ``arrays``, numpy float arrays too (as tensors)."""
     if isinstance(obj, torch.Tensor):
         yield path, obj
-    elif isinstance(obj, BaseDataElement):
-        for key, value in obj.all_items():
-            yield from _tensors(value, f'{path}.{key}')
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            yield from _tensors(value, f'{path}[{key!r}]')
-    elif isinstance(obj, (list, tuple)):
-        for i, value in enumerate(obj):
-            yield from _tensors(value, f'{path}[{i}]')
-
-
-def _arrays(obj, path='out'):
-    """Like :func:`_tensors`, numpy float arrays too (as tensors)."""
-    if isinstance(obj, np.ndarray) and obj.dtype.kind == 'f':
+    elif arrays and isinstance(obj, np.ndarray) and obj.dtype.kind == 'f':
         yield path, torch.from_numpy(obj)
     elif isinstance(obj, BaseDataElement):
         for key, value in obj.all_items():
-            yield from _arrays(value, f'{path}.{key}')
+            yield from _tensors(value, f'{path}.{key}', arrays)
     elif isinstance(obj, dict):
         for key, value in obj.items():
-            yield from _arrays(value, f'{path}[{key!r}]')
+            yield from _tensors(value, f'{path}[{key!r}]', arrays)
     elif isinstance(obj, (list, tuple)):
         for i, value in enumerate(obj):
-            yield from _arrays(value, f'{path}[{i}]')
-    else:
-        yield from _tensors(obj, path)
+            yield from _tensors(value, f'{path}[{i}]', arrays)
 
 
 def _not_finite(obj):
-    return [p for p, t in _arrays(obj)
+    return [p for p, t in _tensors(obj, arrays=True)
             if t.is_floating_point() and not torch.isfinite(t).all()]
 
 
@@ -136,7 +121,7 @@ def test_train_step_and_predict(name, in_workspace):
     with torch.no_grad():
         preds = model.val_step(_first_batch(cfg.val_dataloader))
     assert len(preds) > 0
-    found = list(_arrays(preds))
+    found = list(_tensors(preds, arrays=True))
     assert found, f'{name}: no tensors in the predictions'
     assert _not_finite(preds) == [], f'{name}: non-finite predictions'
 

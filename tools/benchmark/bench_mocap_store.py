@@ -161,12 +161,10 @@ def time_posing_and_steps(args) -> dict:
         if name == 'paper' and args.skip_paper_step:
             continue
         mcfg = Config.fromfile(osp.join(REPO, 'configs', path)).model
-        for key in ('body_model', ):
-            mcfg[key].update(model_path=bm, joints_regressor=osp.join(
-                bm, 'J_regressor_h36m.npy'))
-        mcfg.data_preprocessor.body_model.update(
-            model_path=bm, joints_regressor=osp.join(
-                bm, 'J_regressor_h36m.npy'))
+        paths = dict(model_path=bm,
+                     joints_regressor=osp.join(bm, 'J_regressor_h36m.npy'))
+        mcfg.body_model.update(paths)
+        mcfg.data_preprocessor.body_model.update(paths)
         mcfg.mesh_sampler = osp.join(bm, 'mesh_downsampling.npz')
         model = MODELS.build(mcfg)
         model.init_weights()
