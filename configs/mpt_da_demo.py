@@ -30,6 +30,7 @@ model = dict(
         head=dict(input_size=input_size, embed_dims=(128, 64, 32),
                   hidden_dims=(128, 64, 32), num_layers=1, num_heads=4,
                   attn_drop_rate=0.0),
+        data_preprocessor=dict(body_model=dict(body_model, gender='subject')),
         body_model=body_model,
         mesh_sampler=f'{body_model_dir}/mesh_downsampling.npz'),
     critic=dict(in_dim=128, hidden_dim=128),

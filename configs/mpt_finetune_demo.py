@@ -43,6 +43,7 @@ model = dict(
         num_layers=1,
         num_heads=4,
         attn_drop_rate=0.0),
+    data_preprocessor=dict(body_model=dict(body_model, gender='subject')),
     body_model=body_model,
     mesh_sampler=f'{body_model_dir}/mesh_downsampling.npz')
 

@@ -55,6 +55,7 @@ tiny_hrnet = dict(
 
 model = dict(
     input_size=crop_size,
+    data_preprocessor=dict(body_model=dict(body_model, gender='subject')),
     body_model=body_model,
     mesh_stream=dict(
         mpt=dict(

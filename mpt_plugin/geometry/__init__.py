@@ -4,11 +4,12 @@ Pure functions (numpy and torch) with no registry and no import of any
 other floor of the package but :mod:`mpt_plugin.utils`.
 """
 from .cameras import (fit_weak_perspective_camera, project_fixed_camera,
-                      project_points, weak_perspective_project,
+                      project_points, smpl_to_camera_axes,
+                      weak_perspective_project,
                       weak_perspective_to_translation)
 from .crop import (crop_norm_to_image, crop_to_norm, fit_square_crop,
                    get_crop_affine, image_to_crop, image_to_crop_norm,
-                   norm_to_px, px_to_norm, screen_normalize)
+                   norm_to_crop, norm_to_px, px_to_norm, screen_normalize)
 from .keypoints import normalize_keypoints_2d
 from .rotations import (axis_angle_to_euler, axis_angle_to_matrix,
                         camera_z_rotation, euler_to_axis_angle,
@@ -23,9 +24,11 @@ from .virtual_cameras import (H36M_S1_CAMERAS, VirtualCameras,
 
 __all__ = [
     'fit_weak_perspective_camera', 'project_fixed_camera', 'project_points',
+    'smpl_to_camera_axes',
     'weak_perspective_project', 'weak_perspective_to_translation',
     'crop_norm_to_image', 'crop_to_norm', 'fit_square_crop',
-    'get_crop_affine', 'image_to_crop', 'image_to_crop_norm', 'norm_to_px',
+    'get_crop_affine', 'image_to_crop', 'image_to_crop_norm', 'norm_to_crop',
+    'norm_to_px',
     'px_to_norm', 'screen_normalize', 'normalize_keypoints_2d',
     'axis_angle_to_euler', 'axis_angle_to_matrix', 'camera_z_rotation',
     'euler_to_axis_angle', 'euler_xyz_to_rotmat', 'perpendicular_unit_vector',

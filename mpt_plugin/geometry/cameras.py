@@ -17,6 +17,9 @@ frames (``*_px``, ``*_norm``) are those of :mod:`mpt_plugin.geometry.crop`.
   re-projects predictions); numpy callers go through ``torch.from_numpy``.
 - :func:`project_points`: the pinhole camera ``x_px = f X / Z + c`` of the
   rasteriser, the virtual MoCap cameras and the synthetic images. Numpy.
+- :func:`smpl_to_camera_axes`: SMPL axes (y up, the body facing +z) ->
+  camera axes (y down, facing the camera), 180 degrees about x; its own
+  inverse. Numpy and torch.
 
 Shapes: ``B`` batch, ``N`` points.
 """
@@ -29,8 +32,30 @@ from torch import Tensor
 __all__ = [
     'weak_perspective_project', 'fit_weak_perspective_camera',
     'weak_perspective_to_translation', 'project_fixed_camera',
-    'project_points'
+    'project_points', 'smpl_to_camera_axes'
 ]
+
+#: diagonal of the 180-degree rotation about x (:func:`smpl_to_camera_axes`)
+_FLIP_YZ = (1.0, -1.0, -1.0)
+
+
+def smpl_to_camera_axes(points: Union[Tensor, np.ndarray]
+                        ) -> Union[Tensor, np.ndarray]:
+    """Turn points 180 degrees about x: SMPL's y-up frame (the rest body
+    faces +z) <-> camera-aligned axes (x right, y down, z forward, the body
+    facing the camera). The map is its own inverse.
+
+    Args:
+        points: (..., 3) tensor or array, any units.
+
+    Returns:
+        The same type, shape and dtype: ``(x, -y, -z)``.
+    """
+    if points.shape[-1] != 3:
+        raise ValueError(f'points must be (..., 3), got {tuple(points.shape)}')
+    if isinstance(points, Tensor):
+        return points * points.new_tensor(_FLIP_YZ)
+    return points * np.asarray(_FLIP_YZ, dtype=points.dtype)
 
 
 def _check_camera(camera: Tensor, batch_size: int) -> None:

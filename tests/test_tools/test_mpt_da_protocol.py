@@ -15,6 +15,7 @@ from mmpose.structures import PoseDataSample
 
 from mpt_plugin.models.utils.decode_heatmap_keypoints import \
     decode_heatmap_keypoints
+from mpt_plugin.models.utils.mesh_targets import attach_targets
 from mpt_plugin.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -85,8 +86,10 @@ def test_da_config_reprojects_onto_detections_not_2d_labels(
     cfg.model.estimator.body_model.joints_regressor = \
         f'{bm}/J_regressor_h36m.npy'
     cfg.model.estimator.mesh_sampler = f'{bm}/mesh_downsampling.npz'
-    cfg.model.data_preprocessor.source.body_model.update(
-        model_path=bm, joints_regressor=f'{bm}/J_regressor_h36m.npy')
+    for pre in (cfg.model.data_preprocessor.source,
+                cfg.model.estimator.data_preprocessor):
+        pre.body_model.update(model_path=bm,
+                              joints_regressor=f'{bm}/J_regressor_h36m.npy')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)  # random weights (no init_weights)
     model.train()  # MPTWGANDomainAdaptation: estimator in eval mode
@@ -139,10 +142,13 @@ def test_da_config_reprojects_onto_detections_not_2d_labels(
     assert len(captured) == 1
     handle.remove()
 
-    # the GT-2D reading (the old behaviour, 'annotation') gives another loss
-    for s, kp2d in zip(samples, gt2d):
-        s.gt_instances.keypoints2d = kp2d
-        s.gt_instances.keypoints2d_visible = torch.ones(1, 17)
+    # the GT-2D reading (the old behaviour, 'annotation') gives another
+    # loss; it reads the 2D targets MPTMeshDataPreprocessor builds
+    kp2d = torch.cat(gt2d)[:, LSP_FROM_H36M]
+    attach_targets(samples, dict(
+        joints_2d_norm=(kp2d + 0.5) * 2 / size - 1,
+        joints_2d_weights=torch.ones(2, 14),
+        has_2d=torch.ones(2, dtype=torch.bool)))
     est.target_keypoints = 'annotation'
     gt_loss = est(images, samples, mode='da_target_loss', feats=feats)
     from_labels = _reprojection(

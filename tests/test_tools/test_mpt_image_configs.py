@@ -57,6 +57,10 @@ def _synthetic_model_options(root):
     return {
         'model.body_model.model_path': bm,
         'model.body_model.joints_regressor': f'{bm}/J_regressor_h36m.npy',
+        # the GT bodies of the targets, posed by the data preprocessor
+        'model.data_preprocessor.body_model.model_path': bm,
+        'model.data_preprocessor.body_model.joints_regressor':
+        f'{bm}/J_regressor_h36m.npy',
         'model.mesh_sampler': f'{bm}/mesh_downsampling.npz',
         'model.backbone.checkpoint': None,
     }

@@ -11,12 +11,15 @@ h36m_regressor = f'{body_model_dir}/J_regressor_h36m.npy'
 body_model = dict(
     model_path=body_model_dir, joints_regressor=h36m_regressor,
     gender='neutral')
-# SMPL that poses AMASS bodies for MPT pre-training (on the training
-# device, in MPTMoCapDataPreprocessor): each subject's own gender as AMASS
-# records it ('subject'; 'neutral' poses everyone with the neutral model)
-mocap_body_model = dict(
+# SMPL that poses the GT bodies before the model, on the training device
+# (the data preprocessors' targets: MPTMoCapDataPreprocessor for AMASS
+# bodies, MPTMeshDataPreprocessor for image samples): each subject's own
+# gender as AMASS / the HumanData file records it ('subject', as mmhuman3d
+# poses 3DPW's GT; 'neutral' poses everyone with the neutral model)
+gt_body_model = dict(
     model_path=body_model_dir, joints_regressor=h36m_regressor,
     gender='subject')
+mocap_body_model = gt_body_model  # the name earlier configs read
 # SMPL module of Key2Mesh (a registered MPTSMPL)
 smpl = dict(type='MPTSMPL', model_path=body_model_dir, gender='neutral')
 mesh_sampler = f'{body_model_dir}/mesh_downsampling.npz'

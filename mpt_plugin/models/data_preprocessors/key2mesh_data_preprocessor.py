@@ -27,12 +27,33 @@ data_samples=gt)`` where ``gt`` holds the loader's ``data_samples``
 passed on untouched; SMPL labels given as ``smpl_global_orient`` (3,),
 ``smpl_body_pose`` (69,) and ``smpl_betas`` (10,) (the image-sample
 contract) are also provided as ``pose_aa`` (72,) and ``betas`` (10,).
+
+Outside training, the labels of a keypoint batch become the mesh targets
+(:mod:`mpt_plugin.models.utils.mesh_targets`, camera axes, metres) the
+estimators evaluate against, from the first source present:
+
+1. SMPL labels posed by ``body_model`` (neutral, as Key2Mesh evaluates) with
+   ``transl = 0`` (mmhuman3d's PVE frame): ``eval_gt.pose_aa`` /
+   ``eval_gt.betas`` (:class:`Key2MeshKeypointsDataset`, HumanData: camera
+   frame) or the image contract's ``smpl_*`` (camera frame), or top-level
+   ``pose_aa`` / ``betas`` (:class:`Key2MeshAMASSPairsDataset`: SMPL axes,
+   turned into camera axes); ``has_smpl`` gives ``has_mesh`` -> ``vertices``
+   (B, V, 3) (zeros where there is none) and ``has_mesh`` (B,);
+2. ``gt_vertices`` (B, V, 3) and optionally ``gt_joints_h36m`` (B, 17, 3),
+   camera frame -> ``vertices`` / ``joints_h36m``;
+3. 17 H3.6M ``keypoints3d`` (camera frame, ``keypoints3d_mask``), top level
+   or in ``eval_gt`` -> ``joints_h36m`` (pelvis-centred) and
+   ``joints_h36m_weights``.
+
+The labels are not read while training (domain adaptation must never see
+``eval_gt``).
 """
 from typing import Any, Dict, Tuple
 
 import torch
 from torch import Tensor
 
+from mpt_plugin.geometry.cameras import smpl_to_camera_axes
 from mpt_plugin.geometry.keypoints import normalize_keypoints_2d
 from mpt_plugin.registry import MODELS
 from .key2mesh_pairs_preprocessor import Key2MeshPairsPreprocessor
@@ -163,7 +184,77 @@ class Key2MeshDataPreprocessor(Key2MeshPairsPreprocessor):
         gt.update(keypoints_mask=mask,
                   keypoints2d_norm=kp_norm,
                   keypoints2d_mask=mask)
+        if not training:
+            gt.update(self.label_targets(gt, kp.shape[0]))
         return dict(inputs=kp_norm, data_samples=gt)
+
+    @torch.no_grad()
+    def label_targets(self, gt: Dict[str, Any],
+                      bsz: int) -> Dict[str, Tensor]:
+        """Mesh targets from a keypoint batch's labels (module docstring).
+
+        Args:
+            gt (dict): the batch's ``data_samples`` (stacked).
+            bsz (int): batch size B.
+
+        Returns:
+            dict: ``vertices`` (B, V, 3) + ``has_mesh`` (B,), and/or
+            ``joints_h36m`` (B, 17, 3) + ``joints_h36m_weights`` (B, 17);
+            empty without labels.
+        """
+        device = self.openpose18_index.device
+
+        def batch(value, width=None):
+            if isinstance(value, (list, tuple)):
+                value = torch.stack([torch.as_tensor(v) for v in value])
+            value = torch.as_tensor(value).to(device, torch.float32)
+            return value if width is None else value.reshape(bsz, width)
+
+        evals = gt.get('eval_gt') if isinstance(gt.get('eval_gt'),
+                                                dict) else {}
+        labels, smpl_axes = None, False
+        if 'pose_aa' in evals and 'betas' in evals:
+            labels = evals
+        elif 'pose_aa' in gt and 'betas' in gt:
+            labels = gt
+            # AMASS pairs are in SMPL axes; the image contract's smpl_* (the
+            # source of pose_aa when present) is in the camera frame
+            smpl_axes = 'smpl_global_orient' not in gt
+        if labels is not None:
+            pose = batch(labels['pose_aa'], 72)
+            betas = batch(labels['betas'], 10)
+            has = labels.get('has_smpl')
+            has = (torch.ones(bsz, dtype=torch.bool, device=device)
+                   if has is None else batch(has).reshape(bsz) > 0)
+            # samples without SMPL may hold anything (even NaN)
+            pose = torch.where(has[:, None], pose, 0.)
+            betas = torch.where(has[:, None], betas, 0.)
+            verts = self.body_model(betas=betas, global_orient=pose[:, :3],
+                                    body_pose=pose[:, 3:])['vertices']
+            if smpl_axes:
+                verts = smpl_to_camera_axes(verts)
+            return dict(vertices=torch.where(has[:, None, None], verts, 0.),
+                        has_mesh=has)
+        if 'gt_vertices' in gt:
+            out = dict(vertices=batch(gt['gt_vertices']),
+                       has_mesh=torch.ones(bsz, dtype=torch.bool,
+                                           device=device))
+            if 'gt_joints_h36m' in gt:
+                joints = batch(gt['gt_joints_h36m'])
+                out.update(joints_h36m=joints - joints[:, :1],
+                           joints_h36m_weights=torch.ones(
+                               bsz, 17, device=device))
+            return out
+        source = evals if 'keypoints3d' in evals else gt
+        if 'keypoints3d' in source:
+            kp3d = batch(source['keypoints3d'])
+            if kp3d.shape[1:] == (17, 3):
+                mask = source.get('keypoints3d_mask')
+                weights = (torch.ones(bsz, 17, device=device)
+                           if mask is None else batch(mask).reshape(bsz, 17))
+                return dict(joints_h36m=kp3d - kp3d[:, :1],
+                            joints_h36m_weights=(weights > 0).float())
+        return {}
 
     def extra_repr(self) -> str:
         return f'conf_threshold={self.conf_threshold}'

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from mpt_plugin.body_models import MPTSMPL  # noqa: F401 (registers it)
 from mpt_plugin.body_models.conventions import SMPL45_TO_OPENPOSE18
+from mpt_plugin.geometry.cameras import smpl_to_camera_axes
 from mpt_plugin.geometry.keypoints import (normalize_keypoints_2d,
                                            synthesize_keypoints_2d)
 from mpt_plugin.registry import MODELS
@@ -63,7 +64,11 @@ class Key2MeshPairsPreprocessor(BaseDataPreprocessor):
       - ``keypoints2d_norm`` (B, 18, 2) the 2D target, normalised with
         ``keypoints_mask`` (the clean projection with
         ``target_2d='clean'``, else the jittered ``inputs``);
-      - ``keypoints2d_mask`` (B, 18) bool, same as ``keypoints_mask``.
+      - ``keypoints2d_mask`` (B, 18) bool, same as ``keypoints_mask``;
+      - the mesh targets (:mod:`mpt_plugin.models.utils.mesh_targets`):
+        ``vertices`` (B, V, 3) float32 metres, the untranslated body
+        (``transl = 0``, mmhuman3d's PVE frame) turned into camera axes
+        (:func:`smpl_to_camera_axes`), and ``has_mesh`` (B,) True.
 
     Args:
         body_model (dict | nn.Module): Config (``type`` defaults to
@@ -208,5 +213,8 @@ class Key2MeshPairsPreprocessor(BaseDataPreprocessor):
                   keypoints3d=kp3d,
                   keypoints2d_px=kp_px,
                   keypoints2d_norm=target,
-                  keypoints2d_mask=mask)
+                  keypoints2d_mask=mask,
+                  vertices=smpl_to_camera_axes(out['vertices']),
+                  has_mesh=torch.ones(pose.shape[0], dtype=torch.bool,
+                                      device=device))
         return dict(inputs=kp_norm, data_samples=gt)

@@ -13,12 +13,12 @@ from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
 from torch import Tensor, nn
 
-from mpt_plugin.body_models import MPTGenderedSMPL
 from mpt_plugin.body_models.conventions import (H36M_TO_J14,
                                                 get_keypoint_num, get_mapping)
 from mpt_plugin.geometry.crop import crop_to_norm
 from mpt_plugin.registry import MODELS
 from ..utils.decode_heatmap_keypoints import decode_heatmap_keypoints
+from ..utils.mesh_targets import require_targets, stack_targets
 from .domain_adaptation_protocol import DA_MODES, DomainAdaptationProtocol
 from .pretrain_estimator import MPTPretrainEstimator
 
@@ -30,21 +30,6 @@ TARGET_KEYPOINT_SOURCES = ('pose_network', 'annotation')
 #: ``(lsp_idx, coco_idx)``: the 12 LSP-14 joints with a COCO-17 counterpart
 #: (all but neck and head top), by joint name.
 _COCO_TO_LSP = get_mapping('coco', 'lsp')
-
-#: Per-sample GT fields of ``MPTPackMeshInputs`` and their trailing shapes
-#: (``None`` = any number of joints K).
-_GT_FIELDS = {
-    'keypoints2d': (None, 2),
-    'keypoints2d_visible': (None, ),
-    'keypoints3d': (None, 3),
-    'keypoints3d_visible': (None, ),
-    'smpl_global_orient': (3, ),
-    'smpl_body_pose': (69, ),
-    'smpl_betas': (10, ),
-    'has_smpl': (),
-    'gender': (),
-}
-
 
 @MODELS.register_module()
 class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
@@ -58,20 +43,11 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
     (:class:`MPTMeshTransformerHead`, dense input path) -> mesh, joints and
     weak-perspective camera -> :class:`MPTMeshLoss` / ``MPTMeshMetric``.
 
-    Ground truth is assembled per batch on the device:
-
-    - mesh (``has_mesh``): the GT SMPL parameters (global orientation in the
-      camera frame, no translation) through the **gendered** SMPL of each
-      sample, rotated like the image (the pipeline already did), centred on
-      H3.6M joint 0 of the 17-joint regressor; coarse levels by the mesh
-      sampler.
-    - 3D joints (``has_3d``): the dataset's 17 H3.6M ``keypoints3d`` centred
-      on their pelvis (joint 0) when the pelvis is visible, otherwise the
-      joints regressed from the GT mesh when there is one; the 14 LSP joints
-      are supervised, weighted by visibility.
-    - 2D joints (``has_2d``): ``keypoints2d`` (crop pixels, pixel centres at
-      integers) -> ``[-1, 1]`` (``(x + 0.5) * 2 / S - 1``), weighted by
-      visibility.
+    Ground truth: the targets of :mod:`mpt_plugin.models.utils.mesh_targets`,
+    built before the model by :class:`MPTMeshDataPreprocessor` from the
+    samples' SMPL parameters (gendered GT meshes) and keypoints (see
+    :mod:`mpt_plugin.models.utils.image_targets`); this model adds the mesh
+    sampler's levels and opens no file.
 
     Units: metres, camera-aligned axes (x right, y down, z forward) for all
     3D quantities, pelvis-centred.
@@ -115,10 +91,11 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
         head (dict): ``MPTMeshTransformerHead`` config (owns the loss).
         body_model (dict): ``MPTSMPL`` arguments (``model_path`` = the
             directory of ``SMPL_{NEUTRAL,MALE,FEMALE}``, ``joints_regressor``
-            = the 17-joint H3.6M regressor). The neutral model gives the
-            head's template, the gendered ones the GT meshes.
+            = the 17-joint H3.6M regressor): the head's template and the
+            predicted H3.6M joints.
         mesh_sampler (str): ``mesh_downsampling.npz`` of the topology.
-        data_preprocessor (dict, optional): e.g. ``PoseDataPreprocessor``.
+        data_preprocessor (dict, optional): ``MPTMeshDataPreprocessor``
+            (image normalisation + targets).
         init_upsampling_from_sampler (bool): see
             :class:`MPTPretrainEstimator`.
         target_keypoints (str): Domain adaptation only: the source of the
@@ -153,14 +130,6 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
             init_upsampling_from_sampler=init_upsampling_from_sampler,
             init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
-        bm = {
-            k: v
-            for k, v in body_model.items()
-            if k not in ('type', 'gender', 'joints_regressor')
-        }
-        self.gt_body_model = MPTGenderedSMPL(**bm)
-        for p in self.gt_body_model.parameters():
-            p.requires_grad_(False)
         self.target_keypoints = target_keypoints
         self.target_keypoint_threshold = float(target_keypoint_threshold)
         # (weakref to the target images, their decoded detections): set by
@@ -185,134 +154,33 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
         return super().forward(inputs, data_samples, mode)
 
     # -------------------------------------------------------------- ground truth
-    def _stack_gt(self,
-                  data_samples: Sequence[PoseDataSample],
-                  device: torch.device,
-                  keys: Sequence[str] = tuple(_GT_FIELDS)
-                  ) -> Dict[str, Tensor]:
-        """Batch the ``gt_instances`` fields ``keys`` of ``MPTPackMeshInputs``.
-        """
-        if not data_samples:
-            raise ValueError('MPTFinetuneEstimator needs data_samples')
-        out = {}
-        for key in keys:
-            tail = _GT_FIELDS[key]
-            values = []
-            for i, sample in enumerate(data_samples):
-                gt = sample.gt_instances
-                if key not in gt:
-                    raise KeyError(
-                        f'data sample {i} ({sample.metainfo.get("img_path")})'
-                        f' has no gt_instances.{key}; use MPTPackMeshInputs '
-                        '(mpt_plugin/datasets/transforms/pack_mesh_inputs.py)')
-                values.append(torch.as_tensor(gt[key]))
-            value = torch.cat(values).to(device)
-            expected = [t for t in tail if t is not None]
-            if list(value.shape[value.dim() - len(expected):]) != expected \
-                    or value.dim() != 1 + len(tail):
-                raise ValueError(f'gt_instances.{key} must be (1, '
-                                 f'{", ".join(str(t or "K") for t in tail)})'
-                                 f' per sample, got {tuple(value.shape)} for '
-                                 'the batch')
-            out[key] = value
-        counts = {k: out[k].shape[1]
-                  for k in ('keypoints3d', 'keypoints2d') if k in out}
-        if any(n != 17 for n in counts.values()):
-            raise ValueError(
-                'MPTFinetuneEstimator needs keypoints in the 17-joint h36m '
-                f"convention (dataset convention='h36m'), got {counts}")
-        return out
+    target_preprocessor = ('MPTMeshDataPreprocessor(body_model=...) for '
+                           'MPTPackMeshInputs image batches')
 
-    def _keypoints2d_gt(self, gt: Dict[str, Tensor],
-                        crop_size: int) -> Dict[str, Tensor]:
-        """LSP-14 2D GT for :class:`MPTMeshLoss` from batched ``keypoints2d``
-        (crop pixels, pixel centres at integers) -> ``[-1, 1]``."""
-        dtype = self.joint_regressor.dtype
-        kp = gt['keypoints2d'].to(dtype)[:, H36M_TO_J14]
-        vis = gt['keypoints2d_visible'].to(dtype)[:, H36M_TO_J14]
-        return dict(joints_2d_norm=crop_to_norm(kp, crop_size),
-                    joints_2d_weights=vis, has_2d=(vis > 0).any(dim=1))
-
-    @torch.no_grad()
-    def gt_meshes(self, gt: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """Gendered SMPL meshes of the GT parameters, pelvis-centred.
-
-        Args:
-            gt (dict): batched fields (see :meth:`_stack_gt`).
+    def metric_gt(self, targets: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """The evaluation GT of mmhuman3d from the targets.
 
         Returns:
-            dict: ``vertices`` (B, V, 3) and ``joints_h36m`` (B, 17, 3)
-            metres, camera axes, centred on the regressed pelvis; rows of
-            samples without SMPL are zeros.
+            dict: ``joints_h36m`` (B, 17, 3) and ``keypoints3d_mask``
+            (B, 17): the joints regressed from the GT mesh where the sample
+            has one (mmhuman3d's 3DPW branch; all joints valid), else the
+            target 3D joints with their weights (its H3.6M branch).
         """
-        dtype = self.joint_regressor.dtype
-        out = self.gt_body_model(
-            betas=gt['smpl_betas'].to(dtype),
-            body_pose=gt['smpl_body_pose'].to(dtype),
-            global_orient=gt['smpl_global_orient'].to(dtype),
-            gender=gt['gender'].long())
-        verts = out['vertices']
-        joints = torch.einsum('jv,bvc->bjc', self.joint_regressor, verts)
-        has = (gt['has_smpl'] > 0)[:, None, None]
-        verts = torch.where(has, verts - joints[:, :1], 0.)
-        joints = torch.where(has, joints - joints[:, :1], 0.)
-        return dict(vertices=verts, joints_h36m=joints)
-
-    def gather_gt(self,
-                  data_samples: Sequence[PoseDataSample],
-                  crop_size: int,
-                  device: Optional[torch.device] = None
-                  ) -> Dict[str, Tensor]:
-        """GT tensors for :class:`MPTMeshLoss` (see the class docstring).
-
-        Args:
-            data_samples (Sequence[PoseDataSample]): ``MPTPackMeshInputs``
-                samples.
-            crop_size (int): side S of the input crops in pixels (the frame
-                of ``keypoints2d``).
-            device (torch.device, optional): defaults to the model's.
-
-        Returns:
-            dict: ``vertices``/``vertices_mid``/``vertices_coarse`` +
-            ``has_mesh``; ``joints_3d`` (B, 14, 3), ``joints_3d_weights``,
-            ``has_3d``, ``joints_h36m`` (B, 17, 3); ``joints_2d_norm``
-            (B, 14, 2), ``joints_2d_weights``, ``has_2d``; all metres /
-            normalised crop coordinates.
-        """
-        device = device or self.joint_regressor.device
-        gt = self._stack_gt(data_samples, device)
-        dtype = self.joint_regressor.dtype
-        has_mesh = gt['has_smpl'] > 0
-        mesh = self.gt_meshes(gt)
-
-        kp3d = gt['keypoints3d'].to(dtype)
-        vis3d = gt['keypoints3d_visible'].to(dtype)
-        use_kp3d = vis3d[:, 0] > 0  # the pelvis is needed to centre
-        joints = torch.where(use_kp3d[:, None, None],
-                             kp3d - kp3d[:, :1], mesh['joints_h36m'])
-        weights3d = torch.where(use_kp3d[:, None], vis3d,
-                                has_mesh[:, None].to(dtype).expand_as(vis3d))
-        joints_lsp, weights_lsp = joints[:, H36M_TO_J14], \
-            weights3d[:, H36M_TO_J14]
-        has_3d = (weights_lsp > 0).any(dim=1)
-
-        verts = mesh['vertices']
+        has = targets['has_mesh'].bool()
+        verts = targets['vertices'].to(self.joint_regressor.dtype)
+        mesh_joints = torch.einsum('jv,bvc->bjc', self.joint_regressor, verts)
+        mesh_joints = mesh_joints - mesh_joints[:, :1]
+        weights = targets['joints_h36m_weights'].to(verts)
         return dict(
-            vertices=verts,
-            vertices_mid=self.mesh_sampler.downsample(verts, 0, 1),
-            vertices_coarse=self.mesh_sampler.downsample(verts, 0, 2),
-            has_mesh=has_mesh,
-            joints_3d=joints_lsp,
-            joints_3d_weights=weights_lsp,
-            has_3d=has_3d,
-            joints_h36m=joints,
-            joints_h36m_weights=weights3d,
-            **self._keypoints2d_gt(gt, crop_size))
+            joints_h36m=torch.where(has[:, None, None], mesh_joints,
+                                    targets['joints_h36m'].to(verts)),
+            keypoints3d_mask=torch.where(has[:, None],
+                                         torch.ones_like(weights), weights))
 
     # ------------------------------------------------------------------ modes
     def loss(self, inputs: Tensor,
              data_samples: Sequence[PoseDataSample]) -> Dict[str, Tensor]:
-        gt = self.gather_gt(data_samples, inputs.shape[-1], inputs.device)
+        gt = self.gather_gt(data_samples)
         return self.head.loss(self.extract_feat(inputs), gt)
 
     def predict(self,
@@ -325,13 +193,12 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
             list[PoseDataSample]: the input samples (or new ones) with
             ``pred_instances``: ``vertices`` (1, V, 3), ``joints`` (1, 14,
             3), ``joints_h36m`` (1, 17, 3), ``camera`` (1, 3) (metres,
-            camera axes, pelvis-centred). When GT is available,
-            ``gt_instances`` additionally holds ``joints_h36m`` (1, 17, 3)
-            and ``keypoints3d_mask`` (1, 17): from the GT SMPL through the
-            gendered model (3DPW branch of mmhuman3d, with ``vertices``
-            (1, V, 3) for PVE) when the sample has SMPL, else the dataset's
-            3D keypoints (H3.6M branch). The predicted mesh is the model's
-            own (mmhuman3d re-poses predicted SMPL parameters with the GT
+            camera axes, pelvis-centred). When the batch has targets,
+            ``gt_instances.joints_h36m`` (1, 17, 3) and ``keypoints3d_mask``
+            (1, 17) are the evaluation GT (:meth:`metric_gt`), and
+            ``gt_instances.vertices`` (1, V, 3) (PVE) is kept only where the
+            sample has a GT mesh. The predicted mesh is the model's own
+            (mmhuman3d re-poses predicted SMPL parameters with the GT
             gender; MPT predicts vertices, not parameters).
         """
         out = self.head.predict(self.extract_feat(inputs))
@@ -339,11 +206,11 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
                                  out['vertices'])
         pred_h36m = pred_h36m - pred_h36m[:, :1]
         bsz = out['vertices'].shape[0]
+        targets = stack_targets(data_samples)
         gt = None
-        if data_samples is not None and len(data_samples) and all(
-                'keypoints3d' in s.gt_instances for s in data_samples):
-            gt = self._stack_gt(data_samples, inputs.device)
-            mesh = self.gt_meshes(gt)
+        if all(k in targets for k in ('vertices', 'has_mesh', 'joints_h36m',
+                                      'joints_h36m_weights')):
+            gt = self.metric_gt(targets)
         results = []
         for i in range(bsz):
             sample = (data_samples[i] if data_samples is not None else
@@ -355,14 +222,10 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
                 camera=out['camera'][i:i + 1])
             if gt is not None:
                 gi = sample.gt_instances
-                if gt['has_smpl'][i] > 0:
-                    gi.joints_h36m = mesh['joints_h36m'][i:i + 1]
-                    gi.vertices = mesh['vertices'][i:i + 1]
-                    gi.keypoints3d_mask = torch.ones_like(
-                        gt['keypoints3d_visible'][i:i + 1])
-                else:
-                    gi.joints_h36m = gt['keypoints3d'][i:i + 1]
-                    gi.keypoints3d_mask = gt['keypoints3d_visible'][i:i + 1]
+                gi.joints_h36m = gt['joints_h36m'][i:i + 1]
+                gi.keypoints3d_mask = gt['keypoints3d_mask'][i:i + 1]
+                if not bool(targets['has_mesh'][i]) and 'vertices' in gi:
+                    del gi.vertices
             results.append(sample)
         return results
 
@@ -452,10 +315,13 @@ class MPTFinetuneEstimator(MPTPretrainEstimator, DomainAdaptationProtocol):
         """LSP-14 2D targets of a target batch from ``target_keypoints``
         (see the class docstring); ``inputs`` (B, 3, S, S) images."""
         if self.target_keypoints == 'annotation':
-            return self._keypoints2d_gt(
-                self._stack_gt(data_samples, inputs.device,
-                               keys=('keypoints2d', 'keypoints2d_visible')),
-                inputs.shape[-1])
+            targets = stack_targets(data_samples)
+            keys = ('joints_2d_norm', 'joints_2d_weights', 'has_2d')
+            require_targets(targets, keys, f'{type(self).__name__} with '
+                            "target_keypoints='annotation'",
+                            'give the target domain the data preprocessor '
+                            + self.target_preprocessor)
+            return {k: targets[k] for k in keys}
         cached = self._da_detections
         if cached is not None and cached[0]() is inputs:
             detections = cached[1]

@@ -24,14 +24,13 @@ from torch import Tensor, nn
 from mpt_plugin.body_models.conventions import (SMPL45_TO_OPENPOSE18,
                                                 coco17_to_openpose18)
 from mpt_plugin.body_models.io import load_joint_regressor
+from mpt_plugin.geometry.cameras import smpl_to_camera_axes
 from mpt_plugin.registry import MODELS
+from ..utils.mesh_targets import stack_targets
 from .domain_adaptation_protocol import DA_MODES, DomainAdaptationProtocol
 
 __all__ = ['Key2MeshEstimator']
 
-#: SMPL frame (y up, facing +z, toward Key2Mesh's camera) -> camera frame
-#: (x right, y down, z forward): 180 degrees about x.
-_SMPL_TO_CAMERA = (1.0, -1.0, -1.0)
 
 
 @MODELS.register_module()
@@ -52,22 +51,17 @@ class Key2MeshEstimator(DomainAdaptationProtocol, BaseModel):
         output_frame (str): Axes of the predicted meshes/joints:
             ``'smpl'`` (y up, the body faces +z; Key2Mesh's own) or
             ``'camera'`` (180 degrees about x: x right, y down, z away from
-            the camera, the image-sample contract). Evaluation labels are
-            taken to be in this frame already (synthetic AMASS pairs:
-            ``'smpl'``; HumanData camera-frame SMPL: ``'camera'``).
-            Defaults to ``'smpl'``.
+            the camera, the image-sample contract). The evaluation GT (the
+            data preprocessor's mesh targets, camera axes) is turned into
+            this frame. Defaults to ``'smpl'``.
         data_preprocessor (dict, optional): e.g.
             ``Key2MeshPairsPreprocessor`` / ``Key2MeshDataPreprocessor``.
         init_cfg (dict, optional): MMEngine init config.
 
     ``data_samples`` (the preprocessor's dict): ``keypoints_mask`` (B, K)
     input validity; training: the :class:`Key2MeshLoss` ground truth;
-    evaluation (top level, or in ``eval_gt`` as
-    :class:`Key2MeshKeypointsDataset` gives them; any of): ``pose_aa`` (B,
-    72) and ``betas`` (B, 10) SMPL labels (``has_smpl`` (B,) optional), or
-    ``gt_vertices`` (B, V, 3) / ``gt_joints_h36m`` (B, 17, 3), or
-    ``keypoints3d`` (B, 17, 3) H3.6M joints (``keypoints3d_mask``);
-    metres in ``output_frame``.
+    evaluation: the mesh targets the preprocessor builds from the labels
+    (:class:`Key2MeshDataPreprocessor`'s docstring).
     """
 
     def __init__(self,
@@ -117,8 +111,15 @@ class Key2MeshEstimator(DomainAdaptationProtocol, BaseModel):
         return None
 
     def _to_frame(self, points: Tensor) -> Tensor:
+        """Predictions (SMPL axes) -> ``output_frame``."""
         if self.output_frame == 'camera':
-            return points * points.new_tensor(_SMPL_TO_CAMERA)
+            return smpl_to_camera_axes(points)
+        return points
+
+    def _targets_to_frame(self, points: Tensor) -> Tensor:
+        """Targets (camera axes) -> ``output_frame``."""
+        if self.output_frame == 'smpl':
+            return smpl_to_camera_axes(points)
         return points
 
     def _h36m(self, vertices: Tensor) -> Tensor:
@@ -205,74 +206,41 @@ class Key2MeshEstimator(DomainAdaptationProtocol, BaseModel):
         return self.loss_module(pred,
                                 self._gt_with_openpose18_2d(data_samples))
 
-    @staticmethod
-    def _labels(data_samples: Optional[dict]) -> Optional[dict]:
-        """The evaluation labels: ``data_samples['eval_gt']`` (the
-        :class:`Key2MeshKeypointsDataset` layout, lists stacked) or the
-        top-level keys."""
-        if not isinstance(data_samples, dict):
-            return None
-        labels = data_samples.get('eval_gt', data_samples)
-        if not isinstance(labels, dict):
-            return None
-        return {
-            k: torch.stack([torch.as_tensor(x) for x in v])
-            if isinstance(v, (list, tuple)) and v and
-            all(isinstance(x, torch.Tensor) for x in v) else v
-            for k, v in labels.items()
-        }
-
     @torch.no_grad()
-    def _ground_truth(self, data_samples: Optional[dict],
-                      bsz: int) -> Optional[Dict[str, Tensor]]:
-        """GT vertices/joints for the metric, or None without labels.
+    def metric_gt(self, data_samples: Optional[dict]
+                  ) -> Optional[Dict[str, Tensor]]:
+        """Evaluation GT from the batch's mesh targets (built by the data
+        preprocessor in camera axes), in ``output_frame``; None without.
 
-        Labels are taken as given in ``output_frame`` (only predictions are
-        rotated): SMPL labels ``pose_aa``/``betas`` (``has_smpl``) posed
-        with the neutral body model (Key2Mesh's protocol), else
-        ``gt_vertices`` / ``gt_joints_h36m``, else 17 ``keypoints3d``
-        (H3.6M order, with ``keypoints3d_mask``).
+        Returns:
+            dict | None: ``joints_h36m`` (B, 17, 3) pelvis-centred (the
+            targets' own, else regressed from the GT mesh), ``mask``
+            (B, 17), and ``vertices`` (B, V, 3) + ``has_mesh`` (B,) when
+            there is a GT mesh (untranslated, mmhuman3d's PVE frame).
         """
-        labels = self._labels(data_samples)
-        if labels is None:
+        targets = stack_targets(data_samples)
+        if 'vertices' not in targets and 'joints_h36m' not in targets:
             return None
-        device = self.joint_regressor.device
-        if 'pose_aa' in labels and 'betas' in labels:
-            pose = torch.as_tensor(labels['pose_aa']).to(
-                self.joint_regressor)
-            betas = torch.as_tensor(labels['betas']).to(pose)
-            valid = labels.get('has_smpl')
-            valid = (torch.ones(bsz, dtype=torch.bool, device=device)
-                     if valid is None else torch.as_tensor(valid).to(
-                         device).reshape(bsz).bool())
-            # samples without SMPL may hold anything (even NaN)
-            pose = torch.where(valid[:, None], pose, torch.zeros_like(pose))
-            betas = torch.where(valid[:, None], betas,
-                                torch.zeros_like(betas))
-            verts = self.regressor.body_model(
-                betas=betas, global_orient=pose[:, :3],
-                body_pose=pose[:, 3:])['vertices']
-            return dict(vertices=verts, joints_h36m=self._h36m(verts),
-                        mask=valid[:, None].expand(bsz, 17))
-        if 'gt_joints_h36m' in labels or 'gt_vertices' in labels:
-            out = {}
-            if 'gt_vertices' in labels:
-                out['vertices'] = torch.as_tensor(labels['gt_vertices']).to(
-                    self.joint_regressor)
-            joints = labels.get('gt_joints_h36m')
-            out['joints_h36m'] = (self._h36m(out['vertices'])
-                                  if joints is None else torch.as_tensor(
-                                      joints).to(self.joint_regressor))
-            return out
-        kp3d = labels.get('keypoints3d')
-        if kp3d is not None and torch.as_tensor(kp3d).shape[1:] == (17, 3):
-            kp3d = torch.as_tensor(kp3d).to(self.joint_regressor)
-            mask = labels.get('keypoints3d_mask')
-            mask = (torch.ones(bsz, 17, dtype=torch.bool, device=device)
-                    if mask is None else torch.as_tensor(mask).to(
-                        device).bool())
-            return dict(joints_h36m=kp3d - kp3d[:, :1], mask=mask)
-        return None
+        out = {}
+        if 'vertices' in targets:
+            verts = self._targets_to_frame(
+                targets['vertices'].to(self.joint_regressor))
+            has = targets.get('has_mesh')
+            has = (torch.ones(verts.shape[0], dtype=torch.bool,
+                              device=verts.device)
+                   if has is None else has.bool())
+            out.update(vertices=verts, has_mesh=has,
+                       joints_h36m=self._h36m(verts),
+                       mask=has[:, None].expand(-1, 17))
+        if 'joints_h36m' in targets:
+            joints = self._targets_to_frame(
+                targets['joints_h36m'].to(self.joint_regressor))
+            weights = targets.get('joints_h36m_weights')
+            out.update(joints_h36m=joints - joints[:, :1],
+                       mask=(torch.ones(joints.shape[:2], dtype=torch.bool,
+                                        device=joints.device)
+                             if weights is None else weights > 0))
+        return out
 
     @torch.no_grad()
     def predict(self, inputs: Tensor,
@@ -288,7 +256,7 @@ class Key2MeshEstimator(DomainAdaptationProtocol, BaseModel):
         pred = self.regressor(inputs, self._mask(data_samples))
         verts = self._to_frame(pred['vertices'])
         joints = self._h36m(verts)
-        gt = self._ground_truth(data_samples, verts.shape[0])
+        gt = self.metric_gt(data_samples)
         results = []
         for i in range(verts.shape[0]):
             sample = PoseDataSample()
@@ -298,11 +266,11 @@ class Key2MeshEstimator(DomainAdaptationProtocol, BaseModel):
                 betas=pred['betas'][i:i + 1],
                 pose_aa=pred['pose_aa'][i:i + 1])
             if gt is not None:
-                gt_inst = InstanceData(joints_h36m=gt['joints_h36m'][i:i + 1])
-                if 'vertices' in gt:
+                gt_inst = InstanceData(
+                    joints_h36m=gt['joints_h36m'][i:i + 1],
+                    keypoints3d_mask=gt['mask'][i:i + 1].to(verts))
+                if 'vertices' in gt and bool(gt['has_mesh'][i]):
                     gt_inst.vertices = gt['vertices'][i:i + 1]
-                if 'mask' in gt:
-                    gt_inst.keypoints3d_mask = gt['mask'][i:i + 1].to(verts)
                 sample.gt_instances = gt_inst
             results.append(sample)
         return results

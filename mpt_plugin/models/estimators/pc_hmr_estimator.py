@@ -66,17 +66,18 @@ at the origin. The lifter is supervised exactly as MMPose trains it: its
 head's ``loss_module`` on the encoded label (root-relative GT, root removed
 / normalised like the codec's ``encode``).
 
-Losses (weights in ``loss_weights``): ``loss_vertices`` L1 between
-``M^target`` and the GT mesh (samples with a mesh), ``loss_joints`` L1
+Losses (:class:`PCHMRLoss`, weights in ``loss_weights``): ``loss_vertices``
+L1 between ``M^target`` and the GT mesh (samples with a mesh), ``loss_joints`` L1
 between ``U M^target`` and the GT H3.6M joints (visible ones), both
 pelvis-centred; ``loss_pose`` the lifter loss. ``mpjpe_lifter`` (mm) is
 logged, not optimised.
 
-Ground truth comes from the mesh stream's ``gather_gt`` for its own batch
-formats (MoCap cache, AMASS pairs) or from ``PoseDataSample.gt_instances``
-(image samples, MPTHumanDataDataset's docstring): ``keypoints3d``
-(1, 17, 3) camera-frame metres and, where ``has_smpl``, the mesh posed by
-``body_model`` from ``smpl_*``.
+Ground truth: the targets of :mod:`mpt_plugin.models.utils.mesh_targets`,
+built before the model by the data preprocessor of the batch format
+(:class:`MPTMeshDataPreprocessor` for image samples: the dataset's 3D
+keypoints and the gendered GT mesh; :class:`MPTMoCapDataPreprocessor` for
+MoCap bodies; the Key2Mesh preprocessors for AMASS pairs and keypoint
+batches). ``body_model`` only sizes the neck.
 
 Separate learning rates (the paper: 1e-3 for the calibration module, 1e-5
 for the rest) come from MMEngine's ``paramwise_cfg.custom_keys`` on the
@@ -104,13 +105,14 @@ from mpt_plugin.geometry.crop import (crop_norm_to_image, image_to_crop_norm,
                                       norm_to_px, px_to_norm,
                                       screen_normalize)
 from mpt_plugin.registry import MODELS
+from ..utils.mesh_targets import stack_targets
 from ..necks.pc_hmr_pose_calibration_neck import \
     PCHMRPoseCalibrationNeck  # noqa: F401 (registers it)
 from ..streams.pc_hmr_key2mesh_stream import \
     PCHMRKey2MeshStream  # noqa: F401 (registers it)
 from ..streams.pc_hmr_mpt_mesh_stream import \
     PCHMRMPTMeshStream  # noqa: F401 (registers it)
-from ..utils.masked_l1 import masked_l1
+from ..losses.pc_hmr_loss import PCHMRLoss  # noqa: F401 (registers it)
 from ..utils.pc_hmr_utils import (smpl_skinning_to_h36m, soft_argmax_2d,
                                   to_lifter_sequence)
 
@@ -120,19 +122,6 @@ _FRAMEWORKS = ('serial', 'parallel')
 _INPUT_FRAMES = ('image', 'crop')
 _LIFTER_CODECS = ('ImagePoseLifting', 'VideoPoseLifting')
 _DEFAULT_LOSS_WEIGHTS = dict(vertices=1.0, joints=1.0, pose=1.0)
-
-
-def _masked_l1(pred: Tensor, gt: Tensor, weight: Tensor) -> Tensor:
-    """Mean L1 over the coordinates of weighted entries.
-
-    Args:
-        pred, gt (Tensor): (B, N, 3).
-        weight (Tensor): (B, N) or (B,) non-negative.
-
-    Returns:
-        Tensor: scalar; 0 (with a graph) when every weight is 0.
-    """
-    return masked_l1(pred, gt, weight, 'weights')
 
 
 @MODELS.register_module()
@@ -221,6 +210,7 @@ class PCHMREstimator(BaseModel):
                                f'expected {sorted(weights)}')
             weights.update(loss_weights)
         self.loss_weights = weights
+        self.loss_module = MODELS.build(dict(type='PCHMRLoss', **weights))
 
         bm_cfg = None
         if body_model is not None:
@@ -580,74 +570,49 @@ class PCHMREstimator(BaseModel):
 
     @torch.no_grad()
     def gather_gt(self, inputs, data_samples) -> Dict[str, Tensor]:
-        """GT in the estimator's frame (pelvis-centred camera-aligned m).
+        """The batch's targets (:mod:`mpt_plugin.models.utils.mesh_targets`,
+        built by the data preprocessor) in this estimator's frame.
 
         Returns:
             dict: ``joints`` (B, 17, 3), ``joints_weight`` (B, 17),
-            ``vertices`` (B, V, 3) or None, ``vertices_weight`` (B,).
+            ``vertices`` (B, V, 3) or None, ``vertices_weight`` (B,);
+            pelvis-centred camera-aligned metres. Without ``joints_h36m``
+            the joints are regressed from the GT mesh (weight 1 where the
+            sample has one).
+
+        Raises:
+            KeyError: the batch has neither a GT mesh nor GT joints.
         """
-        gather = getattr(self.mesh_stream, 'gather_gt', None)
-        gt = gather(inputs, data_samples) if gather is not None else None
-        if gt is not None:
-            verts = gt['vertices']
-            verts, joints = self._centre(verts, gt.get('joints_h36m'))
-            ones = verts.new_ones(verts.shape[0])
-            return dict(joints=joints,
-                        joints_weight=ones[:, None].expand(-1, 17),
-                        vertices=verts, vertices_weight=ones)
-        return self._gt_from_pose_samples(data_samples)
-
-    def _gt_from_pose_samples(self, data_samples) -> Dict[str, Tensor]:
-        if not isinstance(data_samples, (list, tuple)) or not data_samples \
-                or not all(isinstance(d, PoseDataSample)
-                           for d in data_samples):
+        targets = stack_targets(data_samples)
+        verts = targets.get('vertices')
+        joints = targets.get('joints_h36m')
+        if verts is None and joints is None:
             raise KeyError(
-                'PCHMREstimator: no ground truth; data_samples must be '
-                'PoseDataSamples with gt_instances (image samples) or a batch '
-                'format of the mesh stream (MoCap / AMASS pairs)')
-        device = self.joint_regressor.device
-        gts = [d.gt_instances for d in data_samples]
-        if not all('keypoints3d' in g for g in gts):
-            raise KeyError('gt_instances.keypoints3d (1, 17, 3) is required '
-                           'in every sample')
-        joints = torch.cat([torch.as_tensor(g.keypoints3d) for g in gts])
-        joints = joints.to(device, torch.float32)
-        if joints.shape[1:] != (17, 3):
-            raise ValueError('gt_instances.keypoints3d must be (1, 17, 3) '
-                             '(h36m convention), got '
-                             f'{tuple(joints.shape[1:])}')
-        vis = torch.cat([
-            torch.as_tensor(g.keypoints3d_visible) if 'keypoints3d_visible'
-            in g else torch.ones(1, 17) for g in gts
-        ]).to(device, torch.float32)
-        bad = (~torch.isfinite(joints).all(-1)) & (vis > 0)
-        if bad.any():
-            i, k = (int(v) for v in bad.nonzero()[0])
-            raise ValueError(
-                f'gt_instances.keypoints3d of sample {i} '
-                f'({data_samples[i].metainfo.get("img_path", "?")}) has a '
-                f'non-finite visible joint {k}')
-        joints = torch.nan_to_num(joints)
-        weight = vis * (vis[:, :1] > 0)  # no pelvis, no centring
-        joints = joints - joints[:, :1]
-
-        verts = None
-        has_smpl = torch.cat([
-            torch.as_tensor(g.has_smpl).reshape(1) if 'has_smpl' in g else
-            torch.zeros(1) for g in gts
-        ]).to(device, torch.float32)
-        if self.body_model is not None and bool((has_smpl > 0).any()):
-            params = {
-                k: torch.cat([torch.as_tensor(getattr(g, f'smpl_{k}'))
-                              for g in gts]).to(device, torch.float32)
-                for k in ('global_orient', 'body_pose', 'betas')
-            }
-            out = self.body_model(**params)
-            verts, _ = self._centre(out['vertices'], None)
+                'PCHMREstimator: no targets in the batch (need vertices or '
+                'joints_h36m): use the data preprocessor of the batch format '
+                '(MPTMeshDataPreprocessor for image samples, '
+                'MPTMoCapDataPreprocessor for MoCap bodies, Key2Mesh*'
+                'Preprocessor for SMPL pairs and keypoints)')
+        ref = verts if verts is not None else joints
+        bsz = ref.shape[0]
+        ones = ref.new_ones(bsz, dtype=torch.float32)
+        has_mesh = targets.get('has_mesh')
+        vertices_weight = (ones if has_mesh is None else
+                           has_mesh.to(ones)) if verts is not None else             torch.zeros_like(ones)
+        if verts is not None:
+            verts = verts.float()
+            verts, mesh_joints = self._centre(verts, None)
+        if joints is None:
+            joints = mesh_joints
+            weight = vertices_weight[:, None].expand(-1, 17)
         else:
-            has_smpl = torch.zeros_like(has_smpl)
+            joints = joints.float()
+            joints = joints - joints[:, :1]
+            weight = targets.get('joints_h36m_weights')
+            weight = (ones[:, None].expand(-1, 17) if weight is None else
+                      weight.float() * (weight[:, :1] > 0))
         return dict(joints=joints, joints_weight=weight, vertices=verts,
-                    vertices_weight=has_smpl)
+                    vertices_weight=vertices_weight)
 
     # ----------------------------------------------------------------- modes
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
@@ -664,28 +629,12 @@ class PCHMREstimator(BaseModel):
         """Weighted losses (module docstring)."""
         out = self._run(inputs, data_samples)
         gt = self.gather_gt(inputs, data_samples)
-        w = self.loss_weights
-        losses = dict()
-        if gt['vertices'] is not None:
-            losses['loss_vertices'] = w['vertices'] * _masked_l1(
-                out['vertices'], gt['vertices'].to(out['vertices']),
-                gt['vertices_weight'])
-        else:
-            losses['loss_vertices'] = out['vertices'].sum() * 0.0
-        losses['loss_joints'] = w['joints'] * _masked_l1(
-            out['joints_h36m'], gt['joints'].to(out['joints_h36m']),
-            gt['joints_weight'])
         label, weight = self.encode_lifter_target(gt['joints'],
                                                   gt['joints_weight'])
         raw = out['lifter_raw']
-        losses['loss_pose'] = w['pose'] * self.pose_lifter.head.loss_module(
+        lifter_loss = self.pose_lifter.head.loss_module(
             raw, label.to(raw), weight.to(raw)[..., None])
-        with torch.no_grad():
-            err = (out['joints_target'] - gt['joints']).norm(dim=-1)
-            wj = gt['joints_weight']
-            losses['mpjpe_lifter'] = 1000.0 * (err * wj).sum() / \
-                wj.sum().clamp_min(1.0)
-        return losses
+        return self.loss_module(out, gt, lifter_loss)
 
     def predict(self, inputs, data_samples=None) -> List[PoseDataSample]:
         """One ``PoseDataSample`` per input.
@@ -731,6 +680,8 @@ class PCHMREstimator(BaseModel):
                 if gt['vertices'] is not None and \
                         gt['vertices_weight'][i] > 0:
                     gt_inst.vertices = gt['vertices'][i:i + 1]
+                elif 'vertices' in gt_inst:  # a target row without a mesh
+                    del gt_inst.vertices
                 sample.gt_instances = gt_inst
             results.append(sample)
         return results

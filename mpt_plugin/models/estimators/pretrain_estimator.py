@@ -10,20 +10,23 @@ from torch import Tensor
 from mpt_plugin.body_models import MPTSMPL, MeshSampler
 from mpt_plugin.body_models.conventions import H36M_TO_J14
 from mpt_plugin.body_models.io import load_joint_regressor
+from mpt_plugin.geometry.cameras import smpl_to_camera_axes
 from mpt_plugin.registry import MODELS
-from ..utils.mocap_targets import MOCAP_TARGET_KEYS
+from ..utils.mesh_targets import (add_mesh_levels, require_targets,
+                                  stack_targets)
 
-__all__ = ['MPTPretrainEstimator', 'has_mocap_targets']
+__all__ = ['MPTPretrainEstimator', 'has_loss_targets', 'LOSS_TARGET_KEYS']
 
-#: SMPL rest frame (y up, facing +z) -> camera-like frame (y down, facing
-#: the camera at -z): 180 degrees about x, as METRO's template.
-_FLIP_YZ = torch.tensor([1.0, -1.0, -1.0])
+#: Targets :class:`MPTMeshLoss` needs (the contract of
+#: :mod:`mpt_plugin.models.utils.mesh_targets`; flags and weights optional).
+LOSS_TARGET_KEYS = ('vertices', 'joints_h36m', 'joints_3d', 'joints_2d_norm')
 
 
-def has_mocap_targets(data_samples) -> bool:
-    """Whether a batch's ``data_samples`` hold the MoCap targets."""
-    return isinstance(data_samples, dict) and all(
-        k in data_samples for k in MOCAP_TARGET_KEYS)
+
+def has_loss_targets(data_samples) -> bool:
+    """Whether a batch's ``data_samples`` hold the loss targets."""
+    targets = stack_targets(data_samples)
+    return all(k in targets for k in LOSS_TARGET_KEYS)
 
 
 @MODELS.register_module()
@@ -94,7 +97,8 @@ class MPTPretrainEstimator(BaseModel):
     def _rest_template(self, bm: dict) -> Dict[str, Tensor]:
         bm.setdefault('gender', 'neutral')
         smpl = MPTSMPL(**bm)
-        verts = smpl()['vertices'][0] * _FLIP_YZ  # (V, 3)
+        # camera axes, as METRO's template
+        verts = smpl_to_camera_axes(smpl()['vertices'][0])  # (V, 3)
         joints = self.joint_regressor @ verts  # (17, 3)
         verts, joints = verts - joints[:1], joints - joints[:1]
         coarse = self.mesh_sampler.downsample(verts[None], 0, 2)[0]
@@ -113,36 +117,35 @@ class MPTPretrainEstimator(BaseModel):
         self._init_head_from_body_model()
 
     # -------------------------------------------------------------- ground truth
+    #: the data preprocessor that builds this model's targets (error hint)
+    target_preprocessor = ('MPTMoCapDataPreprocessor(body_model=...) for '
+                           'MPTMoCapHeatmapDataset batches')
+
     @torch.no_grad()
-    def gather_gt(self, data_samples: dict) -> Dict[str, Tensor]:
-        """GT tensors for :class:`MPTMeshLoss` from the preprocessor's
-        targets.
+    def gather_gt(self, data_samples) -> Dict[str, Tensor]:
+        """The batch's targets for :class:`MPTMeshLoss`, with the mesh
+        sampler's levels.
 
         Args:
-            data_samples (dict): the data preprocessor's output, holding
-                :data:`MOCAP_TARGET_KEYS`: ``vertices`` (B, V, 3),
-                ``joints_h36m`` (B, 17, 3), ``joints_3d`` (B, 14, 3) LSP
-                (metres, camera axes, pelvis at the origin) and
-                ``joints_2d_norm`` (B, 14, 2).
+            data_samples: the data preprocessor's output holding the targets
+                of :mod:`mpt_plugin.models.utils.mesh_targets` (at least
+                :data:`LOSS_TARGET_KEYS`: ``vertices`` (B, V, 3),
+                ``joints_h36m`` (B, 17, 3), ``joints_3d`` (B, 14, 3) LSP,
+                metres, camera axes, pelvis at the origin, and
+                ``joints_2d_norm`` (B, 14, 2); flags and weights optional).
 
         Returns:
-            dict: those targets plus ``vertices_mid`` and
-            ``vertices_coarse`` (the mesh sampler's levels).
+            dict: those targets (floating ones in the model's dtype) plus
+            ``vertices_mid`` and ``vertices_coarse``.
         """
-        if not has_mocap_targets(data_samples):
-            raise KeyError(
-                'MPTPretrainEstimator needs data_samples with the MoCap '
-                f'targets {list(MOCAP_TARGET_KEYS)}: build the data '
-                "preprocessor as MPTMoCapDataPreprocessor(body_model=...) "
-                'for MPTMoCapHeatmapDataset batches'
-                + (f' (got keys {sorted(data_samples)})'
-                   if isinstance(data_samples, dict) else ''))
+        targets = stack_targets(data_samples)
+        require_targets(targets, LOSS_TARGET_KEYS, type(self).__name__,
+                        'build the data preprocessor as '
+                        + self.target_preprocessor)
         dtype = self.joint_regressor.dtype
-        gt = {k: data_samples[k].to(dtype) for k in MOCAP_TARGET_KEYS}
-        verts = gt['vertices']
-        gt.update(vertices_mid=self.mesh_sampler.downsample(verts, 0, 1),
-                  vertices_coarse=self.mesh_sampler.downsample(verts, 0, 2))
-        return gt
+        targets = {k: v.to(dtype) if v.is_floating_point() else v
+                   for k, v in targets.items()}
+        return add_mesh_levels(targets, self.mesh_sampler)
 
     # ------------------------------------------------------------------ modes
     def extract_feat(self, inputs):
@@ -178,7 +181,7 @@ class MPTPretrainEstimator(BaseModel):
         pred_h36m = torch.einsum('jv,bvc->bjc', self.joint_regressor,
                                  out['vertices'])
         gt = None
-        if has_mocap_targets(data_samples):
+        if has_loss_targets(data_samples):
             gt = self.gather_gt(data_samples)
         results = []
         for i in range(out['vertices'].shape[0]):

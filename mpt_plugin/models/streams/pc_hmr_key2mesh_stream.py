@@ -16,11 +16,6 @@ Mesh-stream interface (what ``PCHMREstimator`` expects from any stream):
     (optional): 2D keypoints seen by the stream, crop-normalised
     ``[-1, 1]``, usable as the parallel framework's pose-stream input.
 
-- ``gather_gt(inputs, data_samples) -> dict | None``: stream-specific
-  ground truth (``vertices`` (B, V, 3) camera-aligned metres, optionally
-  ``joints_h36m``) when the batch format is the stream's own (MoCap /
-  AMASS pairs); None for the image-sample format (the estimator reads
-  ``PoseDataSample.gt_instances`` itself).
 - ``param_dim`` (int) attribute.
 """
 from typing import Dict, Optional
@@ -30,15 +25,13 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mpt_plugin.body_models.conventions import coco17_to_openpose18
-from mpt_plugin.geometry.cameras import fit_weak_perspective_camera
+from mpt_plugin.geometry.cameras import (fit_weak_perspective_camera,
+                                          smpl_to_camera_axes)
 from mpt_plugin.registry import MODELS
 from ..heads.key2mesh_regressor import Key2MeshRegressor  # noqa: F401
 
 __all__ = ['PCHMRKey2MeshStream']
 
-#: SMPL frame (y up, body facing the Key2Mesh camera on +z) -> camera-aligned
-#: axes (x right, y down, z away from the camera): 180 degrees about x.
-_FLIP_YZ = (1.0, -1.0, -1.0)
 
 
 @MODELS.register_module()
@@ -75,8 +68,6 @@ class PCHMRKey2MeshStream(BaseModule):
         self.regressor = MODELS.build(regressor)
         self.param_dim = (self.regressor.num_betas +
                           6 * self.regressor.num_joints)
-        self.register_buffer('flip', torch.tensor(_FLIP_YZ),
-                             persistent=False)
 
     @staticmethod
     def _mask(data_samples, keypoints: Tensor) -> Optional[Tensor]:
@@ -110,8 +101,7 @@ class PCHMRKey2MeshStream(BaseModule):
                 f'{tuple(getattr(inputs, "shape", ()))}')
         mask = self._mask(data_samples, inputs)
         out = self.regressor(inputs, mask)
-        flip = self.flip.to(out['vertices'].dtype)
-        vertices = out['vertices'] * flip
+        vertices = smpl_to_camera_axes(out['vertices'])
         vis = (mask.to(inputs.dtype) if mask is not None else
                inputs.new_ones(inputs.shape[:2]))
         kp_norm = 2.0 * inputs - 1.0
@@ -127,45 +117,5 @@ class PCHMRKey2MeshStream(BaseModule):
                 _, mask18 = coco17_to_openpose18(inputs, vis > 0)
                 vis18 = mask18.to(inputs.dtype)
             result['camera'] = fit_weak_perspective_camera(
-                out['keypoints3d'] * flip, 2.0 * kp18 - 1.0, vis18)
+                smpl_to_camera_axes(out['keypoints3d']), 2.0 * kp18 - 1.0, vis18)
         return result
-
-    @torch.no_grad()
-    def gather_gt(self, inputs, data_samples) -> Optional[Dict[str, Tensor]]:
-        """GT mesh from SMPL labels, in camera-aligned metres.
-
-        Two label sources:
-
-        - AMASS training pairs (``pose_aa``, ``betas`` at the top level of
-          the collated ``data_samples``): the root is in SMPL's y-up frame
-          like the regressor's output, so the mesh is flipped into camera
-          axes the same way;
-        - evaluation labels of :class:`Key2MeshKeypointsDataset`
-          (``data_samples['eval_gt']``, from HumanData ``smpl``): the global
-          orientation is already in the camera frame (mmhuman3d's 3DPW
-          convention), so the mesh is used as posed. The neutral body model
-          is used, as Key2Mesh evaluates.
-
-        Returns:
-            dict | None: ``vertices`` (B, V, 3), or None when there is no
-            SMPL label.
-        """
-        if not isinstance(data_samples, dict):
-            return None
-        labels, camera_frame = data_samples, False
-        if isinstance(data_samples.get('eval_gt'), dict):
-            labels, camera_frame = data_samples['eval_gt'], True
-        if 'pose_aa' not in labels or 'betas' not in labels:
-            return None
-        device, dtype = self.flip.device, self.flip.dtype
-        pose = torch.as_tensor(labels['pose_aa']).to(device, dtype)
-        betas = torch.as_tensor(labels['betas']).to(device, dtype)
-        has_smpl = labels.get('has_smpl')
-        if has_smpl is not None and not bool(
-                (torch.as_tensor(has_smpl) > 0).all()):
-            raise ValueError('PCHMRKey2MeshStream: some evaluation samples '
-                             'have no SMPL label (eval_gt.has_smpl == 0)')
-        out = self.regressor.body_model(
-            betas=betas, global_orient=pose[:, :3], body_pose=pose[:, 3:])
-        verts = out['vertices']
-        return dict(vertices=verts if camera_frame else verts * self.flip)

@@ -22,8 +22,8 @@ from torch import Tensor
 
 from mpt_plugin.geometry.crop import px_to_norm
 from mpt_plugin.registry import MODELS
-from ..estimators.pretrain_estimator import (  # noqa: F401 (registers)
-    MPTPretrainEstimator, has_mocap_targets)
+from ..estimators.pretrain_estimator import \
+    MPTPretrainEstimator  # noqa: F401 (registers it)
 from ..utils.pc_hmr_utils import soft_argmax_2d
 
 __all__ = ['PCHMRMPTMeshStream']
@@ -35,7 +35,7 @@ class PCHMRMPTMeshStream(BaseModule):
 
     The head and its template/upsampling initialisation from the body model
     and mesh sampler come from an inner :class:`MPTPretrainEstimator`
-    (``mpt``), which also gathers the MoCap ground truth.
+    (``mpt``).
 
     Outputs: ``vertices`` (B, 6890, 3) pelvis-centred camera-aligned metres,
     ``camera`` (B, 3) (the head's), ``params`` = camera and the head's joint
@@ -118,18 +118,3 @@ class PCHMRMPTMeshStream(BaseModule):
         if kp_norm is not None:
             result.update(keypoints2d_norm=kp_norm, keypoints2d_visible=vis)
         return result
-
-    @torch.no_grad()
-    def gather_gt(self, inputs, data_samples) -> Optional[Dict[str, Tensor]]:
-        """MoCap GT (the preprocessor's targets) for
-        ``MPTMoCapHeatmapDataset`` batches.
-
-        Returns:
-            dict | None: ``vertices`` (B, V, 3) and ``joints_h36m``
-            (B, 17, 3), pelvis-centred camera-aligned metres, or None for
-            other batch formats.
-        """
-        if not has_mocap_targets(data_samples):
-            return None
-        gt = self.mpt.gather_gt(data_samples)
-        return dict(vertices=gt['vertices'], joints_h36m=gt['joints_h36m'])

@@ -33,7 +33,7 @@ from mpt_plugin.body_models.conventions import H36M_TO_J14, get_mapping
 from mpt_plugin.geometry.cameras import project_points
 from mpt_plugin.geometry.crop import (crop_to_norm, fit_square_crop,
                                       image_to_crop)
-from mpt_plugin.registry import MODELS
+from .mesh_targets import build_gt_body_model
 
 __all__ = ['MoCapTargetBuilder', 'MOCAP_TARGET_KEYS']
 
@@ -41,7 +41,6 @@ __all__ = ['MoCapTargetBuilder', 'MOCAP_TARGET_KEYS']
 #: before the mesh sampler's coarse levels).
 MOCAP_TARGET_KEYS = ('vertices', 'joints_h36m', 'joints_3d',
                      'joints_2d_norm')
-_GENDERS = ('subject', 'neutral', 'male', 'female')
 
 
 class MoCapTargetBuilder(nn.Module):
@@ -62,22 +61,10 @@ class MoCapTargetBuilder(nn.Module):
     def __init__(self, body_model: dict, heatmap_size: int = 224,
                  crop_padding: float = 1.2) -> None:
         super().__init__()
-        cfg = {k: v for k, v in dict(body_model).items() if k != 'type'}
-        gender = cfg.pop('gender', 'subject')
-        if gender == 'file':  # the posed-mesh cache's name for it
-            gender = 'subject'
-        if gender not in _GENDERS:
-            raise ValueError(f'body_model.gender must be one of {_GENDERS}, '
-                             f'got {gender!r}')
-        if not cfg.get('joints_regressor'):
-            raise KeyError('body_model needs joints_regressor (the 17-joint '
-                           'H3.6M regressor): bodies are centred on its '
-                           'pelvis')
-        self.gendered = gender == 'subject'
-        self.body_model = MODELS.build(
-            dict(cfg, type='MPTGenderedSMPL') if self.gendered else
-            dict(cfg, type='MPTSMPL', gender=gender))
-        self.body_model.requires_grad_(False).eval()
+        body_model = dict(body_model)
+        if body_model.get('gender') == 'file':  # the posed-mesh cache's name
+            body_model['gender'] = 'subject'
+        self.body_model, self.gendered = build_gt_body_model(body_model)
         convention = getattr(self.body_model, 'joint_convention', None)
         if convention != 'smpl_45':
             raise ValueError('MoCap targets need a body model with the '

@@ -1,17 +1,16 @@
 """Tests for ``MPTFinetuneEstimator`` (images -> pose maps -> MPT head)."""
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from mmengine.registry import init_default_scope
-from mmengine.structures import InstanceData
-from mmpose.structures import PoseDataSample
 from torch import nn
 
-from mpt_plugin.body_models import MPTGenderedSMPL
 from mpt_plugin.body_models.conventions import H36M_TO_J14
+from mpt_plugin.models.utils.image_targets import ImageTargetBuilder
+from mpt_plugin.models.utils.mesh_targets import attach_targets
 from mpt_plugin.registry import MODELS
+from ..test_utils.image_samples import packed_samples
 
 TINY_HEAD = dict(type='MPTMeshTransformerHead', input_size=112,
                  embed_dims=(32, 16, 8), hidden_dims=(32, 16, 8),
@@ -33,35 +32,14 @@ class _TinyPoseMaps(nn.Module):
 
 
 def _samples(bm_dir, n=4, seed=0):
-    """Packed samples: half with SMPL (3DPW-like), half keypoints only."""
-    rng = np.random.default_rng(seed)
-    smpl = MPTGenderedSMPL(bm_dir)
-    pose = torch.as_tensor(rng.normal(scale=0.2, size=(n, 69)),
-                           dtype=torch.float32)
-    orient = torch.tensor([[np.pi, 0., 0.]] * n)  # upright in camera axes
-    betas = torch.as_tensor(rng.normal(size=(n, 10)), dtype=torch.float32)
-    gender = torch.tensor([0, 1, -1, 0])[:n]
-    out = smpl(betas=betas, body_pose=pose, global_orient=orient,
-               gender=gender)
-    reg = torch.as_tensor(np.load(osp.join(bm_dir, 'J_regressor_h36m.npy')),
-                          dtype=torch.float32)
-    joints = torch.einsum('jv,bvc->bjc', reg, out['vertices'])
-    samples = []
-    for i in range(n):
-        has_smpl = float(i % 2 == 0)
-        kp3d = joints[i] + torch.tensor([0., 0., 3.])
-        kp2d = kp3d[:, :2] / kp3d[:, 2:] * 200 + 56
-        s = PoseDataSample(metainfo=dict(img_path=f'img{i}.jpg'))
-        s.gt_instances = InstanceData(
-            keypoints2d=kp2d[None], keypoints2d_visible=torch.ones(1, 17),
-            keypoints3d=kp3d[None],
-            keypoints3d_visible=torch.full((1, 17), 1. - has_smpl),
-            smpl_global_orient=orient[i:i + 1],
-            smpl_body_pose=pose[i:i + 1], smpl_betas=betas[i:i + 1],
-            has_smpl=torch.tensor([has_smpl]),
-            gender=gender[i:i + 1])
-        samples.append(s)
-    return samples, out['vertices'], joints
+    """Packed samples with the targets MPTMeshDataPreprocessor attaches:
+    half with SMPL (3DPW-like), half keypoints only."""
+    samples, verts, joints = packed_samples(bm_dir, n, seed)
+    builder = ImageTargetBuilder(dict(
+        model_path=bm_dir,
+        joints_regressor=osp.join(bm_dir, 'J_regressor_h36m.npy')))
+    attach_targets(samples, builder(samples, 112))
+    return samples, verts, joints
 
 
 @pytest.fixture(scope='module')
@@ -77,46 +55,6 @@ def setup(synthetic_assets):
                                                   'J_regressor_h36m.npy')),
         mesh_sampler=osp.join(bm_dir, 'mesh_downsampling.npz'))
     return bm_dir, cfg
-
-
-def test_gather_gt_uses_the_right_source(setup):
-    bm_dir, cfg = setup
-    model = MODELS.build(cfg)
-    samples, verts, joints = _samples(bm_dir)
-    gt = model.gather_gt(samples, 112)
-    assert gt['has_mesh'].tolist() == [True, False, True, False]
-    # GT meshes of SMPL samples: the gendered model's, pelvis-centred
-    for i in (0, 2):
-        expected = verts[i] - joints[i, :1]
-        torch.testing.assert_close(gt['vertices'][i], expected,
-                                   atol=1e-5, rtol=0)
-    # 3D joints: regressed from the mesh (keypoints3d invisible) or the
-    # keypoints centred on their pelvis
-    for i in range(4):
-        torch.testing.assert_close(gt['joints_h36m'][i],
-                                   joints[i] - joints[i, :1], atol=1e-5,
-                                   rtol=0)
-    assert gt['has_3d'].all() and gt['has_2d'].all()
-    assert gt['joints_3d'].shape == (4, 14, 3)
-    # 2D: crop px with pixel centres at integers -> [-1, 1]
-    kp = samples[1].gt_instances.keypoints2d[0, H36M_TO_J14]
-    torch.testing.assert_close(gt['joints_2d_norm'][1],
-                               (kp + 0.5) * 2 / 112 - 1)
-
-
-def test_missing_and_bad_fields_are_named(setup):
-    bm_dir, cfg = setup
-    model = MODELS.build(cfg)
-    samples, _, _ = _samples(bm_dir, n=2)
-    del samples[1].gt_instances['smpl_betas']
-    with pytest.raises(KeyError, match='smpl_betas'):
-        model.gather_gt(samples, 112)
-    samples, _, _ = _samples(bm_dir, n=2)
-    for s in samples:
-        s.gt_instances.keypoints3d = s.gt_instances.keypoints3d[:, :14]
-        s.gt_instances.keypoints3d_visible = torch.ones(1, 14)
-    with pytest.raises(ValueError, match="convention='h36m'"):
-        model.gather_gt(samples, 112)
 
 
 def test_train_step_and_predict(setup):
@@ -252,10 +190,11 @@ def test_da_target_loss_uses_pose_network_detections(setup):
     assert 0 < weights.sum() < 4 * 12
     assert torch.isfinite(loss['loss_reprojection'])
     torch.testing.assert_close(loss['loss_reprojection'], expected)
-    # no 2D field of the samples is read: remove them all
+    # no 2D field or 2D target of the samples is read: remove them all
     for s in samples:
-        del s.gt_instances.keypoints2d
-        del s.gt_instances.keypoints2d_visible
+        for key in ('keypoints2d', 'keypoints2d_visible', 'joints_2d_norm',
+                    'joints_2d_weights', 'has_2d'):
+            s.gt_instances.pop(key)
     again = model(images, samples, mode='da_target_loss', feats=feats)
     assert torch.equal(again['loss_reprojection'],
                        loss['loss_reprojection'])
@@ -269,9 +208,10 @@ def test_da_target_loss_uses_pose_network_detections(setup):
     assert not torch.allclose(
         model(images, samples, mode='da_target_loss',
               feats=feats)['loss_reprojection'], loss['loss_reprojection'])
-    # the 'annotation' source needs the 2D fields and names them
+    # the 'annotation' source needs the 2D targets and names them
     model.target_keypoints = 'annotation'
-    with pytest.raises(KeyError, match='gt_instances.keypoints2d'):
+    with pytest.raises(KeyError, match=r"needs the targets \['joints_2d_norm'"
+                       r".*MPTMeshDataPreprocessor"):
         model(images, samples, mode='da_target_loss', feats=feats)
 
 

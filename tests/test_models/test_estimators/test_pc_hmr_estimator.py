@@ -20,6 +20,7 @@ from mpt_plugin.models.estimators.pc_hmr_estimator import PCHMREstimator
 from mpt_plugin.models.utils.pc_hmr_utils import (smpl_skinning_to_h36m,
                                                   soft_argmax_2d,
                                                   to_lifter_sequence)
+from mpt_plugin.models.utils.mesh_targets import attach_targets
 from mpt_plugin.registry import MODELS
 
 NV = 48  # vertices of the tiny meshes
@@ -53,11 +54,6 @@ class PCHMRTestTinyStream(BaseModule):
         return dict(vertices=verts, camera=cam, params=cam,
                     keypoints2d_norm=torch.tanh(self.kp(inputs)).view(
                         -1, 17, 2))
-
-    def gather_gt(self, inputs, data_samples):
-        if isinstance(data_samples, dict) and 'vertices' in data_samples:
-            return dict(vertices=data_samples['vertices'])
-        return None
 
 
 @MODELS.register_module(force=True)
@@ -130,6 +126,17 @@ def _model(framework='serial', lifter='video', stream=None, **kwargs):
     return model
 
 
+def _with_targets(samples):
+    """Attach the 3D-joint targets ``MPTMeshDataPreprocessor`` builds from
+    ``keypoints3d`` (these samples have no SMPL: no mesh target)."""
+    kp = torch.cat([s.gt_instances.keypoints3d for s in samples])
+    vis = torch.cat([s.gt_instances.keypoints3d_visible for s in samples])
+    attach_targets(samples, dict(
+        joints_h36m=torch.nan_to_num(kp - kp[:, :1]),
+        joints_h36m_weights=vis * (vis[:, :1] > 0)))
+    return samples
+
+
 def _pose_samples(bsz, seed=0):
     gen = torch.Generator().manual_seed(seed)
     samples = []
@@ -140,7 +147,7 @@ def _pose_samples(bsz, seed=0):
             torch.tensor([0.0, 0.0, 4.0]),
             keypoints3d_visible=torch.ones(1, 17))
         samples.append(sample)
-    return samples
+    return _with_targets(samples)
 
 
 def _grad_norms(model):
@@ -305,11 +312,11 @@ def test_predict_outputs_and_mesh_metric():
 def test_degenerate_inputs():
     model = _model('serial')
     samples = _pose_samples(2)
+    # an invisible NaN joint is ignored (weight 0, no NaN gradient; a
+    # visible one is refused by the target builder, test_image_targets)
     samples[1].gt_instances.keypoints3d[0, 5, 1] = float('nan')
-    with pytest.raises(ValueError, match='keypoints3d of sample 1'):
-        model(torch.randn(2, 12), samples, mode='loss')
-    # an invisible NaN joint is ignored (weight 0, no NaN gradient)
     samples[1].gt_instances.keypoints3d_visible[0, 5] = 0
+    _with_targets(samples)
     losses = model(torch.randn(2, 12), samples, mode='loss')
     sum(v for k, v in losses.items() if k.startswith('loss')).backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters()
@@ -346,7 +353,7 @@ def test_bad_configs():
         PCHMREstimator(mesh_stream=dict(type='PCHMRTestTinyStream'),
                        pose_lifter=_lifter())
     model = _model('parallel')
-    with pytest.raises(KeyError, match='PoseDataSamples'):
+    with pytest.raises(KeyError, match=r'no targets in the batch .*MPTMeshDataPreprocessor for image samples'):
         model(torch.randn(2, 12), None, mode='loss')
 
 
