@@ -33,8 +33,8 @@ from torch import Tensor
 from .rotations import camera_z_rotation
 
 __all__ = [
-    'fit_square_crop', 'image_to_crop', 'crop_to_norm', 'get_crop_affine',
-    'px_to_norm', 'norm_to_px', 'crop_norm_to_image', 'image_to_crop_norm',
+    'fit_square_crop', 'image_to_crop', 'crop_to_norm', 'norm_to_crop',
+    'get_crop_affine', 'px_to_norm', 'norm_to_px', 'crop_norm_to_image', 'image_to_crop_norm',
     'screen_normalize'
 ]
 
@@ -87,6 +87,14 @@ def crop_to_norm(joints_hm: Union[np.ndarray, Tensor],
                  size: int = 224) -> Union[np.ndarray, Tensor]:
     """(…, 2) crop pixels (``*_hm``) -> normalised [-1, 1] coordinates."""
     return (joints_hm + 0.5) * (2.0 / size) - 1.0
+
+
+def norm_to_crop(joints_norm: Union[np.ndarray, Tensor],
+                 size: int = 224) -> Union[np.ndarray, Tensor]:
+    """Inverse of :func:`crop_to_norm`: (…, 2) normalised [-1, 1] -> crop
+    pixels (pixel centres at ``0 .. size-1``, the frame
+    ``[-0.5, size - 0.5)``)."""
+    return (joints_norm + 1.0) * (size / 2.0) - 0.5
 
 
 def get_crop_affine(center: np.ndarray, scale: float, rotation: float,

@@ -27,6 +27,7 @@ import torch
 from mmengine.dist import master_only
 from mmengine.visualization import Visualizer
 
+from mpt_plugin.geometry.cameras import weak_perspective_to_translation
 from mpt_plugin.registry import VISUALIZERS
 from .mesh_figure import GT_COLOR, PRED_COLOR
 from .rasterizer import _check_faces, _check_vertices, _to_numpy, render_mesh
@@ -113,10 +114,11 @@ def draw_mesh_overlay(image: np.ndarray,
         raise ValueError(f'alpha must lie in [0, 1], got {alpha}')
     height, width = img.shape[:2]
     size = float(width if crop_size is None else crop_size)
-    scale = cam[0] if abs(cam[0]) > 1e-6 else 1e-6
-    if scale < 0:  # a mirrored camera cannot be drawn with a pinhole
+    if cam[0] < -1e-6:  # a mirrored camera cannot be drawn with a pinhole
         return img.copy()
-    transl = np.array([cam[1], cam[2], 2.0 * focal_length / (size * scale)])
+    transl = weak_perspective_to_translation(
+        torch.from_numpy(cam.astype(np.float64))[None], focal_length, size,
+        eps=1e-6)[0].numpy()
     out = render_mesh(verts + transl, faces, focal_length, (height, width),
                       principal_point=((size - 1) / 2.0, (size - 1) / 2.0),
                       color=color,

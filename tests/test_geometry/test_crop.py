@@ -2,7 +2,8 @@
 import numpy as np
 
 from mpt_plugin.geometry.crop import (crop_to_norm, fit_square_crop,
-                                      get_crop_affine, image_to_crop)
+                                      get_crop_affine, image_to_crop,
+                                      norm_to_crop)
 
 
 def test_crop_round_trip():
@@ -15,6 +16,10 @@ def test_crop_round_trip():
     assert np.isclose(hm[0, :, 1].max(), 223.5)
     norm = crop_to_norm(hm)
     assert np.allclose(norm[0, 2, 1], 1.0) and np.allclose(norm[0, 0, 1], -1)
+    assert np.allclose(norm_to_crop(norm), hm, atol=1e-12, rtol=0)
+    # pixel centres 0 and S-1 sit half a pixel inside the normalised edges
+    assert np.allclose(norm_to_crop(np.array([-1.0, 1.0]), 224),
+                       [-0.5, 223.5])
     # invisible joints are ignored when fitting
     vis = np.array([[1, 1, 0]])
     c2, s2 = fit_square_crop(joints, vis, padding=1.0)

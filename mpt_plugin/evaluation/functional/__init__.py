@@ -1,11 +1,10 @@
-from .mesh_errors import (batch_similarity_transform, mpjpe, pa_mpjpe,
-                          per_vertex_error)
+from .mesh_errors import mpjpe, pa_mpjpe, per_vertex_error
 from .mmhuman3d_metrics import (keypoint_3d_auc, keypoint_3d_pck,
                                 keypoint_mpjpe, mmh3d_similarity_transform,
                                 vertice_pve)
 
 __all__ = [
-    'batch_similarity_transform', 'mpjpe', 'pa_mpjpe', 'per_vertex_error',
+    'mpjpe', 'pa_mpjpe', 'per_vertex_error',
     'keypoint_3d_auc', 'keypoint_3d_pck', 'keypoint_mpjpe',
     'mmh3d_similarity_transform', 'vertice_pve'
 ]

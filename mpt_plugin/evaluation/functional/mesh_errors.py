@@ -10,28 +10,7 @@ import numpy as np
 
 from .mmhuman3d_metrics import mmh3d_similarity_transform
 
-__all__ = ['batch_similarity_transform', 'mpjpe', 'pa_mpjpe',
-           'per_vertex_error']
-
-
-def batch_similarity_transform(pred: np.ndarray,
-                               gt: np.ndarray) -> np.ndarray:
-    """Align each ``pred[i]`` to ``gt[i]`` by the least-squares similarity
-    transform (scale, rotation without reflection, translation): the
-    Procrustes alignment of PA-MPJPE.
-
-    :func:`~.mmhuman3d_metrics.mmh3d_similarity_transform` with the
-    prediction's variance bounded below by 1e-12, so that a degenerate
-    prediction (all points equal, e.g. an untrained model) gives a finite
-    error instead of ``nan``.
-
-    Args:
-        pred, gt: (N, K, 3).
-
-    Returns:
-        (N, K, 3) aligned predictions (float64).
-    """
-    return mmh3d_similarity_transform(pred, gt, min_variance=1e-12)
+__all__ = ['mpjpe', 'pa_mpjpe', 'per_vertex_error']
 
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray,
@@ -45,9 +24,18 @@ def mpjpe(pred: np.ndarray, gt: np.ndarray,
 
 
 def pa_mpjpe(pred: np.ndarray, gt: np.ndarray,
-             mask: Optional[np.ndarray] = None) -> np.ndarray:
-    """Per-sample joint error after Procrustes alignment (N,)."""
-    return mpjpe(batch_similarity_transform(pred, gt), gt, mask)
+             mask: Optional[np.ndarray] = None,
+             min_variance: float = 1e-12) -> np.ndarray:
+    """Per-sample joint error after Procrustes alignment (N,).
+
+    The alignment is :func:`~.mmhuman3d_metrics.mmh3d_similarity_transform`
+    with the prediction's variance bounded below by ``min_variance``, so
+    that a degenerate prediction (all points equal, e.g. an untrained
+    model) gives a finite error instead of mmhuman3d's ``nan`` (0 restores
+    that).
+    """
+    aligned = mmh3d_similarity_transform(pred, gt, min_variance=min_variance)
+    return mpjpe(aligned, gt, mask)
 
 
 def per_vertex_error(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:

@@ -51,7 +51,7 @@ def mmh3d_similarity_transform(pred: np.ndarray,
             keeps mmhuman3d's behaviour: a degenerate ``pred`` (all points
             equal) gives the same ``nan``/``inf`` as mmhuman3d. A positive
             bound maps it onto ``gt``'s centroid instead
-            (:func:`~.mesh_errors.batch_similarity_transform`).
+            (:func:`~.mesh_errors.pa_mpjpe`'s default).
 
     Returns:
         np.ndarray: ``(N, K, 3)`` float64, ``pred`` mapped onto ``gt``.

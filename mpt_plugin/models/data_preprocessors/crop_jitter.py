@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from mpt_plugin.geometry.crop import crop_to_norm, norm_to_crop
 from mpt_plugin.registry import MODELS
 
 __all__ = ['MPTCropJitter']
@@ -89,11 +90,10 @@ class MPTCropJitter(nn.Module):
             tuple: joints_px (B, K, 2), weights (B, K) (0 where a joint left
             the frame ``[-0.5, S - 0.5)``), joints_norm (B, J, 2) or None.
         """
-        half = size / 2.0
         scale = (1.0 / m)[:, None, None]
         offset = (-2.0 * t)[:, None, :]
-        norm = (joints_px + 0.5) / half - 1.0
-        new_px = ((norm * scale + offset) + 1.0) * half - 0.5
+        new_px = norm_to_crop(crop_to_norm(joints_px, size) * scale + offset,
+                              size)
         inside = ((new_px >= -0.5) & (new_px < size - 0.5)).all(dim=-1)
         new_w = torch.where(inside, weights, torch.zeros_like(weights))
         new_norm = None if joints_norm is None else \

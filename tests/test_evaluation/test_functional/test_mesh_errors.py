@@ -1,9 +1,14 @@
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from mpt_plugin.evaluation.functional import (batch_similarity_transform,
+from mpt_plugin.evaluation.functional import (mmh3d_similarity_transform,
                                               mpjpe, pa_mpjpe,
                                               per_vertex_error)
+
+
+def batch_similarity_transform(pred, gt):
+    """The alignment pa_mpjpe applies (variance bounded by 1e-12)."""
+    return mmh3d_similarity_transform(pred, gt, min_variance=1e-12)
 
 
 def _random_similarity(rng, n):
@@ -56,7 +61,6 @@ def test_degenerate_prediction_maps_to_gt_centroid():
     """A collapsed prediction (all points equal) gets a finite PA-MPJPE:
     it is mapped onto gt's centroid, where mmhuman3d's alignment (no
     variance bound) gives nan."""
-    from mpt_plugin.evaluation.functional import mmh3d_similarity_transform
     rng = np.random.default_rng(2)
     gt = rng.normal(size=(3, 14, 3))
     pred = np.zeros_like(gt)
@@ -71,3 +75,7 @@ def test_degenerate_prediction_maps_to_gt_centroid():
         raw = mmh3d_similarity_transform(pred, gt)
     assert np.isnan(raw[[0, 2]]).all()
     assert np.allclose(raw[1], aligned[1])
+    # pa_mpjpe: finite by default, mmhuman3d's nan with min_variance=0
+    assert np.isfinite(pa_mpjpe(pred, gt)).all()
+    with np.errstate(divide='ignore', invalid='ignore'):
+        assert np.isnan(pa_mpjpe(pred, gt, min_variance=0.0)[[0, 2]]).all()
