@@ -31,7 +31,7 @@ FOLDERS = {
 }
 # acronyms and compound words written as one snake-case token
 _TOKENS = {'Key2Mesh': 'Key2mesh', 'PCHMR': 'PcHmr', 'MoCap': 'Mocap',
-           'HRNet': 'Hrnet'}
+           'HRNet': 'Hrnet', 'FreiHAND': 'Freihand'}
 
 
 def snake_case(name: str) -> str:
