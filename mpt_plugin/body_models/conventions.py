@@ -45,6 +45,23 @@ keypoints_mapping``), so a convention here maps by name onto mmhuman3d's
   above use the SMPL names. :data:`MMHUMAN3D_CONVENTIONS` maps every
   mmhuman3d convention name to the one here with the identical name list.
 
+One hand (mmhuman3d's names: ``right_wrist``, ``right_index_1..3``, the
+fingertips ``right_thumb``...; the ``*_left`` variants name the same joints
+of the left hand, so both map onto ``human_data`` by name):
+
+- ``mano_16``: MANO's 16 kinematic joints (wrist, index, middle, pinky,
+  ring, thumb; parents :data:`MANO_PARENTS`).
+- ``mano_21``: ``mano_16`` + the five fingertip vertices (thumb, index,
+  middle, ring, pinky); mmhuman3d's ``mano``.
+- ``hand_21``: the common 21-joint order of FreiHAND, manopth and MMPose's
+  FreiHAND / OneHand10K / COCO-WholeBody-Hand / Panoptic datasets: wrist,
+  then thumb, index, middle, ring, pinky from base to tip
+  (``mano_21[MANO21_TO_HAND21]``). This is ``MPTMANO``'s ``joints``.
+- ``rhd_21`` / ``interhand_21`` / ``interhand_42``: MMPose's RHD and
+  InterHand2.6M orders (tips first; InterHand's wrist last, both hands right
+  first in ``interhand_42``). :data:`MMPOSE_HAND_CONVENTIONS` maps MMPose's
+  hand dataset names to these.
+
 Where the name mapping comes from:
 
 - Exact matches share a name (``coco`` ``left_hip`` <- SMPL joint 1
@@ -70,8 +87,9 @@ Where the name mapping comes from:
 The joint-index constants the methods index with (:data:`H36M_TO_J14`,
 :data:`SPIN24_TO_J14`, :data:`SMPL45_TO_OPENPOSE18`,
 :data:`COCO17_TO_OPENPOSE18` with :func:`coco17_to_openpose18`,
-:data:`SMPL_PARENTS`, :data:`H36M_PARENTS`, :data:`SMPL24_TO_H36M`) live
-here and nowhere else.
+:data:`SMPL_PARENTS`, :data:`H36M_PARENTS`, :data:`SMPL24_TO_H36M`,
+:data:`MANO_PARENTS`, :data:`MANO21_TO_HAND21`) live here and nowhere
+else.
 """
 from functools import lru_cache
 from typing import Dict, List, Optional, Tuple, TypeVar, Union
@@ -86,7 +104,8 @@ __all__ = [
     'get_keypoint_num', 'get_mapping',
     'convert_keypoints', 'get_flip_indices', 'h36m_regressor_order',
     'SMPL45_TO_OPENPOSE18', 'COCO17_TO_OPENPOSE18', 'coco17_to_openpose18',
-    'SPIN24_TO_J14', 'SMPL_PARENTS', 'H36M_PARENTS', 'SMPL24_TO_H36M'
+    'SPIN24_TO_J14', 'SMPL_PARENTS', 'H36M_PARENTS', 'SMPL24_TO_H36M',
+    'MMPOSE_HAND_CONVENTIONS', 'MANO_PARENTS', 'MANO21_TO_HAND21'
 ]
 
 SMPL_24 = [
@@ -242,6 +261,45 @@ SMPL_49 = OPENPOSE_25 + SPIN_24
 
 SMPL_54 = SMPL_45 + SPIN_EXTRA_9
 
+# --- one hand (right-hand names, as mmhuman3d's ``mano``/``freihand``) ----
+_FINGERS_MANO = ('index', 'middle', 'pinky', 'ring', 'thumb')
+_FINGERS = ('thumb', 'index', 'middle', 'ring', 'pinky')
+
+#: MANO's 16 kinematic joints (rows of its ``J_regressor``): wrist, then
+#: index, middle, pinky, ring, thumb, three joints each, base first.
+MANO_16 = ['right_wrist'] + [
+    f'right_{finger}_{i}' for finger in _FINGERS_MANO for i in (1, 2, 3)
+]
+
+#: ``mano_16`` + the five fingertip vertices (thumb, index, middle, ring,
+#: pinky): mmhuman3d's ``mano``/``mano_right`` and manopth's order before
+#: its reordering.
+MANO_21 = MANO_16 + [f'right_{finger}' for finger in _FINGERS]
+
+#: The common 21-joint hand order of FreiHAND, manopth and MMPose's
+#: FreiHAND/OneHand10K/COCO-WholeBody-Hand/Panoptic datasets: wrist, then
+#: thumb, index, middle, ring, pinky, each from its base joint to the tip
+#: (mmhuman3d's ``mano_right_reorder``).
+HAND_21 = ['right_wrist'] + [
+    f'right_{finger}{suffix}' for finger in _FINGERS
+    for suffix in ('_1', '_2', '_3', '')
+]
+
+#: MMPose's RHD order: wrist, then each finger from the tip to its base.
+RHD_21 = ['right_wrist'] + [
+    f'right_{finger}{suffix}' for finger in _FINGERS
+    for suffix in ('', '_3', '_2', '_1')
+]
+
+#: MMPose's InterHand2.6M order of one hand: each finger from the tip to
+#: its base, the wrist last.
+INTERHAND_21 = RHD_21[1:] + ['right_wrist']
+
+
+def _left(names: List[str]) -> List[str]:
+    """The same joints of the left hand (``right_`` -> ``left_``)."""
+    return ['left_' + n[len('right_'):] for n in names]
+
 #: Joint names of every convention, by convention name.
 KEYPOINT_CONVENTIONS: Dict[str, Tuple[str, ...]] = {
     'smpl_24': tuple(SMPL_24),
@@ -260,6 +318,15 @@ KEYPOINT_CONVENTIONS: Dict[str, Tuple[str, ...]] = {
     'smpl_54': tuple(SMPL_54),
     'mmh3d_coco': tuple(MMH3D_COCO),
     'mmh3d_lsp': tuple(MMH3D_LSP),
+    'mano_16': tuple(MANO_16),
+    'mano_16_left': tuple(_left(MANO_16)),
+    'mano_21': tuple(MANO_21),
+    'mano_21_left': tuple(_left(MANO_21)),
+    'hand_21': tuple(HAND_21),
+    'hand_21_left': tuple(_left(HAND_21)),
+    'rhd_21': tuple(RHD_21),
+    'interhand_21': tuple(INTERHAND_21),
+    'interhand_42': tuple(INTERHAND_21 + _left(INTERHAND_21)),
 }
 
 #: mmhuman3d convention name -> the convention here with the identical
@@ -278,6 +345,26 @@ MMHUMAN3D_CONVENTIONS: Dict[str, str] = {
     'lsp': 'mmh3d_lsp',
     'mpii': 'mpii',
     'openpose_25': 'openpose_25',
+    'mano': 'mano_21',
+    'mano_right': 'mano_21',
+    'mano_left': 'mano_21_left',
+    'mano_right_reorder': 'hand_21',
+    'mano_left_reorder': 'hand_21_left',
+}
+
+#: MMPose hand dataset (``dataset_name`` of its ``metainfo``) -> the
+#: convention here with its keypoint order (MMPose's ``thumb1..4``,
+#: ``forefinger1..4``, ... are ``thumb_1..3`` + ``thumb`` (the tip),
+#: ``index_1..3`` + ``index``, ...). All single-hand datasets but RHD and
+#: InterHand share the ``hand_21`` order.
+MMPOSE_HAND_CONVENTIONS: Dict[str, str] = {
+    'freihand': 'hand_21',
+    'onehand10k': 'hand_21',
+    'coco_wholebody_hand': 'hand_21',
+    'panoptic_hand2d': 'hand_21',
+    'rhd2d': 'rhd_21',
+    'interhand2d': 'interhand_21',
+    'interhand3d': 'interhand_42',
 }
 
 #: Groups of names that may stand in for each other with
@@ -527,17 +614,27 @@ def get_flip_indices(convention: str) -> List[int]:
     ``flipped[..., j, :] = kps[..., flip_indices[j], :]`` (after mirroring
     the x coordinate) gives the keypoints of the mirrored body.
 
+    A single-side convention (one hand: ``hand_21``, ``mano_16_left``...)
+    keeps its order: the mirror image of a right hand is a left hand with
+    the same joints in the same order (MMPose's hand datasets have no flip
+    pairs either).
+
     Args:
         convention (str): Convention name.
 
     Returns:
-        list[int]: ``J`` indices; unpaired (central) joints map to
-        themselves.
+        list[int]: ``J`` indices; unpaired (central) joints, and every
+        joint of a single-side convention, map to themselves.
 
     Raises:
-        ValueError: A ``left_*``/``right_*`` joint has no counterpart.
+        ValueError: A ``left_*``/``right_*`` joint of a two-sided
+            convention has no counterpart.
     """
     names = get_keypoint_names(convention)
+    sides = {n.split('_', 1)[0] for n in names
+             if n.startswith(('left_', 'right_'))}
+    if len(sides) < 2:
+        return list(range(len(names)))
     index = {n: i for i, n in enumerate(names)}
     flip = []
     for name in names:
@@ -612,6 +709,19 @@ SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16,
 #: from the pelvis, head and shoulders from the thorax (joint 8). Either leg
 #: order (``h36m`` / ``h36m_mmpose``): the tree is symmetric.
 H36M_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+
+#: Parent of each of the 16 MANO joints (``mano_16`` order; -1 for the
+#: wrist): every finger's base hangs from the wrist, each further joint
+#: from the previous one of its finger. Row 0 of the official
+#: ``kintree_table`` (root stored as 4294967295).
+MANO_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14)
+
+#: ``mano_21`` (16 kinematic joints + 5 fingertips) -> ``hand_21``
+#: (FreiHAND/MMPose order): ``hand_21 = mano_21[MANO21_TO_HAND21]``,
+#: manopth's ``[0, 13, 14, 15, 16, 1, 2, 3, 17, ...]`` reordering. Equals
+#: ``get_mapping('mano_21', 'hand_21')[1]``.
+MANO21_TO_HAND21 = (0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12,
+                    19, 7, 8, 9, 20)
 
 #: For every SMPL joint, the H3.6M joint (LEFT-leg-first ``'h36m'`` order
 #: of mmhuman3d's regressor) whose bones move like it: pelvis and spine1 ->

@@ -1,23 +1,25 @@
 """Safe loading of SMPL-family body-model files and mesh-sampling assets.
 
-Official SMPL ``.pkl`` files are Python-2 pickles holding ``chumpy`` objects
-and ``scipy.sparse`` matrices; ``.npz`` files written by smplx, GraphCMR or
-METRO may hold pickled object arrays. Unpickling runs whatever callables a
-file names, so a downloaded model file must never go through ``pickle.load``
-or ``np.load(..., allow_pickle=True)``. This module reads all of them through
-:class:`RestrictedUnpickler`, which resolves only an explicit allow-list of
-globals (numpy array/dtype/scalar reconstruction, sparse matrices, builtin
-containers) and maps ``chumpy`` and ``scipy.sparse`` classes to inert local
-stubs that only record their pickled state. Neither chumpy nor any scipy
-code runs while a file is read; the stubs are turned into plain arrays
-afterwards.
+Official SMPL and MANO ``.pkl`` files are Python-2 pickles holding
+``chumpy`` objects and ``scipy.sparse`` matrices; ``.npz`` files written by
+smplx, GraphCMR or METRO may hold pickled object arrays. Unpickling runs
+whatever callables a file names, so a downloaded model file must never go
+through ``pickle.load`` or ``np.load(..., allow_pickle=True)``. This module
+reads all of them through :class:`RestrictedUnpickler`, which resolves only
+an explicit allow-list of globals (numpy array/dtype/scalar reconstruction,
+sparse matrices, builtin containers) and maps ``chumpy`` and
+``scipy.sparse`` classes to inert local stubs that only record their
+pickled state. Neither chumpy nor any scipy code runs while a file is read;
+the stubs are turned into plain arrays afterwards (a chumpy ``Ch`` gives its
+stored value, a chumpy ``Select`` -- MANO's ``shapedirs`` -- is evaluated
+with numpy from its checked source, indices and shape).
 
 Public functions:
 
-- :func:`load_body_model_file`: SMPL-layout ``.pkl`` / ``.npz`` ->
-  ``dict[str, np.ndarray]`` with validated shapes and values (``V``
-  vertices, ``F`` faces, ``J`` joints, ``S`` shape components; lengths in
-  metres).
+- :func:`load_body_model_file`: SMPL-layout ``.pkl`` / ``.npz`` (SMPL,
+  and MANO with ``model_type='mano'``) -> ``dict[str, np.ndarray]`` with
+  validated shapes and values (``V`` vertices, ``F`` faces, ``J`` joints,
+  ``S`` shape components; lengths in metres).
 - :func:`load_mesh_downsampling`: GraphCMR/METRO ``mesh_downsampling.npz``
   -> sparse ``A``/``D``/``U`` matrices and face arrays ``F``.
 - :func:`load_joint_regressor`: plain ``.npy`` joint regressor ``(J, V)``.
@@ -79,7 +81,8 @@ __all__ = [
     'BodyModelFileError', 'UnsafePickleError', 'NpzMemberError',
     'RestrictedUnpickler', 'restricted_loads', 'load_npz_safe',
     'read_npz_arrays', 'load_body_model_file', 'load_mesh_downsampling',
-    'load_joint_regressor', 'REQUIRED_BODY_MODEL_KEYS', 'MAX_MEMBER_BYTES',
+    'load_joint_regressor', 'REQUIRED_BODY_MODEL_KEYS', 'MANO_KEY_SHAPES',
+    'MANO_OPTIONAL_KEYS', 'MODEL_TYPES', 'MAX_MEMBER_BYTES',
     'DEFLATE_MAX_RATIO', 'MAX_NESTING_DEPTH', 'PICKLE_BUDGET_FLOOR_BYTES',
     'PICKLE_BUDGET_FACTOR'
 ]
@@ -264,29 +267,49 @@ class ChumpyStub(_PickledStateStub):
     """Stand-in for ``chumpy`` objects (``chumpy.ch.Ch`` and friends).
 
     A pickled ``Ch`` stores its value in ``state['x']``; :meth:`to_array`
-    returns it as a float64 array. chumpy itself is never imported.
+    returns it as a float64 array. A pickled ``chumpy.reordering.Select``
+    (what ``ch[key]`` builds; the official ``MANO_*.pkl`` store
+    ``shapedirs`` as one) stores no value but the data to compute it: its
+    source ``a`` (a ``Ch``), the flat indices ``idxs`` and an optional
+    ``preferred_shape``; :meth:`to_array` evaluates
+    ``a.ravel()[idxs].reshape(preferred_shape)`` with numpy, after checking
+    every part. chumpy itself is never imported.
     """
+
+    #: How :meth:`to_array` gets the value: ``'value'`` (``state['x']``)
+    #: or ``'select'`` (``chumpy.reordering.Select``).
+    op: str = 'value'
 
     def to_array(self,
                  where: Optional[_Where] = None,
                  _depth: int = 0,
-                 _memo: Optional[dict] = None) -> np.ndarray:
-        """Returns the stored value ``state['x']`` as float64.
+                 _memo: Optional[dict] = None,
+                 max_elements: Optional[int] = None) -> np.ndarray:
+        """Returns the object's value as float64.
 
         Args:
             where (tuple[str, str], optional): ``(file, key)`` for messages.
+            max_elements (int, optional): Most values a ``Select`` may
+                produce (the loaders pass ``(64 MiB + 16 x file size) / 8``,
+                the budget of densifying a sparse matrix). Defaults to no
+                limit beyond the pickle's own (its ``idxs`` were read from
+                the file).
 
         Raises:
             BodyModelFileError: When the object has no ``x`` (a derived
-                chumpy expression whose value was not pickled) or ``x`` is
-                not a real numeric array.
+                chumpy expression whose value was not pickled), ``x`` is
+                not a real numeric array, or a ``Select`` is malformed
+                (see :meth:`_select`).
         """
         where = where or ('<pickle>', self.source)
+        if self.op == 'select':
+            return self._select(where, _depth, _memo, max_elements)
         if 'x' not in self.state:
             raise BodyModelFileError(
                 f'{_fmt(where)}: pickled {self.source} object has no stored '
                 f'value "x" (state keys: {sorted(map(str, self.state))}); '
-                'only plain chumpy.Ch arrays can be read without chumpy')
+                'only chumpy.Ch values and Select views of them can be '
+                'read without chumpy')
         value = _plain(self.state['x'], where, _depth=_depth + 1, _memo=_memo)
         try:
             arr = np.asarray(value)
@@ -299,6 +322,71 @@ class ChumpyStub(_PickledStateStub):
                 f'{_fmt(where)}: chumpy value "x" must be a real numeric '
                 f'array, got {_describe(arr)}')
         return arr.astype(np.float64)
+
+    def _select(self, where: _Where, _depth: int, _memo: Optional[dict],
+                max_elements: Optional[int]) -> np.ndarray:
+        """``a.ravel()[idxs].reshape(preferred_shape)`` of a pickled
+        ``chumpy.reordering.Select``, as float64.
+
+        Checked first: ``a`` and ``idxs`` present; ``a`` (a chumpy value
+        or array) real numeric; ``idxs`` an integer array (any shape, read
+        flat) with every entry in ``[0, a.size)`` and at most
+        ``max_elements`` entries; ``preferred_shape``, when present, a tuple
+        of at most :data:`MAX_NDIM` non-negative ints whose product is
+        ``idxs.size`` (without it the value is 1-D, as in chumpy).
+        """
+        state = self.state
+        for name in ('a', 'idxs'):
+            if name not in state:
+                raise BodyModelFileError(
+                    f'{_fmt(where)}: pickled {self.source} lacks "{name}" '
+                    f'(state keys: {sorted(map(str, state))}); a Select '
+                    'needs its source "a" and its indices "idxs"')
+        source = _plain(state['a'], where, max_elements, _depth + 1, _memo)
+        try:
+            source = np.asarray(source)
+        except (TypeError, ValueError) as e:
+            raise BodyModelFileError(
+                f'{_fmt(where)}: Select source "a" is not an array '
+                f'({type(e).__name__}: {e})') from e
+        if source.dtype.kind not in 'biuf':
+            raise BodyModelFileError(
+                f'{_fmt(where)}: Select source "a" must be a real numeric '
+                f'array, got {_describe(source)}')
+        idxs = _plain(state['idxs'], where, max_elements, _depth + 1, _memo)
+        if not isinstance(idxs, np.ndarray) or idxs.dtype.kind not in 'iu':
+            raise BodyModelFileError(
+                f'{_fmt(where)}: Select "idxs" must be an integer array, got '
+                f'{_describe(idxs)}')
+        idxs = idxs.ravel()
+        if max_elements is not None and idxs.size > max_elements:
+            raise BodyModelFileError(
+                f'{_fmt(where)}: Select "idxs" has {idxs.size} entries; at '
+                f'most {max_elements} are accepted for a file of this size')
+        flat = source.ravel()
+        if idxs.size:
+            bad = np.flatnonzero((idxs < 0) | (idxs >= flat.size))
+            if bad.size:
+                i = int(bad[0])
+                raise BodyModelFileError(
+                    f'{_fmt(where)}: Select "idxs" has {bad.size} entries '
+                    f'outside [0, {flat.size}) (the size of "a", shape '
+                    f'{source.shape}); first at index {i}: {int(idxs[i])}')
+        shape: Tuple[int, ...] = (idxs.size, )
+        if 'preferred_shape' in state:
+            want = _plain(state['preferred_shape'], where, max_elements,
+                          _depth + 1, _memo)
+            ok = isinstance(want, (tuple, list)) and len(want) <= MAX_NDIM \
+                and all(isinstance(s, (int, np.integer))
+                        and not isinstance(s, bool) and int(s) >= 0
+                        for s in want)
+            if not ok or math.prod(int(s) for s in want) != idxs.size:
+                raise BodyModelFileError(
+                    f'{_fmt(where)}: Select "preferred_shape" '
+                    f'{_describe(want)} is not a shape of {idxs.size} '
+                    'values (the number of "idxs")')
+            shape = tuple(int(s) for s in want)
+        return flat[idxs].astype(np.float64).reshape(shape)
 
 
 def _index_array(value: Any, where: _Where, name: str,
@@ -719,8 +807,9 @@ def _build_allow_list() -> Dict[Tuple[str, str], Callable[[], Any]]:
     }
     for mod, names in chumpy_names.items():
         for cname in names:
+            op = 'select' if cname == 'Select' else 'value'
             allowed[(mod, cname)] = const(
-                _make_stub(ChumpyStub, f'{mod}.{cname}'))
+                _make_stub(ChumpyStub, f'{mod}.{cname}', op=op))
     return allowed
 
 
@@ -941,7 +1030,7 @@ def _plain(value: Any,
                       _depth + 1, memo)
 
     if isinstance(value, ChumpyStub):
-        out = value.to_array(where, _depth, memo)
+        out = value.to_array(where, _depth, memo, max_elements=max_dim)
     elif isinstance(value, SparseStub):
         out = value.to_sparse(where, max_dim, _depth, memo)
     elif isinstance(value, np.ndarray):  # object array
@@ -1272,16 +1361,84 @@ _FLOAT_KEYS = ('v_template', 'shapedirs', 'posedirs', 'J_regressor',
 #: Tolerance on the row sums of the skinning weights.
 WEIGHT_SUM_TOLERANCE = 1e-3
 
+#: Exact shapes of the keys of a MANO file (``MANO_RIGHT``/``MANO_LEFT``
+#: ``.pkl``/``.npz``: 778 vertices, 1538 faces, 16 joints, 10 shape
+#: components, 15 x 9 pose-blend features, a 45-D PCA hand-pose space);
+#: ``None`` is any size. Checked by ``load_body_model_file(path,
+#: model_type='mano')`` before the generic SMPL-layout checks.
+MANO_KEY_SHAPES: Dict[str, Tuple[Optional[int], ...]] = {
+    'v_template': (778, 3),
+    'f': (1538, 3),
+    'J_regressor': (16, 778),
+    'weights': (778, 16),
+    'kintree_table': (2, 16),
+    'shapedirs': (778, 3, 10),
+    'posedirs': (778, 3, 135),
+    'hands_components': (45, 45),
+    'hands_mean': (45, ),
+    'hands_coeffs': (None, 45),
+    'J': (16, 3),
+}
+#: MANO keys checked only when present (the layer does not use them).
+MANO_OPTIONAL_KEYS = ('hands_coeffs', 'J')
+#: Model layouts :func:`load_body_model_file` can check on top of the
+#: generic SMPL-family layout.
+MODEL_TYPES = ('smpl', 'mano')
 
-def load_body_model_file(path: PathLike) -> Dict[str, np.ndarray]:
+
+def _shape_text(shape: Tuple[Optional[int], ...]) -> str:
+    """``(None, 45)`` -> ``'(N, 45)'``; ``(45,)`` -> ``'(45,)'``."""
+    dims = ['N' if s is None else str(s) for s in shape]
+    return f'({dims[0]},)' if len(dims) == 1 else f'({", ".join(dims)})'
+
+
+def _validate_mano_layout(data: Dict[str, np.ndarray], path: str) -> None:
+    """Checks the MANO keys' presence, exact shapes (:data:`MANO_KEY_SHAPES`)
+    and, for the PCA entries, real finite values."""
+    missing = [k for k in MANO_KEY_SHAPES
+               if k not in data and k not in MANO_OPTIONAL_KEYS]
+    if missing:
+        raise BodyModelFileError(
+            f'{path}: missing required MANO key(s) {missing}; file holds '
+            f'{sorted(data)}')
+    for key, want in MANO_KEY_SHAPES.items():
+        if key not in data:
+            continue
+        got = data[key].shape
+        if len(got) != len(want) or any(
+                w is not None and g != w for g, w in zip(got, want)):
+            raise BodyModelFileError(
+                f'{path}: key "{key}" expected shape {_shape_text(want)} '
+                f'(MANO layout), got {got}')
+    for key in ('hands_components', 'hands_mean', 'hands_coeffs'):
+        if key not in data:
+            continue
+        if data[key].dtype.kind not in 'iuf':
+            raise BodyModelFileError(
+                f'{path}: key "{key}" must hold real numbers, got dtype '
+                f'{data[key].dtype}; expected '
+                f'{_shape_text(MANO_KEY_SHAPES[key])}')
+        require_finite(data[key], path, key,
+                       expected=_shape_text(MANO_KEY_SHAPES[key]),
+                       error_cls=BodyModelFileError)
+
+
+def load_body_model_file(path: PathLike,
+                         model_type: str = 'smpl') -> Dict[str, np.ndarray]:
     """Loads and validates an SMPL-layout body-model file.
 
-    Reads official SMPL ``.pkl`` files (Python-2 pickles with chumpy arrays
-    and a sparse ``J_regressor``) and smplx-style ``.npz`` files, without
-    chumpy and without executing anything from the file.
+    Reads official SMPL and MANO ``.pkl`` files (Python-2 pickles with
+    chumpy arrays, a chumpy ``Select`` for MANO's ``shapedirs``, and a
+    sparse ``J_regressor``) and smplx-style ``.npz`` files, without chumpy
+    and without executing anything from the file.
 
     Args:
         path (str | os.PathLike): A ``.pkl`` or ``.npz`` file.
+        model_type (str): ``'smpl'`` (any SMPL-family layout: SMPL,
+            SMPL-H, ...) or ``'mano'``: additionally the exact shapes of
+            :data:`MANO_KEY_SHAPES` (``hands_components``, ``hands_mean``
+            required, ``hands_coeffs`` checked when present). Defaults to
+            ``'smpl'``.
 
     Returns:
         dict[str, np.ndarray]: Every entry of the file as an array: chumpy
@@ -1298,16 +1455,22 @@ def load_body_model_file(path: PathLike) -> Dict[str, np.ndarray]:
     ``weights`` floating, finite, each row summing to 1 (within
     :data:`WEIGHT_SUM_TOLERANCE`); ``f`` integers in ``[0, V)``;
     ``kintree_table`` parents ``0 <= parent < joint`` for every non-root
-    joint. A sparse ``J_regressor`` is made dense only within
-    ``64 MiB + 16 x the file size``.
+    joint. A sparse ``J_regressor`` is made dense, and a chumpy ``Select``
+    evaluated, only within ``64 MiB + 16 x the file size``. MANO: the PCA
+    entries real and finite.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
+        ValueError: Unknown ``model_type``.
         UnsafePickleError: The file names a global outside the allow-list.
         BodyModelFileError: Unknown extension, corrupt/truncated/oversized
             file, missing key, wrong shape, dtype or value; the message
-            names the file, the key and the first bad index.
+            names the file, the key and the expected shape (or the first
+            bad index).
     """
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f'unknown model_type {model_type!r}; expected one '
+                         f'of {MODEL_TYPES}')
     path = _check_exists(path)
     ext = osp.splitext(path)[1].lower()
     file_size = os.path.getsize(path)
@@ -1333,6 +1496,8 @@ def load_body_model_file(path: PathLike) -> Dict[str, np.ndarray]:
         key = key.decode('latin1') if isinstance(key, bytes) else str(key)
         value = _plain(value, (path, key), dense_limit // 8, _memo=memo)
         _to_array_entries(key, value, data, path, dense_limit)
+    if model_type == 'mano':
+        _validate_mano_layout(data, path)
     _validate_body_model(data, path)
     return data
 

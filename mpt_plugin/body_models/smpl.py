@@ -387,6 +387,32 @@ class MPTSMPL(SMPL):
                              f'{tuple(value.shape)}')
         return value.to(dtype=self.v_template.dtype)
 
+    def _prepare_betas(self, betas: Any) -> Optional[torch.Tensor]:
+        """(B, S) shape coefficients, S <= ``num_betas``, zero-padded to
+        (B, num_betas) in the model's dtype and device; None stays None."""
+        if betas is None:
+            return None
+        if not torch.is_tensor(betas) and not isinstance(betas, np.ndarray):
+            raise TypeError('betas must be a torch.Tensor, got '
+                            f'{type(betas).__name__}')
+        if betas.ndim != 2 or betas.shape[1] > self.num_betas:
+            raise ValueError(f'betas expected shape (B, S) with S <= '
+                             f'{self.num_betas}, got {tuple(betas.shape)}')
+        betas = self._prepare('betas', betas, (betas.shape[1], ))
+        if betas.shape[1] < self.num_betas:
+            betas = torch.nn.functional.pad(
+                betas, (0, self.num_betas - betas.shape[1]))
+        return betas
+
+    def _batch_size(self, given: Dict[str, Optional[torch.Tensor]]) -> int:
+        """The batch size the given inputs agree on (the layer's own when
+        none is given), after checking they are finite."""
+        sizes = {k: int(v.shape[0]) for k, v in given.items() if v is not None}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f'inputs disagree on the batch size: {sizes}')
+        self._check_finite(given)
+        return next(iter(sizes.values())) if sizes else self.batch_size
+
     def _check_finite(self, given: Dict[str, Optional[torch.Tensor]]) -> None:
         """Raises ValueError naming the first input with NaN/inf.
 
@@ -484,19 +510,7 @@ class MPTSMPL(SMPL):
                 (3, 3))
         transl = None if transl is None else self._prepare(
             'transl', transl, (3, ))
-        if betas is not None:
-            if not torch.is_tensor(betas) and not isinstance(
-                    betas, np.ndarray):
-                raise TypeError('betas must be a torch.Tensor, got '
-                                f'{type(betas).__name__}')
-            if betas.ndim != 2 or betas.shape[1] > self.num_betas:
-                raise ValueError(
-                    f'betas expected shape (B, S) with S <= '
-                    f'{self.num_betas}, got {tuple(betas.shape)}')
-            betas = self._prepare('betas', betas, (betas.shape[1], ))
-            if betas.shape[1] < self.num_betas:
-                betas = torch.nn.functional.pad(
-                    betas, (0, self.num_betas - betas.shape[1]))
+        betas = self._prepare_betas(betas)
 
         given = {
             'betas': betas,
@@ -504,11 +518,7 @@ class MPTSMPL(SMPL):
             'global_orient': global_orient,
             'transl': transl
         }
-        sizes = {k: int(v.shape[0]) for k, v in given.items() if v is not None}
-        if len(set(sizes.values())) > 1:
-            raise ValueError(f'inputs disagree on the batch size: {sizes}')
-        self._check_finite(given)
-        batch_size = next(iter(sizes.values())) if sizes else self.batch_size
+        batch_size = self._batch_size(given)
         device = self.v_template.device
 
         if betas is None:

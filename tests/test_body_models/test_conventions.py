@@ -11,7 +11,8 @@ import torch
 
 from mpt_plugin.body_models.conventions import (
     APPROXIMATE_EQUIVALENTS, H36M_TO_J14, KEYPOINT_CONVENTIONS,
-    MMHUMAN3D_CONVENTIONS, NUM_HUMAN_DATA_JOINTS, convert_keypoints,
+    MANO21_TO_HAND21, MANO_PARENTS, MMHUMAN3D_CONVENTIONS,
+    MMPOSE_HAND_CONVENTIONS, NUM_HUMAN_DATA_JOINTS, convert_keypoints,
     coco17_to_openpose18, get_flip_indices, get_keypoint_names,
     get_keypoint_num, get_mapping, h36m_regressor_order)
 
@@ -144,10 +145,19 @@ def test_convert_errors():
         convert_keypoints([[0.0, 0.0]] * 17, 'h36m', 'lsp')
 
 
+def _single_side(names) -> bool:
+    """All sided joints on one side (one hand)."""
+    return len({n.split('_', 1)[0] for n in names
+                if n.startswith(('left_', 'right_'))}) < 2
+
+
 @pytest.mark.parametrize('convention', sorted(KEYPOINT_CONVENTIONS))
 def test_flip_indices(convention):
     names = get_keypoint_names(convention)
     flip = get_flip_indices(convention)
+    if _single_side(names):  # one hand: the mirror keeps the order
+        assert flip == list(range(len(names)))
+        return
     assert sorted(flip) == list(range(len(names)))
     assert [flip[i] for i in flip] == list(range(len(names)))
     for i, j in enumerate(flip):
@@ -338,7 +348,7 @@ def mmh3d_factory(request, tmp_path_factory):
     wheel = _mmhuman3d_wheel(request, tmp_path_factory)
     out_dir = tmp_path_factory.mktemp('mmh3d_keypoints_mapping')
     files = ('human_data', 'smpl', 'h36m', 'lsp', 'coco', 'mpii',
-             'openpose')
+             'openpose', 'mano')
     ns = {}
     with zipfile.ZipFile(wheel) as zf:
         for name in files:
@@ -358,7 +368,13 @@ def mmh3d_factory(request, tmp_path_factory):
         'lsp': ns['lsp']['LSP_KEYPOINTS'],
         'mpii': ns['mpii']['MPII_KEYPOINTS'],
         'openpose_25': ns['openpose']['OPENPOSE_25_KEYPOINTS'],
+        'mano': ns['mano']['MANO_KEYPOINTS'],
+        'mano_right': ns['mano']['MANO_RIGHT_KEYPOINTS'],
+        'mano_left': ns['mano']['MANO_LEFT_KEYPOINTS'],
+        'mano_right_reorder': ns['mano']['MANO_RIGHT_REORDER_KEYPOINTS'],
+        'mano_left_reorder': ns['mano']['MANO_LEFT_REORDER_KEYPOINTS'],
     }
+    assert list(ns['mano']['MANO_REORDER_MAP']) == list(MANO21_TO_HAND21)
     return factory, ns['human_data']['APPROXIMATE_MAPPING_LIST']
 
 
@@ -387,7 +403,10 @@ def test_mapping_matches_mmhuman3d_semantics(mmh3d_factory):
             alternatives[member] = [m for m in group if m != member]
     for src, dst in (('human_data', 'smpl_24'), ('h36m', 'coco'),
                      ('smpl_45', 'lsp'), ('smpl_49', 'h36m'),
-                     ('h36m', 'mpii'), ('smpl', 'h36m')):
+                     ('h36m', 'mpii'), ('smpl', 'h36m'),
+                     ('mano', 'mano_right_reorder'),
+                     ('mano_left_reorder', 'human_data'),
+                     ('human_data', 'mano_left')):
         for approximate in (False, True):
             src_names = list(factory[src])
             want_dst, want_src = [], []
@@ -434,3 +453,97 @@ def test_coco17_to_openpose18_neck():
     assert none is None
     np.testing.assert_allclose(op_nomask[1, 1].numpy(),
                                (0.5 * (coco[1, 5] + coco[1, 6])).numpy())
+
+
+# ---------------------------------------------------------------------------
+# One hand: MANO, the 21-joint hand order and MMPose's hand datasets
+# ---------------------------------------------------------------------------
+
+
+def test_hand_conventions():
+    sizes = {'mano_16': 16, 'mano_16_left': 16, 'mano_21': 21,
+             'mano_21_left': 21, 'hand_21': 21, 'hand_21_left': 21,
+             'rhd_21': 21, 'interhand_21': 21, 'interhand_42': 42}
+    for name, num in sizes.items():
+        assert get_keypoint_num(name) == num
+        assert len(set(get_keypoint_names(name))) == num
+    mano = get_keypoint_names('mano_16')
+    assert mano[:4] == ['right_wrist', 'right_index_1', 'right_index_2',
+                        'right_index_3']
+    assert mano[13:] == ['right_thumb_1', 'right_thumb_2', 'right_thumb_3']
+    assert get_keypoint_names('mano_21')[:16] == mano
+    hand = get_keypoint_names('hand_21')
+    assert hand[:5] == ['right_wrist', 'right_thumb_1', 'right_thumb_2',
+                        'right_thumb_3', 'right_thumb']
+    assert hand[17:] == ['right_pinky_1', 'right_pinky_2', 'right_pinky_3',
+                         'right_pinky']
+    assert get_keypoint_names('hand_21_left') == [
+        n.replace('right_', 'left_') for n in hand]
+    # manopth's reordering is the name mapping mano_21 -> hand_21
+    assert get_mapping('mano_21', 'hand_21') == (list(range(21)),
+                                                 list(MANO21_TO_HAND21))
+    assert get_mapping('mano_16', 'hand_21')[0] == [
+        i for i in range(21) if i not in (4, 8, 12, 16, 20)]
+    # the two hands share no joint
+    assert get_mapping('hand_21_left', 'hand_21') == ([], [])
+    # every hand joint has its place in human_data
+    for name in sizes:
+        dst, _ = get_mapping(name, 'human_data')
+        assert len(dst) == sizes[name], name
+    left_idx = get_mapping('hand_21_left', 'human_data')[0]
+    right_idx = get_mapping('hand_21', 'human_data')[0]
+    assert not set(left_idx) & set(right_idx)
+
+
+def test_mano_parents_follow_the_fingers():
+    names = get_keypoint_names('mano_16')
+    assert MANO_PARENTS[0] == -1
+    for joint, parent in enumerate(MANO_PARENTS[1:], start=1):
+        finger, level = names[joint].rsplit('_', 1)
+        want = 'right_wrist' if level == '1' else f'{finger}_{int(level) - 1}'
+        assert names[parent] == want, names[joint]
+
+
+def test_hand_flip_indices():
+    assert get_flip_indices('hand_21') == list(range(21))
+    assert get_flip_indices('mano_16_left') == list(range(16))
+    flip = get_flip_indices('interhand_42')
+    assert flip == list(range(21, 42)) + list(range(21))
+
+
+def _mmpose_hand_name(name: str) -> str:
+    """MMPose's hand joint name -> ours: ``thumb4`` (the tip) -> ``thumb``,
+    ``forefinger2`` -> ``index_2``, ``right_ring_finger1`` ->
+    ``right_ring_1``."""
+    side = ''
+    for prefix in ('right_', 'left_'):
+        if name.startswith(prefix):
+            side, name = prefix, name[len(prefix):]
+    if name == 'wrist':
+        return side + 'wrist'
+    finger, level = name[:-1], name[-1]
+    finger = {'forefinger': 'index', 'middle_finger': 'middle',
+              'ring_finger': 'ring', 'pinky_finger': 'pinky'}.get(
+                  finger, finger)
+    return side + (finger if level == '4' else f'{finger}_{level}')
+
+
+def test_mmpose_hand_orders_equal_mmpose_metainfo():
+    mmpose = pytest.importorskip('mmpose')
+    base = Path(mmpose.__file__).parent / '.mim/configs/_base_/datasets'
+    files = {'freihand': 'freihand2d', 'onehand10k': 'onehand10k',
+             'coco_wholebody_hand': 'coco_wholebody_hand',
+             'panoptic_hand2d': 'panoptic_hand2d', 'rhd2d': 'rhd2d',
+             'interhand2d': 'interhand2d', 'interhand3d': 'interhand3d'}
+    if not (base / 'onehand10k.py').is_file():
+        pytest.skip(f'no MMPose dataset configs in {base}')
+    assert set(files) == set(MMPOSE_HAND_CONVENTIONS)
+    for dataset, stem in files.items():
+        info = runpy.run_path(str(base / f'{stem}.py'))['dataset_info']
+        assert info['dataset_name'] == dataset
+        kpts = info['keypoint_info']
+        theirs = [kpts[i]['name'] for i in range(len(kpts))]
+        ours = get_keypoint_names(MMPOSE_HAND_CONVENTIONS[dataset])
+        if len(theirs) == 21:  # one hand: our names are the right hand's
+            theirs = ['right_' + n for n in theirs]
+        assert [_mmpose_hand_name(n) for n in theirs] == ours, dataset
