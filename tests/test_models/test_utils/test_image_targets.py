@@ -19,10 +19,15 @@ def setup(synthetic_assets):
     return bm_dir, body_model
 
 
-def test_targets_use_the_right_source(setup):
-    bm_dir, body_model = setup
+@pytest.fixture(scope='module')
+def builder(setup):
+    return ImageTargetBuilder(setup[1])
+
+
+def test_targets_use_the_right_source(setup, builder):
+    bm_dir, _ = setup
     samples, verts, joints = packed_samples(bm_dir)
-    gt = ImageTargetBuilder(body_model)(samples, 112)
+    gt = builder(samples, 112)
     assert set(gt) == set(MESH_TARGET_KEYS)
     assert gt['has_mesh'].tolist() == [True, False, True, False]
     # GT meshes of SMPL samples: the gendered model's, pelvis-centred;
@@ -48,10 +53,10 @@ def test_targets_use_the_right_source(setup):
                                (kp + 0.5) * 2 / 112 - 1)
 
 
-def test_one_gender_and_no_smpl_at_all(setup):
+def test_one_gender_and_no_smpl_at_all(setup, builder):
     bm_dir, body_model = setup
     samples, verts, joints = packed_samples(bm_dir)
-    gendered = ImageTargetBuilder(body_model)(samples, 112)
+    gendered = builder(samples, 112)
     neutral = ImageTargetBuilder(dict(body_model, gender='neutral'))(
         samples, 112)
     # sample 2 is neutral (-1) already, sample 0 is male
@@ -65,15 +70,14 @@ def test_one_gender_and_no_smpl_at_all(setup):
         s.gt_instances.has_smpl = torch.zeros(1)
         s.gt_instances.smpl_betas = torch.full((1, 10), float('nan'))
     samples[1].gt_instances.keypoints3d_visible[0, 0] = 0.
-    gt = ImageTargetBuilder(body_model)(samples, 112)
+    gt = builder(samples, 112)
     assert not gt['has_mesh'].any() and not gt['vertices'].any()
     assert gt['has_3d'].tolist() == [False, False, False, True]
     assert torch.isfinite(gt['vertices']).all()
 
 
-def test_missing_and_bad_fields_are_named(setup):
+def test_missing_and_bad_fields_are_named(setup, builder):
     bm_dir, body_model = setup
-    builder = ImageTargetBuilder(body_model)
     samples, _, _ = packed_samples(bm_dir, n=2)
     samples[1].gt_instances.pop('smpl_betas')
     with pytest.raises(KeyError, match=r'data sample 1 \(img1.jpg\) has no '
