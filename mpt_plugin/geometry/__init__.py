@@ -3,7 +3,9 @@
 Pure functions (numpy and torch) with no registry and no import of any
 other floor of the package but :mod:`mpt_plugin.utils`.
 """
-from .cameras import (fit_weak_perspective_camera, project_fixed_camera,
+from .cameras import (SMPL_TO_CAMERA_ROTATION, camera_crop_to_image,
+                      camera_image_to_crop, fit_weak_perspective_camera,
+                      project_fixed_camera,
                       project_points, smpl_to_camera_axes,
                       weak_perspective_project,
                       weak_perspective_to_translation)
@@ -24,7 +26,8 @@ from .virtual_cameras import (H36M_S1_CAMERAS, VirtualCameras,
 
 __all__ = [
     'fit_weak_perspective_camera', 'project_fixed_camera', 'project_points',
-    'smpl_to_camera_axes',
+    'smpl_to_camera_axes', 'SMPL_TO_CAMERA_ROTATION', 'camera_crop_to_image',
+    'camera_image_to_crop',
     'weak_perspective_project', 'weak_perspective_to_translation',
     'crop_norm_to_image', 'crop_to_norm', 'fit_square_crop',
     'get_crop_affine', 'image_to_crop', 'image_to_crop_norm', 'norm_to_crop',

@@ -17,6 +17,9 @@ frames (``*_px``, ``*_norm``) are those of :mod:`mpt_plugin.geometry.crop`.
   re-projects predictions); numpy callers go through ``torch.from_numpy``.
 - :func:`project_points`: the pinhole camera ``x_px = f X / Z + c`` of the
   rasteriser, the virtual MoCap cameras and the synthetic images. Numpy.
+- :func:`camera_crop_to_image` / :func:`camera_image_to_crop`: a
+  weak-perspective camera of a square crop <-> the same camera in image
+  pixels (``x_px = s_px (X + t)``). Torch.
 - :func:`smpl_to_camera_axes`: SMPL axes (y up, the body facing +z) ->
   camera axes (y down, facing the camera), 180 degrees about x; its own
   inverse. Numpy and torch.
@@ -32,11 +35,14 @@ from torch import Tensor
 __all__ = [
     'weak_perspective_project', 'fit_weak_perspective_camera',
     'weak_perspective_to_translation', 'project_fixed_camera',
-    'project_points', 'smpl_to_camera_axes'
+    'project_points', 'smpl_to_camera_axes', 'SMPL_TO_CAMERA_ROTATION',
+    'camera_crop_to_image', 'camera_image_to_crop'
 ]
 
-#: diagonal of the 180-degree rotation about x (:func:`smpl_to_camera_axes`)
-_FLIP_YZ = (1.0, -1.0, -1.0)
+#: The 180-degree rotation about x between SMPL axes and camera axes
+#: (:func:`smpl_to_camera_axes`), e.g. for ``rotate_smpl_root``.
+SMPL_TO_CAMERA_ROTATION = np.diag([1.0, -1.0, -1.0])
+_FLIP_YZ = tuple(np.diag(SMPL_TO_CAMERA_ROTATION).tolist())
 
 
 def smpl_to_camera_axes(points: Union[Tensor, np.ndarray]
@@ -230,3 +236,36 @@ def project_points(points: Union[np.ndarray, Tensor, Sequence[float]],
                     f'`{name}` must be finite (x, y) pixels (shape (2,) or '
                     f'broadcastable (..., 2)), got shape {arr.shape}')
     return pts[..., :2] / pts[..., 2:3] * focal + centre
+
+
+def camera_crop_to_image(camera: Tensor, center: Tensor, side: Tensor,
+                         eps: float = 1e-8) -> Tensor:
+    """Weak-perspective camera of a square crop -> of the image.
+
+    ``x_norm = s (X + t)`` with ``x_norm = 2 (x_px - c) / side`` is
+    ``x_px = s_px (X + t')`` with ``s_px = s side / 2`` and
+    ``t' = t + c / s_px``.
+
+    Args:
+        camera (Tensor): (B, 3) ``(s, tx, ty)``; ``t`` metres.
+        center (Tensor): (B, 2) crop centre ``c``, image px.
+        side (Tensor): (B,) crop side, image px.
+        eps (float): lower bound on ``|s_px|``.
+
+    Returns:
+        Tensor: (B, 3) ``(s_px, tx', ty')``, px per metre and metres.
+    """
+    s_px = camera[:, 0] * side.to(camera) / 2.0
+    s_px = torch.where(s_px.abs() < eps, torch.full_like(s_px, eps), s_px)
+    trans = camera[:, 1:3] + center.to(camera) / s_px[:, None]
+    return torch.cat([s_px[:, None], trans], dim=1)
+
+
+def camera_image_to_crop(camera_image: Tensor, center: Tensor,
+                         side: Tensor, eps: float = 1e-8) -> Tensor:
+    """Inverse of :func:`camera_crop_to_image` (same shapes)."""
+    s_px = camera_image[:, 0]
+    s_px = torch.where(s_px.abs() < eps, torch.full_like(s_px, eps), s_px)
+    scale = 2.0 * s_px / side.to(camera_image)
+    trans = camera_image[:, 1:3] - center.to(camera_image) / s_px[:, None]
+    return torch.cat([scale[:, None], trans], dim=1)
