@@ -4,6 +4,8 @@ from .amass_io import (AMASSFormatError, AMASSSequence, find_amass_sequences,
                        split_amass_sequences)
 from .domain_adaptation_collate import mpt_domain_adaptation_collate
 from .domain_adaptation_dataset import MPTDomainAdaptationDataset
+from .freihand_dataset import MPTFreiHANDDataset
+from .freihand_io import FreiHANDFormatError, load_freihand_annotations
 from .human_data_dataset import MPTHumanDataDataset
 from .human_data_sequence_dataset import MPTHumanDataSequenceDataset
 from .human_data_io import (HumanDataFormatError, load_human_data,
@@ -19,6 +21,7 @@ __all__ = [
     'AMASSFormatError', 'AMASSSequence', 'find_amass_sequences',
     'read_amass_sequence', 'scan_amass_tree', 'split_amass_sequences',
     'mpt_domain_adaptation_collate', 'MPTDomainAdaptationDataset',
+    'MPTFreiHANDDataset', 'FreiHANDFormatError', 'load_freihand_annotations',
     'MPTHumanDataDataset', 'MPTHumanDataSequenceDataset',
     'HumanDataFormatError', 'load_human_data',
     'save_human_data', 'validate_human_data', 'MPTMixedHumanDataDataset',
