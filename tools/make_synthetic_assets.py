@@ -10,6 +10,12 @@ Layout written under ``--out DIR`` (all deterministic for a ``--seed``)::
     DIR/amass/...                          AMASS-format motion tree
     DIR/MANIFEST.json                      files, sizes, sha256, seed, version
 
+and with ``--hands`` the synthetic MANO-format hands::
+
+    DIR/body_models/MANO_RIGHT.npz         778 vertices, open at the wrist
+    DIR/body_models/MANO_LEFT.npz          its mirror (official left layout)
+    DIR/body_models/mano_downsampling.npz  778 -> 195 -> 49 -> 13 -> 4
+
 Every file is written to a temporary name in its folder and renamed into
 place (the AMASS tree as a whole folder), so an interrupted run never leaves
 a partial file; ``--skip-existing`` keeps what is already there unless
@@ -19,6 +25,7 @@ a partial file; ``--skip-existing`` keeps what is already there unless
 Example::
 
     python tools/make_synthetic_assets.py --out data/synthetic --skip-existing
+    python tools/make_synthetic_assets.py --out data/synthetic --hands
 """
 import argparse
 import json
@@ -39,6 +46,10 @@ if _ROOT not in sys.path:  # allow running from a checkout without install
 
 from mpt_plugin.synthetic.body_rigging import (  # noqa: E402
     make_synthetic_h36m_regressor)
+from mpt_plugin.synthetic.hand_mesh_sampling import (  # noqa: E402
+    build_hand_mesh_sampling)
+from mpt_plugin.synthetic.hand_model import (  # noqa: E402
+    HAND_GENERATOR_VERSION, make_synthetic_mano, save_mano_npz)
 from mpt_plugin.synthetic.smpl_model import (  # noqa: E402
     GENERATOR_VERSION, make_synthetic_smpl, save_smpl_npz)
 from mpt_plugin.utils.file_io import sha256_file, write_atomic  # noqa: E402
@@ -50,6 +61,8 @@ GENDER_FILES = {
 }
 H36M_REGRESSOR_FILE = 'J_regressor_h36m.npy'
 MESH_DOWNSAMPLING_FILE = 'mesh_downsampling.npz'
+HAND_FILES = {True: 'MANO_RIGHT.npz', False: 'MANO_LEFT.npz'}
+MANO_DOWNSAMPLING_FILE = 'mano_downsampling.npz'
 AMASS_DIR = 'amass'
 MANIFEST_FILE = 'MANIFEST.json'
 
@@ -58,7 +71,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Write the synthetic SMPL-format body models, the H36M '
         'regressor, the mesh down-sampling file and an AMASS-format motion '
-        'tree.')
+        'tree (and with --hands the MANO-format hands).')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument(
         '--seed', type=int, default=0,
@@ -68,6 +81,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--skip-existing', action='store_true',
         help='keep files that already exist (fast re-run); files from '
         'another seed or generator version are still regenerated')
+    parser.add_argument(
+        '--hands', action='store_true',
+        help='also write the synthetic MANO-format hands (MANO_RIGHT.npz, '
+        'MANO_LEFT.npz, mano_downsampling.npz in body_models/)')
     parser.add_argument('--quiet', action='store_true', help='no progress')
     args = parser.parse_args(argv)
     if args.seed < 0:
@@ -79,10 +96,12 @@ class _Assets:
     """Builds the assets lazily (each model at most once)."""
 
     def __init__(self, out: Path, seed: int, skip_existing: bool,
-                 quiet: bool) -> None:
+                 quiet: bool, hands: bool = False) -> None:
         self.out, self.seed = out, seed
         self.skip_existing, self.quiet = skip_existing, quiet
+        self.with_hands = hands
         self._models: Dict[str, Dict[str, np.ndarray]] = {}
+        self._hands: Dict[bool, Dict[str, np.ndarray]] = {}
 
     def log(self, msg: str) -> None:
         if not self.quiet:
@@ -124,6 +143,26 @@ class _Assets:
         self.produce(f'body_models/{MESH_DOWNSAMPLING_FILE}',
                      mesh_downsampling)
 
+    def hand(self, is_rhand: bool) -> Dict[str, np.ndarray]:
+        if is_rhand not in self._hands:
+            self._hands[is_rhand] = make_synthetic_mano(is_rhand, self.seed)
+        return self._hands[is_rhand]
+
+    def hands(self) -> None:
+        for is_rhand, name in HAND_FILES.items():
+            self.produce(f'body_models/{name}',
+                         lambda tmp, r=is_rhand: save_mano_npz(
+                             tmp, self.hand(r)))
+
+        def mano_downsampling(tmp: str) -> None:
+            from mpt_plugin.synthetic.mesh_downsampling import \
+                save_mesh_downsampling
+            save_mesh_downsampling(tmp,
+                                   build_hand_mesh_sampling(self.hand(True)))
+
+        self.produce(f'body_models/{MANO_DOWNSAMPLING_FILE}',
+                     mano_downsampling)
+
     def amass(self) -> None:
         final = self.out / AMASS_DIR
         if self.skip_existing and final.is_dir():
@@ -157,6 +196,8 @@ class _Assets:
             'seed': self.seed,
             'files': entries,
         }
+        if any(e['path'] in self._hand_paths() for e in entries):
+            manifest['hand_generator_version'] = HAND_GENERATOR_VERSION
         text = json.dumps(manifest, indent=2) + '\n'
 
         def write(tmp: str) -> None:
@@ -166,10 +207,17 @@ class _Assets:
         write_atomic(self.out / MANIFEST_FILE, write)
         self.log(f'wrote {MANIFEST_FILE} ({len(entries)} files)')
 
+    @staticmethod
+    def _hand_paths() -> List[str]:
+        return [f'body_models/{name}' for name in
+                list(HAND_FILES.values()) + [MANO_DOWNSAMPLING_FILE]]
+
     def _listed_files(self) -> List[Path]:
         files = [self.out / 'body_models' / name for name in
                  list(GENDER_FILES.values()) +
                  [H36M_REGRESSOR_FILE, MESH_DOWNSAMPLING_FILE]]
+        files += [self.out / rel for rel in self._hand_paths()
+                  if (self.out / rel).is_file()]
         amass = self.out / AMASS_DIR
         if amass.is_dir():
             files += [p for p in amass.rglob('*')
@@ -194,6 +242,12 @@ class _Assets:
                      f'{(self.seed, GENERATOR_VERSION)}; regenerating '
                      'everything')
             return False
+        hand_version = old.get('hand_generator_version')
+        if self.with_hands and hand_version not in (None,
+                                                    HAND_GENERATOR_VERSION):
+            self.log(f'existing hands have generator {hand_version}, this '
+                     f'run {HAND_GENERATOR_VERSION}; regenerating everything')
+            return False
         return True
 
 
@@ -201,12 +255,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
     assets = _Assets(Path(args.out), args.seed, args.skip_existing,
-                     args.quiet)
+                     args.quiet, args.hands)
     if assets.skip_existing and not assets.existing_files_usable():
         assets.skip_existing = False
     assets.log(f'writing synthetic assets to {args.out} (seed {args.seed}, '
                f'generator {GENERATOR_VERSION})')
     assets.body_models()
+    if args.hands:
+        assets.hands()
     assets.amass()
     assets.manifest()
     assets.log(f'done in {time.perf_counter() - start:.1f} s')

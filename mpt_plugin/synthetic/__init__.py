@@ -10,8 +10,14 @@ module you need; this file imports none of them:
   (implicit surface), :mod:`.body_remeshing` (mesh topology),
   :mod:`.body_rigging` (skinning weights, joint regressors) and
   :mod:`.body_blend_shapes` (shape and pose blend shapes).
+- :mod:`.hand_model`: MANO-format hand models, right and left
+  (:func:`make_synthetic_mano`), assembled from :mod:`.hand_proportions`
+  (skeleton), :mod:`.hand_mesh` (open mesh topology), :mod:`.hand_rigging`
+  (skinning weights, joint regressor) and :mod:`.hand_blend_shapes` (shape
+  and pose blend shapes, PCA pose space); :mod:`.hand_mesh_sampling`:
+  their ``mano_downsampling.npz`` hierarchy.
 - :mod:`.mesh_downsampling`: ``mesh_downsampling.npz`` hierarchies by QEM
-  decimation.
+  decimation (closed meshes, or open ones such as the hand).
 - :mod:`.amass_motion`: AMASS-format motion capture trees.
 - :mod:`.human_images`: rendered people with HumanData annotations.
 """

@@ -92,9 +92,17 @@ def skinning_weights(verts: np.ndarray, faces: np.ndarray, sdf: BodySDF,
     neighbour averaging); the far tails are cut by soft thresholding at
     ``floor`` (continuous, so neighbouring rows stay close).
     """
-    nv = len(verts)
-    label = _part_labels(verts, sdf)
-    w = np.zeros((nv, NUM_JOINTS))
+    return diffuse_labels(_part_labels(verts, sdf), NUM_JOINTS, faces, iters,
+                          floor)
+
+
+def diffuse_labels(label: np.ndarray, num_joints: int, faces: np.ndarray,
+                   iters: int, floor: float) -> np.ndarray:
+    """Hard per-vertex joint labels ``(V,)`` -> smooth weights
+    ``(V, num_joints)`` (rows sum to 1): ``iters`` steps of averaging with
+    the mesh-graph neighbours, then a soft threshold at ``floor``."""
+    nv = len(label)
+    w = np.zeros((nv, num_joints))
     w[np.arange(nv), label] = 1.0
     adj = adjacency(faces, nv)
     avg = sp.diags(1.0 / np.asarray(adj.sum(axis=1)).ravel()) @ adj

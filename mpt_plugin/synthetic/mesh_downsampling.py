@@ -6,7 +6,12 @@ COMA's quadric mesh simplification, ``ds_factors=[4, 4]``):
 
 * :func:`build_mesh_sampling` builds the hierarchy for any closed triangle
   mesh with quadric-error-metric (QEM) edge-collapse decimation where every
-  coarse vertex is one of the fine vertices.
+  coarse vertex is one of the fine vertices; with ``allow_boundary=True``
+  also for manifold meshes with boundary loops, such as MANO's hand open at
+  the wrist (its ``mano_downsampling.npz``, 778 -> 195 -> 49 -> 13 -> 4):
+  boundary edges carry extra quadrics (planes through the edge, normal to
+  its face) that penalise moving the loop, boundary vertices are never
+  merged into interior ones and a loop keeps at least 3 edges.
 * :func:`save_mesh_downsampling` writes the standard ``.npz`` layout (object
   arrays ``A``, ``D``, ``U``, ``F``); read files with
   :func:`mpt_plugin.body_models.io.load_mesh_downsampling` and apply them
@@ -40,18 +45,25 @@ _MIN_REL_AREA = 1e-12
 # sum of squared edge lengths``: 1 equilateral, 0 degenerate) unless the
 # faces it moves were already worse. Relaxed to 0 if decimation gets stuck.
 _MIN_COMPACTNESS = 0.2
+# Weight of the boundary-edge quadrics relative to the area-weighted face
+# quadrics (per squared edge length).
+_BOUNDARY_WEIGHT = 10.0
 
 
 # ---------------------------------------------------------------------------
 # Input checks and small geometric helpers
 # ---------------------------------------------------------------------------
 def _as_mesh_arrays(vertices: np.ndarray,
-                    faces: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+                    faces: np.ndarray,
+                    allow_boundary: bool = False
+                    ) -> Tuple[np.ndarray, np.ndarray]:
     """Validate ``vertices (V, 3)`` and ``faces (F, 3)`` of a closed mesh.
 
     Args:
         vertices (np.ndarray): Vertex positions ``(V, 3)``, any unit.
         faces (np.ndarray): Triangle vertex indices ``(F, 3)``.
+        allow_boundary (bool): Also accept boundary edges (edges of a
+            single face).
 
     Returns:
         tuple: ``vertices`` as float64 ``(V, 3)`` and ``faces`` as int64
@@ -60,7 +72,8 @@ def _as_mesh_arrays(vertices: np.ndarray,
     Raises:
         ValueError: If shapes or indices are invalid, a vertex is unused, a
             face is degenerate or the mesh is not closed (every edge must be
-            shared by exactly two faces).
+            shared by exactly two faces; by one or two with
+            ``allow_boundary``).
     """
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces)
@@ -85,7 +98,13 @@ def _as_mesh_arrays(vertices: np.ndarray,
                          f'{num_verts - np.unique(faces).size} are unused')
     edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
     _, counts = np.unique(edges, axis=0, return_counts=True)
-    if np.any(counts != 2):
+    if allow_boundary:
+        if np.any(counts > 2):
+            raise ValueError(
+                'mesh is not manifold: '
+                f'{int(np.sum(counts > 2))} edges are shared by more than '
+                'two faces')
+    elif np.any(counts != 2):
         raise ValueError(
             'mesh is not closed and manifold: '
             f'{int(np.sum(counts != 2))} edges are not shared by exactly '
@@ -150,6 +169,40 @@ def _vertex_quadrics(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
         shape=(vertices.shape[0], num_faces))
     return np.asarray(incidence @ face_q.reshape(num_faces, 16)).reshape(
         -1, 4, 4)
+
+
+def _boundary_quadrics(vertices: np.ndarray, faces: np.ndarray,
+                       weight: float) -> np.ndarray:
+    """Quadrics ``(V, 4, 4)`` that keep boundary edges in place.
+
+    Each boundary edge (an edge of a single face) adds, to both of its
+    vertices, ``weight * |edge|^2`` times the quadric of the plane through
+    the edge perpendicular to its face; zero for a closed mesh.
+    """
+    src = faces.reshape(-1)
+    dst = np.roll(faces, -1, axis=1).reshape(-1)
+    num_verts = vertices.shape[0]
+    key = np.minimum(src, dst) * num_verts + np.maximum(src, dst)
+    uniq, inverse, counts = np.unique(key, return_inverse=True,
+                                      return_counts=True)
+    out = np.zeros((num_verts, 4, 4))
+    bnd = np.flatnonzero(counts[inverse] == 1)
+    if bnd.size == 0:
+        return out
+    tri = vertices[faces[bnd // 3]]
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    edge = vertices[dst[bnd]] - vertices[src[bnd]]
+    perp = np.cross(edge, normal)
+    perp /= np.maximum(np.linalg.norm(perp, axis=1, keepdims=True),
+                       np.finfo(np.float64).tiny)
+    plane = np.concatenate(
+        [perp, -np.sum(perp * vertices[src[bnd]], axis=1, keepdims=True)],
+        axis=1)
+    quad = (weight * np.sum(edge**2, axis=1))[:, None, None] * (
+        plane[:, :, None] * plane[:, None, :])
+    np.add.at(out, src[bnd], quad)
+    np.add.at(out, dst[bnd], quad)
+    return out
 
 
 def _compactness(tri: np.ndarray, dbl_area: np.ndarray) -> np.ndarray:
@@ -304,7 +357,7 @@ def _upsampling_matrix(fine_vertices: np.ndarray,
 # Quadric edge-collapse decimation
 # ---------------------------------------------------------------------------
 class _Decimator:
-    """QEM edge collapse onto existing vertices for closed manifold meshes.
+    """QEM edge collapse onto existing vertices for manifold meshes.
 
     Each collapse merges an edge ``keep <- remove`` and leaves ``keep`` at
     its original position, so the surviving vertices are a subset of the
@@ -314,16 +367,23 @@ class _Decimator:
     surface a closed 2-manifold of the same genus, and if no surviving face
     flips or degenerates.
 
+    Meshes with boundary loops: a boundary edge (one face) may collapse when
+    its endpoints share only the opposite vertex and its loop keeps at
+    least 3 edges; an interior edge only when the removed vertex is
+    interior (the loop never moves inwards, and no vertex pinches two loop
+    parts together). Boundary edges add :func:`_boundary_quadrics`.
+
     Args:
         vertices (np.ndarray): ``(V, 3)`` float64 positions.
-        faces (np.ndarray): ``(F, 3)`` int64 faces of a closed mesh.
+        faces (np.ndarray): ``(F, 3)`` int64 faces of a manifold mesh.
     """
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray) -> None:
         self.pos = vertices
         self.pos_h = np.concatenate(
             [vertices, np.ones((vertices.shape[0], 1))], axis=1)
-        self.quadric = _vertex_quadrics(vertices, faces)
+        self.quadric = _vertex_quadrics(vertices, faces) + _boundary_quadrics(
+            vertices, faces, _BOUNDARY_WEIGHT)
         self.faces = faces.tolist()
         self.face_alive = [True] * len(self.faces)
         num_verts = vertices.shape[0]
@@ -338,6 +398,10 @@ class _Decimator:
         for a, b in edges.tolist():
             self.neighbors[a].add(b)
             self.neighbors[b].add(a)
+        self.on_boundary = np.zeros(num_verts, dtype=bool)
+        for a in range(num_verts):
+            if any(self._is_boundary_edge(a, b) for b in self.neighbors[a]):
+                self.on_boundary[a] = True
         self.alive = np.ones(num_verts, dtype=bool)
         self.num_alive = num_verts
         self.stamp = [0] * num_verts
@@ -371,14 +435,30 @@ class _Decimator:
         return self._entries(edges_arr[:, 0], edges_arr[:, 1])
 
     # -- topology -----------------------------------------------------------
+    def _is_boundary_edge(self, a: int, b: int) -> bool:
+        return len(self.vert_faces[a] & self.vert_faces[b]) == 1
+
+    def _boundary_neighbors(self, vert: int) -> set:
+        return {b for b in self.neighbors[vert]
+                if self._is_boundary_edge(vert, b)}
+
     def _is_valid(self, keep: int, remove: int) -> bool:
         """Link condition and no flipped/degenerate faces."""
         common = self.neighbors[keep] & self.neighbors[remove]
-        if len(common) != 2:
+        if self.on_boundary[remove]:
+            # Only along the loop, which must keep >= 3 edges.
+            if not self._is_boundary_edge(keep, remove) or len(common) != 1:
+                return False
+            if (self._boundary_neighbors(keep) - {remove}) == (
+                    self._boundary_neighbors(remove) - {keep}):
+                return False
+        elif len(common) != 2:
             return False
-        # The two opposite vertices lose a neighbour; keeping them at degree
-        # >= 3 stops a tetrahedron (component) from folding into a pillow.
-        if any(len(self.neighbors[vert]) <= 3 for vert in common):
+        # The opposite vertices lose a neighbour; keeping interior ones at
+        # degree >= 3 stops a tetrahedron (component) from folding into a
+        # pillow (boundary ones keep >= 2: one face).
+        if any(len(self.neighbors[vert]) <= 2 + (not self.on_boundary[vert])
+               for vert in common):
             return False
         moved = [
             self.faces[f] for f in self.vert_faces[remove]
@@ -427,6 +507,7 @@ class _Decimator:
                 neighbors[keep].add(vert)
         neighbors[remove] = set()
         self.quadric[keep] += self.quadric[remove]
+        self.on_boundary[keep] |= self.on_boundary[remove]
         self.alive[remove] = False
         self.num_alive -= 1
         self.stamp[keep] += 1
@@ -511,7 +592,8 @@ def _log(msg: str) -> None:
 def build_mesh_sampling(vertices: np.ndarray,
                         faces: np.ndarray,
                         factors: Sequence[float] = (4, 4),
-                        verbose: bool = False) -> SamplingDict:
+                        verbose: bool = False,
+                        allow_boundary: bool = False) -> SamplingDict:
     """Build a GraphCMR/METRO-style mesh sampling hierarchy.
 
     Level ``i + 1`` keeps ``ceil(V_i / factors[i])`` of the vertices of level
@@ -526,6 +608,10 @@ def build_mesh_sampling(vertices: np.ndarray,
         factors (Sequence[float]): Down-sampling factor per level, each
             ``> 1``.
         verbose (bool): Log decimation progress. Defaults to False.
+        allow_boundary (bool): Accept a mesh with boundary loops (edges of
+            a single face), e.g. MANO's hand open at the wrist; the loops
+            are kept (shortened by collapses along them when needed).
+            Defaults to False: closed meshes only.
 
     Returns:
         dict: ``{'A', 'D', 'U', 'F'}`` as described in
@@ -537,7 +623,7 @@ def build_mesh_sampling(vertices: np.ndarray,
             factor would leave fewer than 4 vertices.
         RuntimeError: If decimation cannot reach a target count.
     """
-    vertices, faces = _as_mesh_arrays(vertices, faces)
+    vertices, faces = _as_mesh_arrays(vertices, faces, allow_boundary)
     factors = list(factors)
     sampling: SamplingDict = {
         'A': [_adjacency_matrix(vertices.shape[0], faces)],
@@ -574,13 +660,16 @@ def save_mesh_downsampling(path: Union[str, os.PathLike],
     The file holds the object arrays ``A``, ``D``, ``U`` (lists of
     ``scipy.sparse.csc_matrix``, float64 data, int32 indices) and ``F``
     (uint32 face arrays), as GraphCMR's file does; the psbody ``M`` entry is
-    not written. Read it back with
+    not written. An optional ``V`` entry of the dict (float64 ``(V_i, 3)``
+    vertices per level, as in ``mano_downsampling.npz``) is written too.
+    Read it back with
     :func:`mpt_plugin.body_models.io.load_mesh_downsampling`.
 
     Args:
         path (str | os.PathLike): Output ``.npz`` path (numpy appends
             ``.npz`` if missing).
-        sampling (dict): Dict with keys ``'A'``, ``'D'``, ``'U'``, ``'F'``.
+        sampling (dict): Dict with keys ``'A'``, ``'D'``, ``'U'``, ``'F'``
+            (and optionally ``'V'``).
 
     Raises:
         KeyError: If a key is missing.
@@ -608,4 +697,12 @@ def save_mesh_downsampling(path: Union[str, os.PathLike],
               for key in ('A', 'D', 'U')}
     arrays['F'] = obj_array(
         [np.ascontiguousarray(f, dtype=np.uint32) for f in sampling['F']])
+    if 'V' in sampling:
+        sizes = [a.shape[0] for a in sampling['A']]
+        verts = [np.ascontiguousarray(v, dtype=np.float64)
+                 for v in sampling['V']]
+        if [v.shape for v in verts] != [(n, 3) for n in sizes]:
+            raise ValueError('V must hold (V_i, 3) vertices per level, got '
+                             f'{[v.shape for v in verts]} for {sizes}')
+        arrays['V'] = obj_array(verts)
     np.savez(path, allow_pickle=True, **arrays)

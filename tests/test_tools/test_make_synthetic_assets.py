@@ -167,5 +167,41 @@ def test_cli(tool):
     result = subprocess.run([sys.executable, str(TOOL), '--help'],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and '--skip-existing' in result.stdout
+    assert '--hands' in result.stdout
     with pytest.raises(SystemExit):
         tool.parse_args(['--out', 'x', '--seed', '-1'])
+
+
+def test_hands_option_writes_mano_assets(tool, assets, tmp_path):
+    import shutil
+
+    import torch
+
+    from mpt_plugin.body_models import MPTMANO
+    from mpt_plugin.synthetic.hand_model import HAND_GENERATOR_VERSION
+
+    out = tmp_path / 'with_hands'
+    shutil.copytree(assets, out)
+    assert tool.main(['--out', str(out), '--quiet', '--skip-existing',
+                      '--hands']) == 0
+    body = out / 'body_models'
+    manifest = _manifest(out)
+    assert manifest['hand_generator_version'] == HAND_GENERATOR_VERSION
+    listed = {e['path'] for e in manifest['files']}
+    for name in ('MANO_RIGHT.npz', 'MANO_LEFT.npz', 'mano_downsampling.npz'):
+        assert f'body_models/{name}' in listed
+    # the body files were kept, byte for byte
+    assert (body / 'SMPL_NEUTRAL.npz').read_bytes() == \
+        (assets / 'body_models' / 'SMPL_NEUTRAL.npz').read_bytes()
+    for is_rhand in (True, False):
+        layer = MPTMANO(body, is_rhand=is_rhand, dtype=torch.float64)
+        out_ = layer()
+        assert out_['vertices'].shape == (1, 778, 3)
+        assert out_['joints'].shape == (1, 21, 3)
+    sampling = load_mesh_downsampling(body / 'mano_downsampling.npz')
+    assert [a.shape[0] for a in sampling['A']] == [778, 195, 49, 13, 4]
+    data = load_body_model_file(body / 'MANO_RIGHT.npz', model_type='mano')
+    np.testing.assert_array_equal(np.asarray(sampling['F'][0]), data['f'])
+    # a later run without --hands keeps listing the hand files
+    assert tool.main(['--out', str(out), '--quiet', '--skip-existing']) == 0
+    assert {e['path'] for e in _manifest(out)['files']} == listed
