@@ -35,7 +35,10 @@ def _body_model_options(assets, mpt: bool):
             'model.mesh_stream.mpt.body_model.model_path': bm,
             'model.mesh_stream.mpt.body_model.joints_regressor': reg,
             'model.mesh_stream.mpt.mesh_sampler':
-            f'{bm}/mesh_downsampling.npz'
+            f'{bm}/mesh_downsampling.npz',
+            # the GT bodies of the targets (MoCap or image preprocessor)
+            'model.data_preprocessor.body_model.model_path': bm,
+            'model.data_preprocessor.body_model.joints_regressor': reg
         })
     else:
         opts.update({
@@ -49,11 +52,6 @@ def _build(name, assets):
     cfg = Config.fromfile(osp.join(REPO, 'configs', f'{name}.py'))
     mpt = cfg.model.mesh_stream.type == 'PCHMRMPTMeshStream'
     cfg.merge_from_dict(_body_model_options(assets, mpt))
-    if mpt and 'body_model' in cfg.model.data_preprocessor:
-        # MoCap batches: the preprocessor poses the bodies
-        bm = osp.join(assets, 'body_models')
-        cfg.model.data_preprocessor.body_model.update(
-            model_path=bm, joints_regressor=f'{bm}/J_regressor_h36m.npy')
     init_default_scope('mmpose')
     return cfg, MODELS.build(cfg.model)
 
@@ -120,13 +118,8 @@ def _finish(proc):
 
 
 def _serial_demo_cmd(synthetic_assets, tmp_path):
-    bm = osp.join(synthetic_assets, 'body_models')
     opts = [f'{k}={v}' for k, v in _body_model_options(
         synthetic_assets, True).items()]
-    # the MoCap bodies are posed by the data preprocessor
-    opts += [f'model.data_preprocessor.body_model.model_path={bm}',
-             'model.data_preprocessor.body_model.joints_regressor='
-             f'{bm}/J_regressor_h36m.npy']
     for split in ('train', 'val'):
         key = f'{split}_dataloader'
         opts += [
