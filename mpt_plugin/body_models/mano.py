@@ -32,7 +32,7 @@ from mpt_plugin.geometry.rotations import axis_angle_to_matrix
 from mpt_plugin.registry import MODELS
 from .conventions import MANO21_TO_HAND21
 from .io import load_body_model_file
-from .smpl import MPTSMPL
+from .smpl import MPTSMPL, find_model_file
 
 PathLike = Union[str, os.PathLike]
 
@@ -73,21 +73,11 @@ def resolve_mano_model_file(model_path: PathLike, is_rhand: bool) -> str:
         ValueError: A file named for the other hand (``MANO_LEFT...`` with
             ``is_rhand=True`` or ``MANO_RIGHT...`` with ``is_rhand=False``).
     """
-    model_path = os.fspath(model_path)
     side = 'right' if is_rhand else 'left'
     if osp.isdir(model_path):
-        stem = HAND_FILE_STEMS[bool(is_rhand)]
-        candidates = [
-            osp.join(model_path, f'{stem}.{ext}') for ext in ('npz', 'pkl')
-        ]
-        for candidate in candidates:
-            if osp.isfile(candidate):
-                return candidate
-        raise FileNotFoundError(
-            f'no {side} MANO model in {model_path}: looked for '
-            f'{[osp.basename(c) for c in candidates]}')
-    if not osp.isfile(model_path):
-        raise FileNotFoundError(f'MANO model path not found: {model_path}')
+        return find_model_file(model_path, HAND_FILE_STEMS[bool(is_rhand)],
+                               f'{side} MANO', 'MANO')
+    model_path = find_model_file(model_path, '', 'MANO', 'MANO')
     name = osp.basename(model_path).upper()
     other = 'LEFT' if is_rhand else 'RIGHT'
     if other in name and side.upper() not in name:

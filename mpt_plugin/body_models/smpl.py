@@ -85,9 +85,17 @@ def resolve_smpl_model_file(model_path: PathLike, gender: str) -> str:
     if gender not in GENDER_FILE_STEMS:
         raise ValueError(f'unknown SMPL gender {gender!r}; expected one of '
                          f'{sorted(GENDER_FILE_STEMS)}')
+    return find_model_file(model_path, GENDER_FILE_STEMS[gender],
+                           f'{gender} SMPL', 'SMPL')
+
+
+def find_model_file(model_path: PathLike, stem: str, what: str,
+                    kind: str) -> str:
+    """``model_path`` itself when it is a file, else ``{stem}.npz`` (or
+    ``.pkl``) in that folder; FileNotFoundError naming ``what`` / ``kind``
+    (e.g. ``'neutral SMPL'`` / ``'SMPL'``) and the names looked for."""
     model_path = os.fspath(model_path)
     if osp.isdir(model_path):
-        stem = GENDER_FILE_STEMS[gender]
         candidates = [
             osp.join(model_path, f'{stem}.{ext}') for ext in ('npz', 'pkl')
         ]
@@ -95,10 +103,10 @@ def resolve_smpl_model_file(model_path: PathLike, gender: str) -> str:
             if osp.isfile(candidate):
                 return candidate
         raise FileNotFoundError(
-            f'no {gender} SMPL model in {model_path}: looked for '
+            f'no {what} model in {model_path}: looked for '
             f'{[osp.basename(c) for c in candidates]}')
     if not osp.isfile(model_path):
-        raise FileNotFoundError(f'SMPL model path not found: {model_path}')
+        raise FileNotFoundError(f'{kind} model path not found: {model_path}')
     return model_path
 
 

@@ -24,6 +24,7 @@ from ..functional.freihand_metrics import (DEFAULT_BLOCK_BYTES,
                                            freihand_pck_counts,
                                            freihand_pck_thresholds,
                                            freihand_point_errors)
+from .mesh_metric import _get_group
 
 __all__ = ['MPTFreiHANDMetric', 'FREIHAND_METRICS']
 
@@ -336,9 +337,3 @@ def _to_numpy(x) -> np.ndarray:
     return arr
 
 
-def _get_group(sample: dict, group: str, owner: str) -> dict:
-    """``sample[group]`` with a clear error when missing."""
-    try:
-        return sample[group]
-    except (KeyError, TypeError) as e:
-        raise KeyError(f'{owner}: each data sample needs {group!r}') from e

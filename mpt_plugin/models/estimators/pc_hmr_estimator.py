@@ -597,11 +597,11 @@ class PCHMREstimator(BaseModel):
         bsz = ref.shape[0]
         ones = ref.new_ones(bsz, dtype=torch.float32)
         has_mesh = targets.get('has_mesh')
-        vertices_weight = (ones if has_mesh is None else
-                           has_mesh.to(ones)) if verts is not None else             torch.zeros_like(ones)
-        if verts is not None:
-            verts = verts.float()
-            verts, mesh_joints = self._centre(verts, None)
+        if verts is None:
+            vertices_weight = torch.zeros_like(ones)
+        else:
+            vertices_weight = ones if has_mesh is None else has_mesh.to(ones)
+            verts, mesh_joints = self._centre(verts.float(), None)
         if joints is None:
             joints = mesh_joints
             weight = vertices_weight[:, None].expand(-1, 17)
