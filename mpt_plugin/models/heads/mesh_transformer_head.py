@@ -43,9 +43,12 @@ LayerNorm per block), which are easier to train at high learning rates.
 Attention runs through ``F.scaled_dot_product_attention``.
 
 Outputs: joint tokens -> ``joints`` (B, J, 3); vertex tokens ->
-``vertices_coarse`` (B, V0, 3); two Linear layers along the vertex axis
-(shared by x, y, z) upsample V0 -> V1 -> V2 (431 -> 1723 -> 6890), optionally
-initialised from the mesh sampler's U matrices (:meth:`init_upsampling`).
+``vertices_coarse`` (B, V0, 3); Linear layers along the vertex axis
+(shared by x, y, z) upsample V0 -> V1 -> V2 (431 -> 1723 -> 6890 for SMPL),
+optionally initialised from the mesh sampler's U matrices
+(:meth:`init_upsampling`). Hands (MANO) have two levels: ``num_vertices =
+(195, 778)`` with one learned ``Linear(195, 778)``, as the released hand
+network; then there is no ``vertices_mid``.
 Camera as in METRO: ``Linear(3, 1)`` per coarse vertex -> ``Linear(V0, 250)``
 -> ``Linear(250, 3)`` -> ``(s, tx, ty)``. By default ``s`` goes through a
 shifted softplus so it is positive and equals ``camera_scale_init`` (1.0,
@@ -101,6 +104,11 @@ PAPER_DIMS = dict(
     num_layers=(4, 4, 4),
     num_heads=(4, 4, 4),
     ffn_ratio=2.0)
+
+#: The hand variant's dimensions (METRO / Mesh Graphormer hand code:
+#: 21 joint + 195 vertex queries, 778 output vertices; 21 hand heatmaps).
+HAND_PAPER_DIMS = dict(PAPER_DIMS, in_channels=21, num_joints=21,
+                       num_vertices=(195, 778))
 
 
 def _to_tuple(value: Union[int, Sequence[int]], n: int,
@@ -310,7 +318,8 @@ class MPTMeshTransformerHead(BaseModule):
         sigma (float): Gaussian sigma (pixels) of the sparse-path heatmaps.
         num_joints (int): joint queries J. Defaults to 14 (LSP order).
         num_vertices (Sequence[int]): (V0, V1, V2) coarse, mid, full vertex
-            counts. Defaults to (431, 1723, 6890).
+            counts, or (V0, V1) coarse and full (one upsampling layer;
+            MANO: (195, 778)). Defaults to (431, 1723, 6890).
         embed_dims (Sequence[int]): input dims of the 3 blocks; the output
             dims are ``embed_dims[1:] + (3,)``. Defaults to (1024, 512, 128).
         hidden_dims (Sequence[int]): hidden sizes. Defaults to
@@ -387,9 +396,9 @@ class MPTMeshTransformerHead(BaseModule):
             raise ValueError(f'input_size {input_size} is not a multiple of '
                              f'patch_size {patch_size}')
         num_vertices = tuple(int(v) for v in num_vertices)
-        if len(num_vertices) != 3:
-            raise ValueError('num_vertices must be (coarse, mid, full), got '
-                             f'{num_vertices}')
+        if len(num_vertices) not in (2, 3) or min(num_vertices) < 1:
+            raise ValueError('num_vertices must be (coarse, mid, full) or '
+                             f'(coarse, full) counts, got {num_vertices}')
         embed_dims = _to_tuple(embed_dims, 3, 'embed_dims')
         hidden_dims = _to_tuple(hidden_dims, 3, 'hidden_dims')
         num_layers = _to_tuple(num_layers, 3, 'num_layers')
@@ -472,9 +481,11 @@ class MPTMeshTransformerHead(BaseModule):
         self.cam_fc2 = nn.Linear(num_vertices[0], camera_hidden)
         self.cam_fc3 = nn.Linear(camera_hidden, 3)
 
-        # Learned upsampling along the vertex axis (shared across xyz).
-        self.upsample_mid = nn.Linear(num_vertices[0], num_vertices[1])
-        self.upsample_full = nn.Linear(num_vertices[1], num_vertices[2])
+        # Learned upsampling along the vertex axis (shared across xyz);
+        # two-level meshes (hands) have no mid level.
+        self.upsample_mid = (nn.Linear(num_vertices[0], num_vertices[1])
+                             if len(num_vertices) == 3 else None)
+        self.upsample_full = nn.Linear(num_vertices[-2], num_vertices[-1])
 
         self._reset_parameters()
         if freeze_upsampling:
@@ -526,22 +537,39 @@ class MPTMeshTransformerHead(BaseModule):
         self.template_vertices.copy_(v)
         self.template_initialized.fill_(True)
 
+    @property
+    def upsampling_layers(self) -> Tuple[nn.Linear, ...]:
+        """The upsampling layers, coarse to full (one for two levels)."""
+        return tuple(layer for layer in (self.upsample_mid,
+                                         self.upsample_full)
+                     if layer is not None)
+
     def init_upsampling(self,
-                        up_mid: ArrayLike,
+                        up_mid: Optional[ArrayLike],
                         up_full: ArrayLike,
                         freeze: Optional[bool] = None) -> None:
         """Initialise the upsampling layers from the mesh sampler.
 
         Args:
-            up_mid (array | Tensor | sparse): (V1, V0) matrix ``U1``
-                (coarse -> mid, 1723 x 431 for SMPL).
+            up_mid (array | Tensor | sparse, optional): (V1, V0) matrix
+                ``U1`` (coarse -> mid, 1723 x 431 for SMPL); None for a
+                two-level head.
             up_full (array | Tensor | sparse): (V2, V1) matrix ``U0``
-                (mid -> full, 6890 x 1723).
+                (mid -> full, 6890 x 1723; hands: coarse -> full, 778 x 195).
             freeze (bool, optional): if given, make the layers untrainable
                 (True) or trainable (False).
         """
-        for layer, mat, name in ((self.upsample_mid, up_mid, 'U1 (mid)'),
-                                 (self.upsample_full, up_full, 'U0 (full)')):
+        if (up_mid is None) != (self.upsample_mid is None):
+            raise ValueError(
+                f'a head with {len(self.num_vertices)} mesh levels needs '
+                + ('up_mid=None (one upsampling matrix)'
+                   if self.upsample_mid is None else
+                   'both upsampling matrices (up_mid and up_full)'))
+        pairs = ((self.upsample_mid, up_mid, 'U1 (mid)'),
+                 (self.upsample_full, up_full, 'U0 (full)'))
+        for layer, mat, name in pairs:
+            if layer is None:
+                continue
             t = _to_float_tensor(mat, name)
             if t.shape != layer.weight.shape:
                 raise ValueError(f'{name} upsampling matrix must have shape '
@@ -555,9 +583,9 @@ class MPTMeshTransformerHead(BaseModule):
 
     def set_upsampling_trainable(self, trainable: bool) -> None:
         """Enable / disable gradients of the upsampling layers."""
-        for p in (list(self.upsample_mid.parameters()) +
-                  list(self.upsample_full.parameters())):
-            p.requires_grad_(trainable)
+        for layer in self.upsampling_layers:
+            for p in layer.parameters():
+                p.requires_grad_(trainable)
 
     # --------------------------------------------------------------- forward
     def _embed_input(self, x: Union[Dict[str, Tensor], Tensor,
@@ -616,8 +644,9 @@ class MPTMeshTransformerHead(BaseModule):
 
         Returns:
             dict: ``joints`` (B, J, 3), ``vertices_coarse`` (B, V0, 3),
-            ``vertices_mid`` (B, V1, 3), ``vertices`` (B, V2, 3) in metres
-            (pelvis-centred), ``camera`` (B, 3) = ``(s, tx, ty)``.
+            ``vertices_mid`` (B, V1, 3) (three-level heads only),
+            ``vertices`` (B, V_full, 3) in metres (root-centred: pelvis or
+            wrist), ``camera`` (B, 3) = ``(s, tx, ty)``.
         """
         return self.forward_tokens(self._embed_input(x))
 
@@ -655,17 +684,16 @@ class MPTMeshTransformerHead(BaseModule):
 
         joints = tokens[:, :self.num_joints]
         vertices_coarse = tokens[:, self.num_joints:self.num_queries]
+        out = dict(joints=joints, vertices_coarse=vertices_coarse)
         # Linear layers along the vertex axis: (B, 3, V) -> (B, 3, V').
-        vertices_mid = self.upsample_mid(
-            vertices_coarse.transpose(1, 2)).transpose(1, 2)
-        vertices = self.upsample_full(
-            vertices_mid.transpose(1, 2)).transpose(1, 2)
-        return dict(
-            joints=joints,
-            vertices_coarse=vertices_coarse,
-            vertices_mid=vertices_mid,
-            vertices=vertices,
-            camera=self._camera(vertices_coarse))
+        verts = vertices_coarse
+        if self.upsample_mid is not None:
+            verts = out['vertices_mid'] = self.upsample_mid(
+                verts.transpose(1, 2)).transpose(1, 2)
+        out['vertices'] = self.upsample_full(
+            verts.transpose(1, 2)).transpose(1, 2)
+        out['camera'] = self._camera(vertices_coarse)
+        return out
 
     def loss(self,
              x: Union[Dict[str, Tensor], Tensor, Sequence[Tensor]],
@@ -758,10 +786,11 @@ class MPTMeshTransformerHead(BaseModule):
             d_in, d_out = self.embed_dims[i], self.out_dims[i]
             flops[f'block{i + 1}_proj'] = 2.0 * n * (d_in * h + h * d_out +
                                                      d_in * d_out)
-        v0, v1, v2 = self.num_vertices
+        v0 = self.num_vertices[0]
         flops['camera'] = 2.0 * (v0 * 3 + v0 * self.cam_fc2.out_features +
                                  self.cam_fc2.out_features * 3)
-        flops['upsampling'] = 2.0 * 3 * (v0 * v1 + v1 * v2)
+        flops['upsampling'] = 2.0 * 3 * sum(
+            a * b for a, b in zip(self.num_vertices, self.num_vertices[1:]))
         return flops
 
     def flops_per_sample(self,

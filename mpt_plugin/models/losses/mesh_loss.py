@@ -26,6 +26,13 @@ is 3x (2x for 2D) ``torch.nn.L1Loss``'s element mean that METRO uses;
 confidence) multiply the point errors but do not change the denominator (as
 METRO's ``(conf * err).mean()``).
 
+Hands (MANO; the released hand code the MPT paper builds on, see
+``shared/reference/hand_spec.md``): two mesh levels (coarse 195, full 778)
+weighted 0.5 / 0.5 (``vertex_level_weights=(0.5, 0.5)``), squared-error
+joint terms (``joints_criterion='mse'``, ``nn.MSELoss``'s element mean:
+``coord_reduction='mean'``) centred on the wrist
+(``joints_root_indices=(0,)``), every weight 1.0.
+
 Weights: the paper sums the four terms with weight 1 (our defaults). METRO /
 Graphormer use ``1000 * L_3D + 100 * L_V + 100 * L_2D`` with MSE joint losses
 (``L_3D`` = tokens + regressed, ``L_2D`` = both projections), i.e. the
@@ -50,9 +57,15 @@ from ..utils.masked_l1 import masked_l1
 
 ArrayLike = Union[np.ndarray, Tensor, Sequence]
 
-#: (pred key, GT key) per mesh level, in the order of ``vertex_level_weights``.
-VERTEX_LEVELS = (('vertices_coarse', 'vertices_coarse'),
-                 ('vertices_mid', 'vertices_mid'), ('vertices', 'vertices'))
+#: Prediction (= GT) keys of the mesh levels, coarse to full, by the number
+#: of levels (the length of ``vertex_level_weights``).
+VERTEX_LEVELS = {
+    3: ('vertices_coarse', 'vertices_mid', 'vertices'),
+    2: ('vertices_coarse', 'vertices'),
+}
+
+#: ``joints_criterion`` values: the error of the 3D and 2D joint terms.
+JOINT_CRITERIA = ('l1', 'mse')
 
 
 @MODELS.register_module()
@@ -83,8 +96,9 @@ class MPTMeshLoss(nn.Module):
         joints_reg_weight (float): weight of ``L_J^reg``. Defaults to 1.
         joints_proj_weight (float): weight of ``L_J^proj``. Defaults to 1.
         vertex_level_weights (Sequence[float]): weights of the (coarse, mid,
-            full) vertex errors inside ``L_V``. Defaults to METRO's
-            ``(1/3, 1/3, 1/3)``.
+            full) vertex errors inside ``L_V``, or of the (coarse, full)
+            levels of a two-level mesh (hands: ``(0.5, 0.5)``). Defaults to
+            METRO's ``(1/3, 1/3, 1/3)``.
         proj_joints (str): which predicted 3D joints are projected for
             ``L_J^proj``: ``'tokens'``, ``'regressed'`` or ``'both'``
             (sum of the two). Defaults to ``'both'``.
@@ -94,6 +108,9 @@ class MPTMeshLoss(nn.Module):
             to None (no re-centring, as in the paper's equations).
         coord_reduction (str): ``'sum'`` (paper, per-point L1 norm) or
             ``'mean'`` (``nn.L1Loss`` element mean) over coordinates.
+        joints_criterion (str): ``'l1'`` (default) or ``'mse'`` (squared
+            errors, the released hand code) for ``L_J``, ``L_J^reg`` and
+            ``L_J^proj``; vertices are always L1.
         joint_regressor (str | array | Tensor, optional): the regressor ``G``
             as a (J', V2) array/tensor or a path to a plain ``.npy`` file.
             Can also be set later with :meth:`set_joint_regressor`.
@@ -112,6 +129,7 @@ class MPTMeshLoss(nn.Module):
                  proj_joints: str = 'both',
                  joints_root_indices: Optional[Sequence[int]] = None,
                  coord_reduction: str = 'sum',
+                 joints_criterion: str = 'l1',
                  joint_regressor: Optional[Union[str, ArrayLike]] = None,
                  joint_regressor_rows: Optional[Sequence[int]] = None):
         super().__init__()
@@ -119,12 +137,17 @@ class MPTMeshLoss(nn.Module):
         self.joints_weight = float(joints_weight)
         self.joints_reg_weight = float(joints_reg_weight)
         self.joints_proj_weight = float(joints_proj_weight)
-        if len(vertex_level_weights) != len(VERTEX_LEVELS):
+        if len(vertex_level_weights) not in VERTEX_LEVELS:
             raise ValueError('vertex_level_weights must have 3 values '
-                             '(coarse, mid, full), got '
+                             '(coarse, mid, full) or 2 (coarse, full), got '
                              f'{vertex_level_weights}')
         self.vertex_level_weights = tuple(float(w)
                                           for w in vertex_level_weights)
+        self.vertex_levels = VERTEX_LEVELS[len(self.vertex_level_weights)]
+        if joints_criterion not in JOINT_CRITERIA:
+            raise ValueError(f'joints_criterion must be one of '
+                             f'{JOINT_CRITERIA}, got {joints_criterion!r}')
+        self.joints_criterion = joints_criterion
         if proj_joints not in ('tokens', 'regressed', 'both'):
             raise ValueError("proj_joints must be 'tokens', 'regressed' or "
                              f"'both', got {proj_joints!r}")
@@ -226,8 +249,9 @@ class MPTMeshLoss(nn.Module):
         return w
 
     def _masked_l1(self, pred: Tensor, gt: Tensor, valid: Tensor,
-                   weights: Optional[Tensor]) -> Tensor:
-        """Mean L1 over valid samples and points.
+                   weights: Optional[Tensor], squared: bool = False) -> Tensor:
+        """Mean L1 (squared error with ``squared``) over valid samples
+        and points.
 
         Args:
             pred (Tensor): (B, N, C) prediction.
@@ -243,7 +267,14 @@ class MPTMeshLoss(nn.Module):
         if weights is not None:
             w = w * weights
         return masked_l1(pred, gt, w, 'samples', sample_valid=valid,
-                         coord_reduction=self.coord_reduction)
+                         coord_reduction=self.coord_reduction,
+                         squared=squared)
+
+    def _joint_error(self, pred: Tensor, gt: Tensor, valid: Tensor,
+                     weights: Optional[Tensor]) -> Tensor:
+        """A joint term with ``joints_criterion``."""
+        return self._masked_l1(pred, gt, valid, weights,
+                               squared=self.joints_criterion == 'mse')
 
     def _center(self, joints: Tensor) -> Tensor:
         if self.joints_root_indices is None:
@@ -294,20 +325,20 @@ class MPTMeshLoss(nn.Module):
         zero = joints.sum() * 0.0  # attached to the graph, stays finite
         losses = {}
 
-        # L_V: three mesh levels.
+        # L_V: the mesh levels (3 for SMPL, 2 for MANO).
         loss_v = zero
         if self.vertices_weight != 0:
             has_mesh = self._sample_mask(gt, 'has_mesh', bsz, device)
             if has_mesh.any():
-                for (pkey, gkey), w in zip(VERTEX_LEVELS,
-                                           self.vertex_level_weights):
+                for key, w in zip(self.vertex_levels,
+                                  self.vertex_level_weights):
                     if w == 0:
                         continue
-                    if pkey not in pred:
-                        raise KeyError(f'prediction dict lacks {pkey!r}')
-                    p = pred[pkey]
+                    if key not in pred:
+                        raise KeyError(f'prediction dict lacks {key!r}')
+                    p = pred[key]
                     loss_v = loss_v + w * self._masked_l1(
-                        p, self._get_gt(gt, gkey, p), has_mesh, None)
+                        p, self._get_gt(gt, key, p), has_mesh, None)
         losses['loss_vertices'] = self.vertices_weight * loss_v
 
         regressed = None
@@ -328,10 +359,10 @@ class MPTMeshLoss(nn.Module):
             gt_j3d = self._center(self._get_gt(gt, 'joints_3d', joints))
             w3d = self._point_weights(gt, 'joints_3d_weights', joints)
             if self.joints_weight != 0:
-                loss_j = self._masked_l1(
+                loss_j = self._joint_error(
                     self._center(joints), gt_j3d, has_3d, w3d)
             if self.joints_reg_weight != 0:
-                loss_jreg = self._masked_l1(
+                loss_jreg = self._joint_error(
                     self._center(regressed), gt_j3d, has_3d, w3d)
         losses['loss_joints'] = self.joints_weight * loss_j
         losses['loss_joints_reg'] = self.joints_reg_weight * loss_jreg
@@ -352,7 +383,7 @@ class MPTMeshLoss(nn.Module):
                 w2d = self._point_weights(gt, 'joints_2d_weights', like)
                 for j3d in sources:
                     proj = weak_perspective_project(j3d, cam)
-                    loss_p = loss_p + self._masked_l1(proj, gt_2d, has_2d,
-                                                      w2d)
+                    loss_p = loss_p + self._joint_error(proj, gt_2d, has_2d,
+                                                        w2d)
         losses['loss_joints_proj'] = self.joints_proj_weight * loss_p
         return losses

@@ -1,4 +1,5 @@
-"""The one masked L1 of the plugin's losses (MPT, Key2Mesh, PC-HMR)."""
+"""The one masked L1 (or squared error) of the plugin's losses (MPT,
+Key2Mesh, PC-HMR)."""
 from typing import Optional
 
 import torch
@@ -15,11 +16,14 @@ def masked_l1(pred: Tensor,
               weight: Tensor,
               normalize: str = 'samples',
               sample_valid: Optional[Tensor] = None,
-              coord_reduction: str = 'mean') -> Tensor:
+              coord_reduction: str = 'mean',
+              squared: bool = False) -> Tensor:
     """Weighted L1 of (B, N, C) points, NaN-safe for ignored entries.
 
-    ``d = |pred - target|`` reduced over the C coordinates (mean, or sum
-    with ``coord_reduction='sum'``), times ``weight``, summed, divided by:
+    ``d = |pred - target|`` (``(pred - target) ** 2`` with ``squared``:
+    the MSE of the released hand code) reduced over the C coordinates
+    (mean, or sum with ``coord_reduction='sum'``), times ``weight``,
+    summed, divided by:
 
     - ``'samples'``: ``B_valid * N``, the points of the valid samples
       (masked points stay in the denominator): MPT's losses and LGD's
@@ -39,6 +43,8 @@ def masked_l1(pred: Tensor,
             ``'samples'``; defaults to the samples with any positive
             weight.
         coord_reduction (str): ``'mean'`` or ``'sum'`` over C.
+        squared (bool): Squared differences instead of absolute ones.
+            Defaults to False.
 
     Returns:
         Tensor: scalar, attached to ``pred``'s graph; 0 when no weight is
@@ -55,7 +61,8 @@ def masked_l1(pred: Tensor,
         weight = weight[:, None].expand(pred.shape[:2])
     keep = (weight > 0)[..., None]
     target = torch.where(keep, target.to(pred.dtype), pred.detach())
-    err = (pred - target).abs()
+    err = (pred - target)
+    err = err.square() if squared else err.abs()
     err = err.mean(-1) if coord_reduction == 'mean' else err.sum(-1)
     total = (err * weight).sum()
     if normalize == 'weights':

@@ -161,12 +161,19 @@ def build_gt_body_model(body_model: dict) -> Tuple[nn.Module, bool]:
 
 @torch.no_grad()
 def add_mesh_levels(targets: Dict[str, Tensor], mesh_sampler,
-                    dtype: Optional[torch.dtype] = None) -> Dict[str, Tensor]:
-    """``targets`` plus ``vertices_mid`` and ``vertices_coarse``: the GT mesh
-    downsampled by ``mesh_sampler`` (levels 1 and 2), cast to ``dtype``."""
+                    dtype: Optional[torch.dtype] = None,
+                    num_levels: int = 3) -> Dict[str, Tensor]:
+    """``targets`` plus the GT mesh downsampled by ``mesh_sampler``, cast to
+    ``dtype``: with ``num_levels=3`` (SMPL) ``vertices_mid`` (level 1) and
+    ``vertices_coarse`` (level 2); with ``num_levels=2`` (MANO: 778 -> 195)
+    only ``vertices_coarse`` (level 1)."""
+    if num_levels not in (2, 3):
+        raise ValueError(f'num_levels must be 2 or 3, got {num_levels}')
     out = dict(targets)
     verts = out['vertices'] if dtype is None else out['vertices'].to(dtype)
-    out.update(vertices=verts,
-               vertices_mid=mesh_sampler.downsample(verts, 0, 1),
-               vertices_coarse=mesh_sampler.downsample(verts, 0, 2))
+    out['vertices'] = verts
+    if num_levels == 3:
+        out['vertices_mid'] = mesh_sampler.downsample(verts, 0, 1)
+    out['vertices_coarse'] = mesh_sampler.downsample(verts, 0,
+                                                     num_levels - 1)
     return out

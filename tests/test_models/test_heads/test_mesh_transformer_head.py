@@ -366,3 +366,40 @@ def test_patch_norm_scales_tokens():
                                         joint_weights=weights))
     assert torch.allclose(tokens.std(dim=-1), torch.ones(1, tokens.shape[1]),
                           atol=0.05)
+
+
+def test_two_level_hand_head():
+    """MANO: (coarse, full) levels, one upsampling layer, no vertices_mid;
+    the loss with two level weights trains it."""
+    up = torch.rand(VERTS[2], VERTS[0])
+    head = _small_head(
+        num_vertices=(VERTS[0], VERTS[2]),
+        loss=dict(type='MPTMeshLoss', vertex_level_weights=(0.5, 0.5),
+                  joints_criterion='mse', coord_reduction='mean',
+                  joints_root_indices=(0, ),
+                  joint_regressor=torch.rand(J, VERTS[2]))).eval()
+    assert head.upsample_mid is None and len(head.upsampling_layers) == 1
+    head.init_upsampling(None, up, freeze=True)
+    out = head(torch.rand(2, C, SIZE, SIZE))
+    assert 'vertices_mid' not in out
+    assert out['vertices'].shape == (2, VERTS[2], 3)
+    torch.testing.assert_close(out['vertices'][1],
+                               up @ out['vertices_coarse'][1])
+    assert not head.upsample_full.weight.requires_grad
+    with pytest.raises(ValueError, match='up_mid=None'):
+        head.init_upsampling(torch.rand(VERTS[1], VERTS[0]), up)
+    with pytest.raises(ValueError, match='both upsampling'):
+        _small_head().init_upsampling(None, torch.rand(VERTS[2], VERTS[1]))
+    with pytest.raises(ValueError, match='num_vertices'):
+        _small_head(num_vertices=(5, ))
+    head.train()
+    gt = dict(vertices=torch.zeros(2, VERTS[2], 3),
+              vertices_coarse=torch.zeros(2, VERTS[0], 3),
+              joints_3d=torch.zeros(2, J, 3),
+              joints_2d_norm=torch.zeros(2, J, 2))
+    losses = head.loss(torch.rand(2, C, SIZE, SIZE), gt)
+    total = sum(losses.values())
+    total.backward()
+    assert torch.isfinite(total) and head.query_proj.weight.grad is not None
+    # FLOPs count one upsampling product
+    assert head.flops_breakdown()['upsampling'] == 2.0 * 3 * VERTS[0] * VERTS[2]

@@ -175,7 +175,7 @@ def test_errors():
     with pytest.raises(ValueError, match='proj_joints'):
         MPTMeshLoss(proj_joints='mesh')
     with pytest.raises(ValueError, match='vertex_level_weights'):
-        MPTMeshLoss(vertex_level_weights=(1., 1.))
+        MPTMeshLoss(vertex_level_weights=(1., 1., 1., 1.))
 
 
 def test_registry_and_real_regressor():
@@ -191,3 +191,46 @@ def test_registry_and_real_regressor():
     assert loss_fn.joint_regressor.shape == (14, 6890)
     # Non-persistent: not in the state dict.
     assert 'joint_regressor' not in loss_fn.state_dict()
+
+
+def test_two_level_hand_loss_hand_computed():
+    """Hands: (coarse, full) levels 0.5 / 0.5, squared joint errors with the
+    element mean of nn.MSELoss, wrist-centred."""
+    pred = _pred()
+    pred.pop('vertices_mid')  # a two-level head has no mid level
+    gt = dict(vertices_coarse=torch.zeros(1, V0, 3),
+              vertices=torch.zeros(1, V2, 3))
+    gt['vertices_coarse'][..., 0] = 0.3  # element mean 0.1
+    gt['vertices'][..., 1] = -0.6  # element mean 0.2
+    loss = MPTMeshLoss(vertices_weight=1.0, joints_weight=0.0,
+                       joints_reg_weight=0.0, joints_proj_weight=0.0,
+                       vertex_level_weights=(0.5, 0.5),
+                       coord_reduction='mean')(pred, gt)
+    assert loss['loss_vertices'].item() == pytest.approx(0.15, rel=1e-5)
+
+    joints_gt = torch.zeros(1, J, 3)
+    joints_gt[0, 1] = torch.tensor([0.3, 0.0, 0.0])  # joint 0 is the root
+    joints_gt = joints_gt + 5.0  # a translation: removed by the centring
+    mse = _only('joints_weight', joints_criterion='mse',
+                coord_reduction='mean', joints_root_indices=(0, ))
+    out = mse(pred, dict(joints_3d=joints_gt))
+    # squared 0.09 on one of J * 3 = 6 elements
+    assert out['loss_joints'].item() == pytest.approx(0.09 / 6, rel=1e-5)
+    l1 = _only('joints_weight', coord_reduction='mean',
+               joints_root_indices=(0, ))(pred, dict(joints_3d=joints_gt))
+    assert l1['loss_joints'].item() == pytest.approx(0.3 / 6, rel=1e-5)
+    # the 2D term follows the criterion too (projection of zeros = (tx, ty))
+    proj = _only('joints_proj_weight', joints_criterion='mse',
+                 proj_joints='tokens', coord_reduction='mean')
+    gt2d = torch.zeros(1, J, 2)
+    gt2d[0, 0, 0] = 0.5
+    assert proj(pred, dict(joints_2d_norm=gt2d))[
+        'loss_joints_proj'].item() == pytest.approx(0.25 / 4, rel=1e-5)
+    with pytest.raises(ValueError, match='joints_criterion'):
+        MPTMeshLoss(joints_criterion='huber')
+    # a two-level loss asks for the keys of two levels only
+    with pytest.raises(KeyError, match='vertices_coarse'):
+        MPTMeshLoss(vertex_level_weights=(0.5, 0.5), joints_weight=0.0,
+                    joints_reg_weight=0.0, joints_proj_weight=0.0)(
+                        {k: v for k, v in pred.items()
+                         if k != 'vertices_coarse'}, gt)

@@ -75,3 +75,13 @@ def test_add_mesh_levels_in_dtype():
     assert torch.equal(out['vertices_mid'], out['vertices'][:, ::2])
     assert torch.equal(out['vertices_coarse'], out['vertices'][:, ::4])
     assert 'vertices_mid' not in targets  # the input is not modified
+
+
+def test_add_mesh_levels_two_levels():
+    """MANO's sampler: the coarse level is level 1, no mid level."""
+    targets = _targets(num_verts=8)
+    out = add_mesh_levels(targets, _HalvingSampler(), num_levels=2)
+    assert 'vertices_mid' not in out
+    assert torch.equal(out['vertices_coarse'], out['vertices'][:, ::2])
+    with pytest.raises(ValueError, match='num_levels'):
+        add_mesh_levels(targets, _HalvingSampler(), num_levels=4)
