@@ -13,12 +13,14 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 @pytest.fixture(scope='session')
 def synthetic_assets(tmp_path_factory):
     """Folder with ``body_models/`` (SMPL_{NEUTRAL,MALE,FEMALE}.npz,
-    J_regressor_h36m.npy, mesh_downsampling.npz) and ``amass/``."""
+    J_regressor_h36m.npy, mesh_downsampling.npz, and the hands:
+    MANO_{RIGHT,LEFT}.npz, mano_downsampling.npz), ``amass/`` and the hand
+    pose sets ``hand_poses/``."""
     out = tmp_path_factory.mktemp('synthetic_assets')
     subprocess.run([
         sys.executable,
         osp.join(REPO, 'tools', 'make_synthetic_assets.py'), '--out',
-        str(out), '--quiet'
+        str(out), '--hands', '--quiet'
     ], check=True)
     return out
 

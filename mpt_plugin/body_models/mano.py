@@ -308,6 +308,20 @@ class MPTMANO(MANO):
         return (self.hand_components.shape[0]
                 if self.use_pca else 3 * self.NUM_HAND_JOINTS)
 
+    def mesh_joint_regressor(self) -> Tensor:
+        """The ``(21, 778)`` matrix that gives the 21 ``hand_21`` joints of
+        any mesh of this topology (a prediction, too): MANO's
+        ``J_regressor`` rows (FreiHAND's ground-truth joints,
+        ``joints_from='mesh'``) and one-hot rows of the fingertip vertices,
+        reordered to ``hand_21``. ``regressor @ vertices`` equals this layer's
+        ``joints`` with ``joints_from='mesh'``."""
+        tips = torch.zeros(len(self.fingertip_ids), self.num_vertices,
+                           dtype=self.J_regressor.dtype,
+                           device=self.J_regressor.device)
+        tips[torch.arange(len(self.fingertip_ids)), self.fingertip_index] = 1
+        return torch.cat([self.J_regressor, tips]).index_select(
+            0, self.hand21_index)
+
     def hand_pose_to_axis_angle(self, hand_pose: Tensor) -> Tensor:
         """The full hand pose of an axis-angle or PCA ``hand_pose``.
 

@@ -401,6 +401,12 @@ def test_joints_from_mesh_regresses_the_posed_mesh(pkl_dir, right64):
     assert not torch.allclose(mesh['joints_mano'], kin['joints_mano'])
     with pytest.raises(ValueError, match='joints_from'):
         MPTMANO(pkl_dir, joints_from='vertices')
+    # the (21, 778) regressor gives the same 21 joints from any mesh
+    regressor = MPTMANO(pkl_dir, dtype=F64).mesh_joint_regressor()
+    assert regressor.shape == (21, 778)
+    torch.testing.assert_close(
+        torch.einsum('jv,bvc->bjc', regressor, mesh['vertices']),
+        mesh['joints'])
 
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Data preprocessor of MPT pre-training on MoCap bodies.
+"""Data preprocessor of MPT pre-training on MoCap bodies (or hands).
 
 The loader carries each sample's SMPL parameters and virtual camera (about
 400 bytes, instead of a 41 KB posed mesh or a 3.4 MB float32
@@ -9,7 +9,10 @@ MoCapTargetBuilder`); it then applies Masked Heatmap Modeling
 (:class:`MPTMaskedHeatmapModeling`) and hands the joints to the model, whose
 ``HeatmapPatchEmbed.forward_inputs`` synthesises the heatmap tokens directly
 (sparse path) or embeds dense maps when this preprocessor renders them.
-Without ``body_model`` it takes ready 2D joints (e.g. detections).
+With ``hand_model`` it does the same for MANO hands
+(:class:`~mpt_plugin.models.utils.hand_mocap_targets.
+HandMoCapTargetBuilder`, 21 joints). Without either it takes ready 2D
+joints (e.g. detections).
 """
 from typing import Dict, Optional, Tuple, Union
 
@@ -20,6 +23,7 @@ from torch import Tensor
 
 from mpt_plugin.registry import MODELS
 from ..utils.batch_fields import stack_fields
+from ..utils.hand_mocap_targets import HandMoCapTargetBuilder
 from ..utils.heatmap_patch_embed import (default_support_radius,
                                          num_window_patches, render_heatmaps)
 from ..utils.mocap_targets import MoCapTargetBuilder
@@ -47,6 +51,14 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
     (B, 17, 3), ``joints_3d`` (B, 14, 3) LSP and ``joints_2d_norm``
     (B, 14, 2) LSP in [-1, 1] crop coordinates (moved with the crop jitter
     when it is on); all 17 COCO joints are visible.
+
+    With ``hand_model`` (``num_joints=21``): ``data['inputs']`` holds
+    ``hand_pose`` (B, 45) MANO axis-angle (radians, relative to the flat
+    hand by default) and ``betas`` (B, 10); ``data['data_samples']`` the
+    cameras as above (:class:`MPTHandPoseDataset` items). The targets are
+    ``vertices`` (B, 778, 3), ``joints_3d`` (B, 21, 3) and
+    ``joints_2d_norm`` (B, 21, 2) in ``hand_21`` order, wrist at the
+    origin; the network's 2D joints are the same 21 joints.
 
     Without ``body_model``:
 
@@ -99,9 +111,14 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
             ``joints_regressor`` (17-joint H3.6M) and ``gender``
             (``'subject'``: each sample's own, the default; or
             ``'neutral'``/``'male'``/``'female'`` for all), see
-            :class:`MoCapTargetBuilder`. None: inputs are 2D joints.
-        crop_padding (float): with ``body_model``, crop side = padding x
-            the COCO joints' box. Defaults to 1.2.
+            :class:`MoCapTargetBuilder`. None: inputs are 2D joints (or
+            hands, with ``hand_model``).
+        hand_model (dict, optional): pose MANO hands here instead
+            (``MPTMANO`` arguments: ``model_path``, ``is_rhand``,
+            ``flat_hand_mean`` (default True, the pose sets' space)), see
+            :class:`HandMoCapTargetBuilder`; needs ``num_joints=21``.
+        crop_padding (float): with ``body_model`` (``hand_model``), crop
+            side = padding x the COCO (hand) joints' box. Defaults to 1.2.
         dense (bool): Also render dense maps (debugging / reference).
             Defaults to False.
         non_blocking (bool): Non-blocking host-to-device copies.
@@ -119,6 +136,7 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
                             None] = dict(type='MPTMaskedHeatmapModeling'),
                  crop_jitter: Union[dict, MPTCropJitter, None] = None,
                  body_model: Optional[dict] = None,
+                 hand_model: Optional[dict] = None,
                  crop_padding: float = 1.2,
                  dense: bool = False,
                  non_blocking: bool = False) -> None:
@@ -153,12 +171,21 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
         self.crop_jitter = crop_jitter
         self.dense = dense
         self.targets = None
+        if body_model is not None and hand_model is not None:
+            raise ValueError('give body_model (MoCap bodies) or hand_model '
+                             '(hand poses), not both')
         if body_model is not None:
             if num_joints != 17:
                 raise ValueError('posing MoCap bodies makes the 17 COCO '
                                  f'joints; num_joints is {num_joints}')
             self.targets = MoCapTargetBuilder(body_model, heatmap_size,
                                               crop_padding)
+        elif hand_model is not None:
+            if num_joints != 21:
+                raise ValueError('posing MANO hands makes the 21 hand_21 '
+                                 f'joints; num_joints is {num_joints}')
+            self.targets = HandMoCapTargetBuilder(hand_model, heatmap_size,
+                                                  crop_padding)
 
     def _stack_inputs(self, inputs) -> Tensor:
         """(B, K, 3) float32 tensor from the loader's ``inputs``."""
@@ -293,10 +320,10 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
         return dict(inputs=inputs, data_samples=data_samples)
 
     def _pose_bodies(self, inputs, data_samples) -> Tuple[Tensor, dict]:
-        """(B, 17, 2) heatmap joints and the data samples with the targets
-        added, from SMPL parameters and cameras (see the class doc)."""
-        params = stack_fields(inputs, dict(pose_aa=(72, ), betas=(10, ),
-                                           gender=()))
+        """(B, K, 2) heatmap joints and the data samples with the targets
+        added, from SMPL (MANO) parameters and cameras (see the class
+        doc)."""
+        params = stack_fields(inputs, self.targets.PARAM_FIELDS)
         if not isinstance(data_samples, dict):
             raise TypeError('posing MoCap bodies needs data_samples: a dict '
                             'with cam_R, cam_T, cam_f, cam_c, got '
@@ -304,7 +331,7 @@ class MPTMoCapDataPreprocessor(BaseDataPreprocessor):
         camera = stack_fields(data_samples, dict(cam_R=(3, 3), cam_T=(3, ),
                                                  cam_f=(2, ), cam_c=(2, )),
                               where="data['data_samples']")
-        device = self.targets.coco_index.device
+        device = self.targets.device
         params = {k: v.to(device, non_blocking=self._non_blocking)
                   for k, v in params.items()}
         camera = {k: v.to(device, non_blocking=self._non_blocking)

@@ -1,5 +1,5 @@
 """MPT pre-training on MoCap heatmaps: data preprocessor -> head -> losses."""
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModel
@@ -23,10 +23,11 @@ LOSS_TARGET_KEYS = ('vertices', 'joints_h36m', 'joints_3d', 'joints_2d_norm')
 
 
 
-def has_loss_targets(data_samples) -> bool:
-    """Whether a batch's ``data_samples`` hold the loss targets."""
+def has_loss_targets(data_samples,
+                     keys: Sequence[str] = LOSS_TARGET_KEYS) -> bool:
+    """Whether a batch's ``data_samples`` hold the loss targets ``keys``."""
     targets = stack_targets(data_samples)
-    return all(k in targets for k in LOSS_TARGET_KEYS)
+    return all(k in targets for k in keys)
 
 
 @MODELS.register_module()
@@ -71,14 +72,7 @@ class MPTPretrainEstimator(BaseModel):
                          init_cfg=init_cfg)
         self.head = MODELS.build(head)
         bm = {k: v for k, v in body_model.items() if k != 'type'}
-        if not bm.get('joints_regressor'):
-            raise KeyError('body_model needs joints_regressor (the 17-joint '
-                           'H3.6M regressor .npy)')
-        regressor = torch.as_tensor(
-            load_joint_regressor(bm['joints_regressor']), dtype=torch.float32)
-        if regressor.shape[0] != 17:
-            raise ValueError(f"{bm['joints_regressor']}: expected 17 rows "
-                             f'(H3.6M joints), got {tuple(regressor.shape)}')
+        regressor, loss_rows = self._joint_regressor(bm)
         self.register_buffer('joint_regressor', regressor, persistent=False)
         self.mesh_sampler = MeshSampler.from_file(mesh_sampler)
         if self.mesh_sampler.num_vertices[0] != regressor.shape[1]:
@@ -89,10 +83,25 @@ class MPTPretrainEstimator(BaseModel):
         self._template = self._rest_template(bm)
         loss = self.head.loss_module
         if loss is not None and loss.needs_regressor:
-            loss.set_joint_regressor(regressor, H36M_TO_J14)
+            loss.set_joint_regressor(regressor, loss_rows)
         self._init_head_from_body_model()
 
     # ------------------------------------------------------------------ init
+    def _joint_regressor(self, bm: dict
+                         ) -> Tuple[Tensor, Optional[Sequence[int]]]:
+        """The evaluation joint regressor (J, V) of the body model and the
+        rows of it the loss's ``L_J^reg`` uses (None: all): the 17-joint
+        H3.6M regressor and its LSP-14 rows."""
+        if not bm.get('joints_regressor'):
+            raise KeyError('body_model needs joints_regressor (the 17-joint '
+                           'H3.6M regressor .npy)')
+        regressor = torch.as_tensor(
+            load_joint_regressor(bm['joints_regressor']), dtype=torch.float32)
+        if regressor.shape[0] != 17:
+            raise ValueError(f"{bm['joints_regressor']}: expected 17 rows "
+                             f'(H3.6M joints), got {tuple(regressor.shape)}')
+        return regressor, H36M_TO_J14
+
     @torch.no_grad()
     def _rest_template(self, bm: dict) -> Dict[str, Tensor]:
         bm.setdefault('gender', 'neutral')
@@ -101,14 +110,23 @@ class MPTPretrainEstimator(BaseModel):
         verts = smpl_to_camera_axes(smpl()['vertices'][0])  # (V, 3)
         joints = self.joint_regressor @ verts  # (17, 3)
         verts, joints = verts - joints[:1], joints - joints[:1]
-        coarse = self.mesh_sampler.downsample(verts[None], 0, 2)[0]
+        coarse = self.mesh_sampler.downsample(verts[None], 0,
+                                              self.num_mesh_levels - 1)[0]
         return dict(joints=joints[H36M_TO_J14], vertices_coarse=coarse)
+
+    @property
+    def num_mesh_levels(self) -> int:
+        """Mesh levels of the head: 3 (SMPL) or 2 (MANO)."""
+        return len(self.head.num_vertices)
 
     def _init_head_from_body_model(self) -> None:
         self.head.init_template(**self._template)
         if self.init_upsampling_from_sampler:
-            u0, u1 = self.mesh_sampler.dense_upsampling_matrices()
-            self.head.init_upsampling(u1, u0)
+            mats = self.mesh_sampler.dense_upsampling_matrices()
+            if self.num_mesh_levels == 3:
+                self.head.init_upsampling(mats[1], mats[0])
+            else:
+                self.head.init_upsampling(None, mats[0])
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -120,6 +138,8 @@ class MPTPretrainEstimator(BaseModel):
     #: the data preprocessor that builds this model's targets (error hint)
     target_preprocessor = ('MPTMoCapDataPreprocessor(body_model=...) for '
                            'MPTMoCapHeatmapDataset batches')
+    #: the targets :meth:`gather_gt` requires
+    loss_target_keys = LOSS_TARGET_KEYS
 
     @torch.no_grad()
     def gather_gt(self, data_samples) -> Dict[str, Tensor]:
@@ -139,13 +159,14 @@ class MPTPretrainEstimator(BaseModel):
             ``vertices_mid`` and ``vertices_coarse``.
         """
         targets = stack_targets(data_samples)
-        require_targets(targets, LOSS_TARGET_KEYS, type(self).__name__,
+        require_targets(targets, self.loss_target_keys, type(self).__name__,
                         'build the data preprocessor as '
                         + self.target_preprocessor)
         dtype = self.joint_regressor.dtype
         targets = {k: v.to(dtype) if v.is_floating_point() else v
                    for k, v in targets.items()}
-        return add_mesh_levels(targets, self.mesh_sampler)
+        return add_mesh_levels(targets, self.mesh_sampler,
+                               num_levels=self.num_mesh_levels)
 
     # ------------------------------------------------------------------ modes
     def extract_feat(self, inputs):

@@ -58,6 +58,9 @@ class MoCapTargetBuilder(nn.Module):
         crop_padding (float): Crop side = padding x the COCO joints' box.
     """
 
+    #: The loader's per-sample parameters and their shapes.
+    PARAM_FIELDS = dict(pose_aa=(72, ), betas=(10, ), gender=())
+
     def __init__(self, body_model: dict, heatmap_size: int = 224,
                  crop_padding: float = 1.2) -> None:
         super().__init__()
@@ -81,6 +84,11 @@ class MoCapTargetBuilder(nn.Module):
                              persistent=False)
         self.heatmap_size = int(heatmap_size)
         self.crop_padding = float(crop_padding)
+
+    @property
+    def device(self) -> torch.device:
+        """The body model's device (where the batch is posed)."""
+        return self.coco_index.device
 
     def train(self, mode: bool = True) -> 'MoCapTargetBuilder':
         super().train(mode)
