@@ -4,7 +4,10 @@ The official layout under ``data_root``::
 
     training_K.json      (N, 3, 3)  camera intrinsics, px
     training_mano.json   (N, 1, 61) MANO pose 48 (relative to hands_mean),
-                                    shape 10, uv_root 2, scale 1
+                                    shape 10, uv_root 2 (projection of
+                                    xyz[9], the middle MCP), scale 1
+                                    (focal / xyz[9].z; official utils/
+                                    model.py, not the bone length below)
     training_xyz.json    (N, 21, 3) joints, metres, camera frame
     training_verts.json  (N, 778, 3) MANO vertices, metres, camera frame
     training_scale.json  (N,)       |xyz[9] - xyz[10]|, metres
