@@ -52,8 +52,9 @@ class MPTMeshAffine(BaseTransform):
 
     Required keys: ``img``, ``bbox_center`` (2,) px, ``bbox_scale`` float
     px. Modified keys: ``img``, ``img_shape``, ``keypoints2d``,
-    ``keypoints3d``, ``smpl_global_orient``. Added keys: ``input_size``,
-    ``crop_affine``, ``rotation``, ``flip``.
+    ``keypoints3d``, ``vertices`` (a GT mesh (V, 3), metres, camera frame,
+    e.g. FreiHAND's: rotated like ``keypoints3d``), ``smpl_global_orient``.
+    Added keys: ``input_size``, ``crop_affine``, ``rotation``, ``flip``.
 
     Args:
         input_size (int): Crop side ``S`` in px. Defaults to 224.
@@ -121,6 +122,12 @@ class MPTMeshAffine(BaseTransform):
                     raise ValueError('keypoints3d must have shape (K, 3) '
                                      f'metres, got {kp3d.shape}')
                 results['keypoints3d'] = (kp3d @ rot3.T).astype(np.float32)
+            if results.get('vertices') is not None:
+                verts = np.asarray(results['vertices'], dtype=np.float64)
+                if verts.ndim != 2 or verts.shape[1] != 3:
+                    raise ValueError(f'{where}vertices must have shape '
+                                     f'(V, 3) metres, got {verts.shape}')
+                results['vertices'] = (verts @ rot3.T).astype(np.float32)
             if results.get('smpl_global_orient') is not None:
                 orient = np.asarray(
                     results['smpl_global_orient'], dtype=np.float64)

@@ -33,7 +33,10 @@ class MPTPackMeshInputs(BaseTransform):
         ``keypoints3d_visible`` (1, K) float32;
       - ``smpl_global_orient`` (1, 3), ``smpl_body_pose`` (1, 69),
         ``smpl_betas`` (1, 10), ``has_smpl`` (1,) float32;
-      - ``gender`` (1,) int64 (-1 neutral/unknown, 0 male, 1 female).
+      - ``gender`` (1,) int64 (-1 neutral/unknown, 0 male, 1 female);
+      - only when ``results`` holds a GT mesh ``vertices`` (V, 3) (metres,
+        camera frame; FreiHAND): ``vertices`` (1, V, 3) float32 and
+        ``has_mesh`` (1,) float32 (``results['has_mesh']``, default 1).
 
       and whose metainfo holds the ``meta_keys`` present in ``results``.
 
@@ -148,6 +151,16 @@ class MPTPackMeshInputs(BaseTransform):
         gender = results.get('gender')
         fields['gender'] = np.array(-1 if gender is None else int(gender),
                                     np.int64)
+
+        if results.get('vertices') is not None:
+            verts = np.asarray(results['vertices'], dtype=np.float32)
+            if verts.ndim != 2 or verts.shape[1] != 3:
+                raise ValueError('MPTPackMeshInputs: vertices must have '
+                                 f'shape (V, 3), got {verts.shape}')
+            fields['vertices'] = verts
+            fields['has_mesh'] = np.array(
+                float(np.asarray(results.get('has_mesh', 1.0)).reshape(())),
+                np.float32)
 
         gt_instances = InstanceData()
         for key, value in fields.items():

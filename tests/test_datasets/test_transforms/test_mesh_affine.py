@@ -122,3 +122,24 @@ def test_affine_defaults_outside_points_and_errors():
             bad[key] = value
         with pytest.raises(err, match=key):
             MPTMeshAffine()(bad)
+
+
+def test_affine_rotates_a_gt_mesh_like_the_3d_keypoints():
+    """A GT mesh (FreiHAND's vertices) turns with the in-plane rotation
+    exactly as keypoints3d do; without rotation it is untouched."""
+    rng = np.random.default_rng(3)
+    verts = rng.normal(size=(778, 3)).astype(np.float32)
+    results = dict(img=np.zeros((32, 32, 3), np.uint8),
+                   bbox_center=np.array([16., 16.]), bbox_scale=20.0,
+                   rotation=30.0, keypoints3d=verts[:21].copy(),
+                   vertices=verts.copy())
+    out = MPTMeshAffine(input_size=16)(results)
+    np.testing.assert_allclose(out['vertices'],
+                               verts @ camera_z_rotation(30.0).T, atol=1e-6)
+    np.testing.assert_allclose(out['vertices'][:21], out['keypoints3d'],
+                               atol=1e-6)
+    still = MPTMeshAffine(input_size=16)(dict(results, rotation=0.0,
+                                              vertices=verts.copy()))
+    np.testing.assert_array_equal(still['vertices'], verts)
+    with pytest.raises(ValueError, match='vertices must have shape'):
+        MPTMeshAffine(input_size=16)(dict(results, vertices=verts[:, :2]))

@@ -73,3 +73,23 @@ def test_pack_fills_missing_fields_with_zeros():
     bad['img'] = bad['img'].astype(np.float32)
     with pytest.raises(ValueError, match='uint8'):
         MPTPackMeshInputs()(bad)
+
+
+def test_pack_gt_mesh_only_when_present():
+    rng = np.random.default_rng(0)
+    sample = random_sample(rng)
+    packed = MPTPackMeshInputs()(copy.deepcopy(sample))
+    assert 'vertices' not in packed['data_samples'].gt_instances
+    verts = rng.normal(size=(778, 3))
+    packed = MPTPackMeshInputs()(dict(copy.deepcopy(sample), vertices=verts,
+                                      has_mesh=np.float32(0.0)))
+    gt = packed['data_samples'].gt_instances
+    assert gt.vertices.shape == (1, 778, 3) and gt.vertices.dtype == \
+        torch.float32
+    torch.testing.assert_close(gt.vertices[0].double(),
+                               torch.as_tensor(verts), atol=1e-6, rtol=0)
+    assert gt.has_mesh.tolist() == [0.0]
+    packed = MPTPackMeshInputs()(dict(copy.deepcopy(sample), vertices=verts))
+    assert packed['data_samples'].gt_instances.has_mesh.tolist() == [1.0]
+    with pytest.raises(ValueError, match='vertices must have shape'):
+        MPTPackMeshInputs()(dict(copy.deepcopy(sample), vertices=verts[:, 0]))
