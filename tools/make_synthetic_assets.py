@@ -15,6 +15,14 @@ and with ``--hands`` the synthetic MANO-format hands::
     DIR/body_models/MANO_RIGHT.npz         778 vertices, open at the wrist
     DIR/body_models/MANO_LEFT.npz          its mirror (official left layout)
     DIR/body_models/mano_downsampling.npz  778 -> 195 -> 49 -> 13 -> 4
+    DIR/hand_poses/train.npz               1520 right-hand poses (+ betas)
+    DIR/hand_poses/val.npz                 128 other poses
+
+The hand pose sets (format: ``mpt_plugin.datasets.hand_pose_io``; read by
+``MPTHandPoseDataset``) stand in for MobRecon's "Complement" poses: finger
+articulations within joint limits of the synthetic right hand
+(``mpt_plugin.synthetic.hand_poses``), seeds ``1000 * --seed + 1`` (train)
+and ``+ 2`` (val).
 
 Every file is written to a temporary name in its folder and renamed into
 place (the AMASS tree as a whole folder), so an interrupted run never leaves
@@ -50,6 +58,8 @@ from mpt_plugin.synthetic.hand_mesh_sampling import (  # noqa: E402
     build_hand_mesh_sampling)
 from mpt_plugin.synthetic.hand_model import (  # noqa: E402
     HAND_GENERATOR_VERSION, make_synthetic_mano, save_mano_npz)
+from mpt_plugin.synthetic.hand_poses import (  # noqa: E402
+    HAND_POSE_GENERATOR_VERSION, make_hand_pose_set, save_hand_pose_set)
 from mpt_plugin.synthetic.smpl_model import (  # noqa: E402
     GENERATOR_VERSION, make_synthetic_smpl, save_smpl_npz)
 from mpt_plugin.utils.file_io import sha256_file, write_atomic  # noqa: E402
@@ -63,6 +73,9 @@ H36M_REGRESSOR_FILE = 'J_regressor_h36m.npy'
 MESH_DOWNSAMPLING_FILE = 'mesh_downsampling.npz'
 HAND_FILES = {True: 'MANO_RIGHT.npz', False: 'MANO_LEFT.npz'}
 MANO_DOWNSAMPLING_FILE = 'mano_downsampling.npz'
+HAND_POSE_DIR = 'hand_poses'
+#: split -> (number of poses, seed offset); 1520 is Complement's count
+HAND_POSE_SPLITS = {'train': (1520, 1), 'val': (128, 2)}
 AMASS_DIR = 'amass'
 MANIFEST_FILE = 'MANIFEST.json'
 
@@ -84,7 +97,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--hands', action='store_true',
         help='also write the synthetic MANO-format hands (MANO_RIGHT.npz, '
-        'MANO_LEFT.npz, mano_downsampling.npz in body_models/)')
+        'MANO_LEFT.npz, mano_downsampling.npz in body_models/) and the hand '
+        'pose sets (hand_poses/train.npz, hand_poses/val.npz)')
     parser.add_argument('--quiet', action='store_true', help='no progress')
     args = parser.parse_args(argv)
     if args.seed < 0:
@@ -163,6 +177,13 @@ class _Assets:
         self.produce(f'body_models/{MANO_DOWNSAMPLING_FILE}',
                      mano_downsampling)
 
+        for split, (num, offset) in HAND_POSE_SPLITS.items():
+            self.produce(
+                f'{HAND_POSE_DIR}/{split}.npz',
+                lambda tmp, n=num, o=offset: save_hand_pose_set(
+                    tmp, make_hand_pose_set(self.hand(True), n,
+                                            1000 * self.seed + o)))
+
     def amass(self) -> None:
         final = self.out / AMASS_DIR
         if self.skip_existing and final.is_dir():
@@ -198,6 +219,9 @@ class _Assets:
         }
         if any(e['path'] in self._hand_paths() for e in entries):
             manifest['hand_generator_version'] = HAND_GENERATOR_VERSION
+        if any(e['path'] in self._hand_pose_paths() for e in entries):
+            manifest['hand_pose_generator_version'] = \
+                HAND_POSE_GENERATOR_VERSION
         text = json.dumps(manifest, indent=2) + '\n'
 
         def write(tmp: str) -> None:
@@ -208,9 +232,14 @@ class _Assets:
         self.log(f'wrote {MANIFEST_FILE} ({len(entries)} files)')
 
     @staticmethod
-    def _hand_paths() -> List[str]:
+    def _hand_pose_paths() -> List[str]:
+        return [f'{HAND_POSE_DIR}/{split}.npz' for split in HAND_POSE_SPLITS]
+
+    @classmethod
+    def _hand_paths(cls) -> List[str]:
         return [f'body_models/{name}' for name in
-                list(HAND_FILES.values()) + [MANO_DOWNSAMPLING_FILE]]
+                list(HAND_FILES.values()) + [MANO_DOWNSAMPLING_FILE]
+                ] + cls._hand_pose_paths()
 
     def _listed_files(self) -> List[Path]:
         files = [self.out / 'body_models' / name for name in
@@ -247,6 +276,13 @@ class _Assets:
                                                     HAND_GENERATOR_VERSION):
             self.log(f'existing hands have generator {hand_version}, this '
                      f'run {HAND_GENERATOR_VERSION}; regenerating everything')
+            return False
+        pose_version = old.get('hand_pose_generator_version')
+        if self.with_hands and pose_version not in (
+                None, HAND_POSE_GENERATOR_VERSION):
+            self.log(f'existing hand poses have generator {pose_version}, '
+                     f'this run {HAND_POSE_GENERATOR_VERSION}; regenerating '
+                     'everything')
             return False
         return True
 

@@ -6,6 +6,8 @@ from .domain_adaptation_collate import mpt_domain_adaptation_collate
 from .domain_adaptation_dataset import MPTDomainAdaptationDataset
 from .freihand_dataset import MPTFreiHANDDataset
 from .freihand_io import FreiHANDFormatError, load_freihand_annotations
+from .hand_pose_dataset import MPTHandPoseDataset
+from .hand_pose_io import HandPoseFormatError, load_hand_pose_set
 from .human_data_dataset import MPTHumanDataDataset
 from .human_data_sequence_dataset import MPTHumanDataSequenceDataset
 from .human_data_io import (HumanDataFormatError, load_human_data,
@@ -28,5 +30,6 @@ __all__ = [
     'Key2MeshKeypointsDataset', 'Key2MeshKeypointsFormatError',
     'Key2MeshAMASSPairsDataset',
     'MPTMoCapHeatmapDataset',
-    'MoCapSMPLStore', 'MoCapStoreError', 'select_frames'
+    'MoCapSMPLStore', 'MoCapStoreError', 'select_frames',
+    'MPTHandPoseDataset', 'HandPoseFormatError', 'load_hand_pose_set'
 ]

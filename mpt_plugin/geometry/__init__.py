@@ -23,6 +23,7 @@ from .rotations import (axis_angle_to_euler, axis_angle_to_matrix,
 from .virtual_cameras import (H36M_S1_CAMERAS, VirtualCameras,
                               build_virtual_cameras, interpolate_cameras,
                               load_h36m_cameras)
+from .view_sphere import look_at_cameras, uniform_rotations
 
 __all__ = [
     'fit_weak_perspective_camera', 'project_fixed_camera', 'project_points',
@@ -39,5 +40,5 @@ __all__ = [
     'rotate_smpl_root', 'rotation_between_vectors', 'rotmat_to_axis_angle',
     'rotmat_to_quaternion', 'rotmat_to_rot6d', 'skew', 'H36M_S1_CAMERAS',
     'VirtualCameras', 'build_virtual_cameras', 'interpolate_cameras',
-    'load_h36m_cameras'
+    'load_h36m_cameras', 'look_at_cameras', 'uniform_rotations'
 ]

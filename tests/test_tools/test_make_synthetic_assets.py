@@ -178,7 +178,9 @@ def test_hands_option_writes_mano_assets(tool, assets, tmp_path):
     import torch
 
     from mpt_plugin.body_models import MPTMANO
+    from mpt_plugin.datasets import load_hand_pose_set
     from mpt_plugin.synthetic.hand_model import HAND_GENERATOR_VERSION
+    from mpt_plugin.synthetic.hand_poses import HAND_POSE_GENERATOR_VERSION
 
     out = tmp_path / 'with_hands'
     shutil.copytree(assets, out)
@@ -190,6 +192,16 @@ def test_hands_option_writes_mano_assets(tool, assets, tmp_path):
     listed = {e['path'] for e in manifest['files']}
     for name in ('MANO_RIGHT.npz', 'MANO_LEFT.npz', 'mano_downsampling.npz'):
         assert f'body_models/{name}' in listed
+    assert manifest['hand_pose_generator_version'] == \
+        HAND_POSE_GENERATOR_VERSION
+    poses = {}
+    for split, num in (('train', 1520), ('val', 128)):
+        assert f'hand_poses/{split}.npz' in listed
+        poses[split] = load_hand_pose_set(out / 'hand_poses' / f'{split}.npz')
+        assert poses[split]['hand_pose'].shape == (num, 45)
+        assert bool(poses[split]['is_rhand'])
+    assert not np.isin(poses['val']['hand_pose'][:, 0],
+                       poses['train']['hand_pose'][:, 0]).any()
     # the body files were kept, byte for byte
     assert (body / 'SMPL_NEUTRAL.npz').read_bytes() == \
         (assets / 'body_models' / 'SMPL_NEUTRAL.npz').read_bytes()
@@ -205,3 +217,10 @@ def test_hands_option_writes_mano_assets(tool, assets, tmp_path):
     # a later run without --hands keeps listing the hand files
     assert tool.main(['--out', str(out), '--quiet', '--skip-existing']) == 0
     assert {e['path'] for e in _manifest(out)['files']} == listed
+    # hand poses of another generator version are stale with --hands only
+    manifest = _manifest(out)
+    manifest['hand_pose_generator_version'] = '0.0.1'
+    (out / 'MANIFEST.json').write_text(json.dumps(manifest))
+    assert tool._Assets(out, 0, True, True, False).existing_files_usable()
+    assert not tool._Assets(out, 0, True, True,
+                            True).existing_files_usable()
