@@ -1,10 +1,10 @@
-"""Pose feature maps from a stock MMPose HRNet / HigherHRNet (MPT paper
-Sec. 3.2, 3.3, appendix D).
+"""Pose feature maps from a stock MMPose HRNet / HigherHRNet / HRNetV2 (MPT
+paper Sec. 3.2, 3.3, appendix D; table 6 for hands).
 
 MPT feeds the mesh regression transformer with the *pose feature maps* of
 an off-the-shelf 2D pose estimator: its predicted per-joint heatmaps with
 all post-processing (grouping, decoding to coordinates, flip test, ...)
-removed. Two networks are built here (``head_type``):
+removed. Three networks are built here (``head_type`` and ``arch``):
 
 ``'higherhrnet'`` (default, the paper's main choice): MMPose 0.x
     ``AssociativeEmbedding`` with ``HRNet`` + ``AEHigherResolutionHead``
@@ -36,14 +36,37 @@ removed. Two networks are built here (``head_type``):
     better row). Not done: flip test (MPT removes post-processing) and
     multi-scale test.
 
-``'topdown'``: MMPose's top-down ``td-hm_hrnet-w{32,48}_..._coco-256x192``
-    network (MMPose 1.x ``HRNet`` + ``HeatmapHead(deconv_out_channels=None)``,
-    one 1x1 conv from the 1/4-resolution branch to K heatmaps); its 1/4
-    maps are resized bilinearly to ``output_size``.
+``'topdown'`` with ``arch='w32'`` / ``'w48'``: MMPose's top-down
+    ``td-hm_hrnet-w{32,48}_..._coco-256x192`` network (MMPose 1.x ``HRNet``
+    + ``HeatmapHead(deconv_out_channels=None)``, one 1x1 conv from the
+    1/4-resolution branch to K heatmaps); its 1/4 maps are resized
+    bilinearly to ``output_size``.
+
+``'topdown'`` with ``arch='hrnetv2_w18'`` (top-down only; the hand
+    network): MMPose's ``td-hm_hrnetv2-w18_8xb*-210e_{onehand10k,rhd2d,
+    coco-wholebody-hand}-256x256`` (K = 21), verified against those MMPose
+    1.3.2 configs and sources:
+
+    - ``HRNet`` at widths ``(18, 36, 72, 144)`` with stage 4
+      ``multiscale_output=True`` (all four branches, 1/4..1/32) and
+      ``extra['upsample']=dict(mode='bilinear', align_corners=False)`` (the
+      fuse layers' upsampling; MMPose's default is nearest);
+    - neck ``FeatureMapProcessor(concat=True)`` (no parameters): every
+      branch resized bilinearly (``align_corners=False``) to the 1/4
+      branch's size and concatenated: ``18 + 36 + 72 + 144 = 270`` channels
+      (HRNetV2's representation); built here from MMPose's own class, as
+      ``self.neck``;
+    - ``HeatmapHead(in_channels=270, out_channels=21,
+      deconv_out_channels=None, conv_out_channels=(270, ),
+      conv_kernel_sizes=(1, ))``: ``Conv2d(270, 270, 1)`` -> BN -> ReLU
+      (``head.conv_layers.{0,1}.*``) then the 1x1 ``Conv2d(270, 21)``
+      (``head.final_layer.*``).
+
+    The 1/4 maps are then resized bilinearly to ``output_size``, as above.
 
 Checkpoints: :mod:`mpt_plugin.models.utils.pose_checkpoint` (MMPose 1.x and
-0.x top-down files for ``'topdown'``, 0.x HigherHRNet files for
-``'higherhrnet'``).
+0.x top-down files for ``'topdown'``, including the released 0.x-format
+HRNetV2-W18 hand files, 0.x HigherHRNet files for ``'higherhrnet'``).
 
 Shapes: images ``(B, C_in, H, W)`` normalised like the checkpoint's
 training data (MMPose: RGB, ImageNet mean/std on 0-255 values), ``H`` and
@@ -76,8 +99,16 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mpt_plugin.registry import MODELS
 from ..utils.pose_checkpoint import load_pose_checkpoint
 
-#: Stage widths of MMPose's standard top-down HRNet configs.
-HRNET_ARCH_WIDTHS = {'w32': 32, 'w48': 48}
+#: ``arch`` names and their stage-2 width ``w`` (branch widths ``(w, 2w,
+#: 4w, 8w)``): MMPose's standard COCO HRNet-W32/W48 and the HRNetV2-W18 of
+#: its top-down hand configs.
+HRNET_ARCH_WIDTHS = {'w32': 32, 'w48': 48, 'hrnetv2_w18': 18}
+
+#: HRNetV2 archs: stage 4 returns all four branches, which the
+#: ``FeatureMapProcessor(concat=True)`` neck resizes to the 1/4 branch and
+#: concatenates before a ``HeatmapHead`` with one extra 1x1 conv layer.
+#: Top-down only.
+HRNETV2_ARCHS = ('hrnetv2_w18', )
 
 #: Heads of :class:`MPTHRNetPoseFeatureMaps`.
 POSE_HEAD_TYPES = ('higherhrnet', 'topdown')
@@ -88,7 +119,7 @@ STAGE_AGGREGATIONS = ('half', 'output')
 
 
 def hrnet_arch_extra(arch: str) -> dict:
-    """``extra`` of MMPose's standard HRNet-W32/W48 (4 stages).
+    """``extra`` of MMPose's standard HRNet-W32/W48 or HRNetV2-W18.
 
     The values of ``td-hm_hrnet-w{32,48}_8xb*-210e_coco-256x192.py`` (and
     of the 0.x HigherHRNet configs, which use the same backbone): stage 1 is
@@ -97,8 +128,13 @@ def hrnet_arch_extra(arch: str) -> dict:
     the highest-resolution output (``multiscale_output`` False, MMPose's
     default).
 
+    ``'hrnetv2_w18'`` (``td-hm_hrnetv2-w18_*-256x256.py`` hand configs):
+    the same layout at ``w = 18``, with stage 4 ``multiscale_output=True``
+    (all four branches returned) and ``upsample=dict(mode='bilinear',
+    align_corners=False)`` for the fuse layers.
+
     Args:
-        arch (str): ``'w32'`` or ``'w48'``.
+        arch (str): ``'w32'``, ``'w48'`` or ``'hrnetv2_w18'``.
 
     Returns:
         dict: The ``extra`` config of ``mmpose.models.HRNet``.
@@ -107,7 +143,7 @@ def hrnet_arch_extra(arch: str) -> dict:
         raise ValueError(f'arch must be one of {sorted(HRNET_ARCH_WIDTHS)}, '
                          f'got {arch!r}')
     w = HRNET_ARCH_WIDTHS[arch]
-    return dict(
+    extra = dict(
         stage1=dict(
             num_modules=1,
             num_branches=1,
@@ -132,6 +168,10 @@ def hrnet_arch_extra(arch: str) -> dict:
             block='BASIC',
             num_blocks=(4, 4, 4, 4),
             num_channels=(w, 2 * w, 4 * w, 8 * w)))
+    if arch in HRNETV2_ARCHS:
+        extra['stage4']['multiscale_output'] = True
+        extra['upsample'] = dict(mode='bilinear', align_corners=False)
+    return extra
 
 
 def _size_pair(size: Union[int, Sequence[int], None]
@@ -308,21 +348,34 @@ def aggregate_higherhrnet_heatmaps(quarter: Tensor,
 
 @MODELS.register_module()
 class MPTHRNetPoseFeatureMaps(BaseModule):
-    """Undecoded HigherHRNet / HRNet heatmaps ("pose feature maps").
+    """Undecoded HigherHRNet / HRNet / HRNetV2 heatmaps ("pose feature
+    maps").
+
+    Three networks (see the module docstring): HigherHRNet-W32/W48
+    (``head_type='higherhrnet'``), top-down HRNet-W32/W48 (``'topdown'``)
+    and the top-down HRNetV2-W18 hand network (``arch='hrnetv2_w18'``,
+    ``head_type='topdown'``, ``num_keypoints=21``: backbone -> the
+    parameter-free concat neck :attr:`neck` -> ``HeatmapHead`` with one
+    270-channel 1x1 conv layer). :attr:`neck` is None for the other two.
 
     Args:
-        arch (str): ``'w48'`` or ``'w32'``: MMPose's standard HRNet
-            ``extra`` (:func:`hrnet_arch_extra`). Defaults to ``'w48'``.
+        arch (str): ``'w48'``, ``'w32'`` or ``'hrnetv2_w18'``: MMPose's
+            standard HRNet ``extra`` (:func:`hrnet_arch_extra`).
+            ``'hrnetv2_w18'`` (:data:`HRNETV2_ARCHS`) needs
+            ``head_type='topdown'``. Defaults to ``'w48'``.
         head_type (str): ``'higherhrnet'`` (0.x HigherHRNet head, 1/4 and
-            1/2 stages aggregated) or ``'topdown'`` (one 1x1 conv, 1/4
+            1/2 stages aggregated) or ``'topdown'`` (``HeatmapHead``, 1/4
             maps). Defaults to ``'higherhrnet'`` (the paper's).
         backbone (dict, optional): Overrides merged (shallowly) into the
             backbone config ``dict(type='HRNet', in_channels=in_channels,
             extra=hrnet_arch_extra(arch))``, e.g. ``dict(with_cp=True)`` or
             a full ``extra``. The backbone must be HRNet-like: its
-            ``extra['stage4']['num_channels'][0]`` gives the head input.
+            ``extra['stage4']['num_channels'][0]`` gives the head input
+            (HRNetV2: the sum of ``extra['stage4']['num_channels']``, and
+            ``extra['stage4']['multiscale_output']`` must stay True).
         in_channels (int): Image channels. Defaults to 3.
-        num_keypoints (int): Heatmap channels K. Defaults to 17 (COCO).
+        num_keypoints (int): Heatmap channels K. Defaults to 17 (COCO; 21
+            for the hand network).
         tag_per_joint (bool): HigherHRNet only: K tag maps (COCO configs)
             or one. Defaults to True.
         output_size (int | Sequence[int], optional): Output heatmap size
@@ -330,8 +383,10 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
             returns the native maps (1/2 resolution for HigherHRNet, 1/4
             for top-down). Defaults to 224 (paper: 224 maps from 224
             crops).
-        align_corners (bool): ``align_corners`` of every resize (MMPose
-            0.x HigherHRNet ``test_cfg.align_corners``). Defaults to False.
+        align_corners (bool): ``align_corners`` of every resize done here
+            (MMPose 0.x HigherHRNet ``test_cfg.align_corners``); the
+            resizes inside the stock HRNetV2 network (fuse upsampling,
+            concat neck) keep its config's False. Defaults to False.
         stage_aggregation (str): HigherHRNet only, ``'half'`` or
             ``'output'``: see :func:`aggregate_higherhrnet_heatmaps`.
             Defaults to ``'half'``.
@@ -372,6 +427,13 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
         if head_type not in POSE_HEAD_TYPES:
             raise ValueError(f'head_type must be one of {POSE_HEAD_TYPES}, '
                              f'got {head_type!r}')
+        concat_branches = arch in HRNETV2_ARCHS
+        if concat_branches and head_type != 'topdown':
+            raise ValueError(
+                f"arch={arch!r} is MMPose's top-down HRNetV2 network "
+                '(concatenated branches + HeatmapHead); it has no '
+                f"HigherHRNet head: use head_type='topdown', got "
+                f'{head_type!r}')
         if stage_aggregation not in STAGE_AGGREGATIONS:
             raise ValueError(f'stage_aggregation must be one of '
                              f'{STAGE_AGGREGATIONS}, got '
@@ -398,15 +460,41 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
 
         self.backbone = MODELS.build(backbone_cfg)
         try:
-            head_in = int(self.backbone.extra['stage4']['num_channels'][0])
+            stage4 = self.backbone.extra['stage4']
+            branch_channels = [int(c) for c in stage4['num_channels']]
+            head_in = branch_channels[0]
         except (AttributeError, KeyError, IndexError, TypeError) as exc:
             raise ValueError(
                 'backbone must be HRNet-like with '
                 "extra['stage4']['num_channels'] (the head input is its "
                 f"first branch); got {backbone_cfg.get('type')!r}") from exc
+        # The concat neck (HRNetV2) or None (the backbone's 1/4 branch).
+        self.neck: Optional[nn.Module] = None
+        if concat_branches:
+            if not stage4.get('multiscale_output', False):
+                raise ValueError(
+                    f'arch={arch!r} concatenates all stage-4 branches: the '
+                    "backbone needs extra['stage4']['multiscale_output']="
+                    'True')
+            # MMPose's own neck of the hand configs: every branch resized
+            # bilinearly (align_corners=False) to the first one, concat.
+            self.neck = MODELS.build(
+                dict(type='FeatureMapProcessor', concat=True))
+            head_in = sum(branch_channels)
         if head_type == 'higherhrnet':
             self.head = HigherResolutionHeatmapHead(
                 head_in, num_keypoints, tag_per_joint=tag_per_joint)
+        elif concat_branches:
+            # td-hm_hrnetv2-w18 hand head: Conv2d(270, 270, 1) -> BN ->
+            # ReLU (conv_layers) -> Conv2d(270, K, 1) (final_layer).
+            self.head = MODELS.build(
+                dict(
+                    type='HeatmapHead',
+                    in_channels=head_in,
+                    out_channels=num_keypoints,
+                    deconv_out_channels=None,
+                    conv_out_channels=(head_in, ),
+                    conv_kernel_sizes=(1, )))
         else:
             self.head = MODELS.build(
                 dict(
@@ -460,6 +548,8 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
         if self.freeze:
             self.backbone.eval()
             self.head.eval()
+            if self.neck is not None:
+                self.neck.eval()
         elif self.freeze_bn:
             for module in self.modules():
                 if isinstance(module, _BatchNorm):
@@ -486,6 +576,10 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
             raise ValueError('HRNet needs H and W divisible by 32 (its 4 '
                              f'branches are at 1/4..1/32), got {height}x'
                              f'{width}')
+        if self.neck is not None:
+            # HRNetV2: all branches resized to 1/4 and concatenated.
+            return self._resize_output(
+                self.head(tuple(self.neck(self.backbone(images)))))
         # The 1/4-resolution branch: the only output with MMPose's default
         # stage4 multiscale_output=False, the first one otherwise.
         feats = self.backbone(images)[0]
@@ -498,7 +592,11 @@ class MPTHRNetPoseFeatureMaps(BaseModule):
                 size=self.output_size,
                 align_corners=self.align_corners,
                 stage_aggregation=self.stage_aggregation)
-        heatmaps = self.head((feats, ))
+        return self._resize_output(self.head((feats, )))
+
+    def _resize_output(self, heatmaps: Tensor) -> Tensor:
+        """Top-down maps ``(B, K, h, w)`` resized bilinearly to
+        ``output_size`` (unchanged if None or already that size)."""
         if (self.output_size is not None
                 and tuple(heatmaps.shape[-2:]) != self.output_size):
             heatmaps = F.interpolate(

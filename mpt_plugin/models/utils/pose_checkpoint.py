@@ -1,13 +1,16 @@
 """Load MMPose HRNet pose-estimator checkpoints into a pose feature-map net.
 
-The target module (``MPTHRNetPoseFeatureMaps``) has exactly two children:
-``backbone.*`` (MMPose 1.x ``HRNet``) and ``head.*``, either
-``head.final_layer.{weight,bias}`` (``head_type='topdown'``: MMPose 1.x
-``HeatmapHead`` without deconv or extra conv layers, one 1x1 ``Conv2d(C,
-K)``, ``K = 17`` COCO joints) or the HigherHRNet head
-(``head_type='higherhrnet'``: ``head.final_layers.{0,1}.*`` and
-``head.deconv_layers.0.*``, the names of MMPose 0.x's
-``AEHigherResolutionHead``, see ``HigherResolutionHeatmapHead``).
+The target module (``MPTHRNetPoseFeatureMaps``) has exactly two children
+with parameters: ``backbone.*`` (MMPose 1.x ``HRNet``) and ``head.*``,
+either ``head.final_layer.{weight,bias}`` (``head_type='topdown'``: MMPose
+1.x ``HeatmapHead`` without deconv layers, one 1x1 ``Conv2d(C, K)``, ``K =
+17`` COCO joints; for ``arch='hrnetv2_w18'`` preceded by one extra 1x1 conv
+layer ``head.conv_layers.{0,1}.*``, ``Conv2d(270, 270)`` + BN, ``K = 21``
+hand joints) or the HigherHRNet head (``head_type='higherhrnet'``:
+``head.final_layers.{0,1}.*`` and ``head.deconv_layers.0.*``, the names of
+MMPose 0.x's ``AEHigherResolutionHead``, see
+``HigherResolutionHeatmapHead``). (The HRNetV2 concat neck has no
+parameters.)
 
 Reading (:func:`read_pose_checkpoint`): ``torch.load(weights_only=True,
 map_location='cpu')``, never a full unpickle (MMEngine checkpoints with
@@ -31,6 +34,11 @@ so it is reported as *unexpected* by :func:`load_pose_checkpoint`:
         head.final_layer.weight     -> head.final_layer.weight  (K, C, 1, 1)
         head.final_layer.bias       -> head.final_layer.bias    (K,)
 
+    The same holds for the HRNetV2-W18 hand networks
+    (``td-hm_hrnetv2-w18_*-256x256``, MMPose 1.3.2 configs), whose head
+    also has ``head.conv_layers.0.{weight,bias}`` ``(270, 270, 1, 1)`` and
+    ``head.conv_layers.1.*`` (BatchNorm2d(270)), kept unchanged.
+
     The same identity mapping loads a HigherHRNet state dict with 1.x
     naming (``head.final_layers.*``, ``head.deconv_layers.*``; MMPose 1.x
     renames ``keypoint_head.`` to ``head.`` when it loads a 0.x file), e.g.
@@ -48,9 +56,22 @@ so it is reported as *unexpected* by :func:`load_pose_checkpoint`:
         keypoint_head.final_layer.weight    -> head.final_layer.weight
         keypoint_head.final_layer.bias      -> head.final_layer.bias
 
-    A head with deconv layers (``keypoint_head.deconv_layers.*``) or extra
-    convs (``keypoint_head.final_layer.<n>.*``) is a different network and
-    its keys are reported as unexpected.
+    With ``extra=dict(num_conv_layers=L, ...)`` (the HRNetV2-W18 hand
+    configs: ``L = 1``, ``num_conv_kernels=(1, )``; their released
+    checkpoints ``hrnetv2_w18_{onehand10k,rhd2d,coco_wholebody_hand}_
+    256x256-*.pth``, which MMPose 1.x's model zoo still lists, are in this
+    format) ``final_layer`` is ``Sequential(L x [Conv2d, BN, ReLU],
+    Conv2d)``; as MMPose 1.x's ``HeatmapHead._load_state_dict_pre_hook``
+    does, its last index (``3L``) is the final conv and the others are the
+    1.x ``conv_layers``::
+
+        keypoint_head.final_layer.<n>.<p>   -> head.conv_layers.<n>.<p>
+                                               (n < the largest index)
+        keypoint_head.final_layer.<3L>.<p>  -> head.final_layer.<p>
+
+    A head with deconv layers (``keypoint_head.deconv_layers.*``) is a
+    different network and its keys are reported as unexpected (so are
+    ``head.conv_layers.*`` for a module without extra conv layers).
 
 ``'mmpose0x_higherhrnet'``: MMPose 0.x ``AssociativeEmbedding`` with
     ``HRNet`` + ``AEHigherResolutionHead`` (``associative_embedding``
@@ -256,10 +277,27 @@ def convert_pose_state_dict(
     if checkpoint_format == 'mmpose':
         out.update(state_dict)
     elif checkpoint_format == 'mmpose0x_topdown':
+        prefix = 'keypoint_head.final_layer.'
+        # Sequential final_layer (extra conv layers): '<n>.<param>' keys;
+        # the largest n is the final conv.
+        indexed = {
+            key: key[len(prefix):].split('.')
+            for key in state_dict if key.startswith(prefix)
+        }
+        indexed = {
+            key: (int(parts[0]), parts[1])
+            for key, parts in indexed.items()
+            if len(parts) == 2 and parts[0].isdigit()
+        }
+        last = max((n for n, _ in indexed.values()), default=None)
         for key, value in state_dict.items():
             if key in ('keypoint_head.final_layer.weight',
                        'keypoint_head.final_layer.bias'):
                 key = HEAD_KEY + key[len('keypoint_head.final_layer'):]
+            elif key in indexed:
+                index, param = indexed[key]
+                key = (f'{HEAD_KEY}.{param}' if index == last else
+                       f'head.conv_layers.{index}.{param}')
             out[key] = value
     else:  # mmpose0x_higherhrnet: the whole head, renamed
         for key, value in state_dict.items():
@@ -352,8 +390,8 @@ def load_pose_checkpoint(module: nn.Module,
         raise ValueError(
             f'{filename}: checkpoint (format {fmt!r}) has {len(mismatched)} '
             f'tensors of the wrong shape, e.g. {mismatched[:_MAX_SHOWN]} '
-            '(wrong arch, e.g. w32 vs w48, number of keypoints or '
-            'tag_per_joint?)')
+            '(wrong arch, e.g. w32 vs w48 vs hrnetv2_w18, number of '
+            'keypoints or tag_per_joint?)')
     loadable = OrderedDict(
         (k, v) for k, v in converted.items() if k in target)
     module.load_state_dict(loadable, strict=False)

@@ -4,7 +4,9 @@ tests/test_models/test_utils/test_pose_checkpoint.py).
 Shape tests use the real W32/W48 HRNet on small images (CPU is slow); the
 freeze/fine-tune and aggregation tests use a tiny HRNet (same module names,
 1 block per branch, widths 8..64) so that they run in a fraction of the
-time.
+time. The hand network (``arch='hrnetv2_w18'``, last section) is checked
+against MMPose 1.x's own ``TopdownPoseEstimator`` built from its
+``td-hm_hrnetv2-w18_*-256x256`` configs, on 64x64 images.
 """
 import os.path as osp
 from collections import OrderedDict
@@ -17,9 +19,11 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mpt_plugin.models.backbones.hrnet_pose_feature_maps import (
-    HigherResolutionHeatmapHead, MPTHRNetPoseFeatureMaps,
-    aggregate_higherhrnet_heatmaps, hrnet_arch_extra)
-from mpt_plugin.models.utils.pose_checkpoint import load_pose_checkpoint
+    HRNET_ARCH_WIDTHS, HRNETV2_ARCHS, HigherResolutionHeatmapHead,
+    MPTHRNetPoseFeatureMaps, aggregate_higherhrnet_heatmaps,
+    hrnet_arch_extra)
+from mpt_plugin.models.utils.pose_checkpoint import (convert_pose_state_dict,
+                                                     load_pose_checkpoint)
 from mpt_plugin.registry import MODELS
 from ..tiny_hrnet import (K, higherhrnet_head_spec, randomised_state,
                           save_checkpoint, stock_higherhrnet_state, tiny)
@@ -399,3 +403,251 @@ def test_w32_matches_stock_mmpose_estimator_224_112(tmp_path):
                 F.interpolate(
                     native, size=(size, size), mode='bilinear',
                     align_corners=False))
+
+
+# ------------------------------------ the hand network (HRNetV2-W18)
+HAND_ARCH = 'hrnetv2_w18'
+K_HAND = 21
+HAND_CONFIG_FILES = (
+    ('onehand10k', 'td-hm_hrnetv2-w18_8xb64-210e_onehand10k-256x256.py'),
+    ('rhd2d', 'td-hm_hrnetv2-w18_8xb64-210e_rhd2d-256x256.py'),
+    ('coco_wholebody_hand',
+     'td-hm_hrnetv2-w18_8xb32-210e_coco-wholebody-hand-256x256.py'),
+)
+
+
+def _hand_config(index=0):
+    """MMPose 1.x's HRNetV2-W18 hand config (0: onehand10k)."""
+    import mmpose
+    return osp.join(
+        osp.dirname(mmpose.__file__), '.mim', 'configs', 'hand_2d_keypoint',
+        'topdown_heatmap', *HAND_CONFIG_FILES[index])
+
+
+def _plain(obj):
+    """Config values as plain dicts and lists (tuples -> lists)."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _build_stock_hand():
+    """The onehand10k estimator, built through MMPose's registry."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS as MMPOSE_MODELS
+    cfg = Config.fromfile(_hand_config())
+    cfg.model.backbone.init_cfg = None  # no download
+    init_default_scope('mmpose')
+    return MMPOSE_MODELS.build(cfg.model).eval()
+
+
+def _to_mmpose0x(state):
+    """1.x hand-network keys -> MMPose 0.x ``TopdownHeatmapSimpleHead``
+    ``(num_conv_layers=1)`` keys: ``final_layer = Sequential(Conv2d, BN,
+    ReLU, Conv2d)``, i.e. the released ``hrnetv2_w18_*_256x256`` files."""
+    out = OrderedDict()
+    for key, value in state.items():
+        if key.startswith('head.conv_layers.'):
+            key = 'keypoint_head.final_layer.' + key[len('head.conv_layers.'):]
+        elif key.startswith('head.final_layer.'):
+            key = ('keypoint_head.final_layer.3.' +
+                   key[len('head.final_layer.'):])
+        out[key] = value
+    return out
+
+
+@pytest.fixture(scope='module')
+def hand_stock():
+    """MMPose's own onehand10k HRNetV2-W18 estimator with random weights
+    (BatchNorm statistics included) and its state dict."""
+    estimator = _build_stock_hand()
+    state = randomised_state(estimator, seed=3)
+    estimator.load_state_dict(state, strict=True)
+    return estimator, estimator.state_dict()
+
+
+@pytest.fixture(scope='module')
+def hand_images():
+    gen = torch.Generator().manual_seed(5)
+    return torch.randn(1, 3, 64, 64, generator=gen)
+
+
+def test_hrnetv2_w18_extra_is_the_stock_hand_config():
+    assert HAND_ARCH in HRNET_ARCH_WIDTHS and HAND_ARCH in HRNETV2_ARCHS
+    extra = hrnet_arch_extra(HAND_ARCH)
+    assert extra['stage4']['num_channels'] == (18, 36, 72, 144)
+    assert extra['stage4']['multiscale_output'] is True
+    assert extra['upsample'] == dict(mode='bilinear', align_corners=False)
+    # W32/W48 unchanged: single-scale stage 4, MMPose's default upsampling
+    for arch in ('w32', 'w48'):
+        assert 'multiscale_output' not in hrnet_arch_extra(arch)['stage4']
+        assert 'upsample' not in hrnet_arch_extra(arch)
+    from mmengine.config import Config
+    for index in range(len(HAND_CONFIG_FILES)):
+        cfg_file = _hand_config(index)
+        model = Config.fromfile(cfg_file).model
+        assert _plain(model.backbone.extra) == _plain(extra), cfg_file
+        assert _plain(model.neck) == dict(
+            type='FeatureMapProcessor', concat=True), cfg_file
+        head = model.head
+        assert (head.in_channels, head.out_channels) == (270, K_HAND)
+        assert head.deconv_out_channels is None
+        assert _plain(head.conv_out_channels) == [270]
+        assert _plain(head.conv_kernel_sizes) == [1]
+
+
+def test_w32_w48_topdown_keep_their_layout():
+    model = tiny(head_type='topdown')
+    assert model.neck is None
+    assert sorted(k for k in model.state_dict() if k.startswith('head.')) \
+        == ['head.final_layer.bias', 'head.final_layer.weight']
+    assert all(k.startswith(('backbone.', 'head.'))
+               for k in model.state_dict())
+
+
+def test_hrnetv2_w18_wrong_head_type_refused():
+    with pytest.raises(ValueError, match="head_type='topdown'"):
+        # the default head_type, 'higherhrnet'
+        MPTHRNetPoseFeatureMaps(arch=HAND_ARCH, num_keypoints=K_HAND)
+    with pytest.raises(ValueError, match='no HigherHRNet head'):
+        MPTHRNetPoseFeatureMaps(
+            arch=HAND_ARCH, head_type='higherhrnet', num_keypoints=K_HAND)
+    with pytest.raises(ValueError, match='head_type must be one of'):
+        MPTHRNetPoseFeatureMaps(arch=HAND_ARCH, head_type='bottomup')
+    extra = hrnet_arch_extra(HAND_ARCH)
+    extra['stage4']['multiscale_output'] = False
+    with pytest.raises(ValueError, match='multiscale_output'):
+        MPTHRNetPoseFeatureMaps(
+            arch=HAND_ARCH, head_type='topdown', num_keypoints=K_HAND,
+            backbone=dict(extra=extra), freeze=False)
+
+
+def test_hrnetv2_w18_matches_stock_mmpose_hand_estimator(
+        tmp_path, hand_stock, hand_images):
+    """A 1.x checkpoint of the stock estimator (the keys of
+    ``estimator.state_dict()``: ``backbone.*``, ``head.conv_layers.*``,
+    ``head.final_layer.*``; the neck has none) loads one to one and our
+    native maps equal the estimator's raw heatmaps."""
+    estimator, state = hand_stock
+    assert not any(k.startswith(('neck.', 'data_preprocessor.'))
+                   for k in state)
+    assert {k for k in state if k.startswith('head.')} == {
+        'head.conv_layers.0.weight', 'head.conv_layers.0.bias',
+        'head.conv_layers.1.weight', 'head.conv_layers.1.bias',
+        'head.conv_layers.1.running_mean', 'head.conv_layers.1.running_var',
+        'head.conv_layers.1.num_batches_tracked', 'head.final_layer.weight',
+        'head.final_layer.bias'
+    }
+    path = save_checkpoint(
+        tmp_path / 'td-hm_hrnetv2-w18_onehand10k.pth',
+        dict(meta=dict(mmpose_version='1.3.2', epoch=210), state_dict=state))
+    model = MPTHRNetPoseFeatureMaps(
+        arch=HAND_ARCH, head_type='topdown', num_keypoints=K_HAND,
+        checkpoint=path, output_size=None)
+    assert model.checkpoint_info == dict(
+        format='mmpose', missing=[], unexpected=[])
+    loaded = model.state_dict()
+    assert loaded.keys() == state.keys()
+    for key, value in state.items():
+        assert torch.equal(loaded[key], value), key
+    assert model.native_stride == 4
+    assert model.head.conv_layers[0].in_channels == 270
+    assert model.head.final_layer.out_channels == K_HAND
+    with torch.no_grad():
+        ours = model(hand_images)
+        want = estimator(hand_images, None, mode='tensor')
+    assert ours.shape == want.shape == (1, K_HAND, 16, 16)
+    assert want.abs().max() > 1e-2  # not a degenerate comparison
+    torch.testing.assert_close(ours, want, rtol=1e-5, atol=1e-5)
+    # non-square input: the 1/8..1/32 branches are resized to 1/4
+    gen = torch.Generator().manual_seed(6)
+    wide = torch.randn(1, 3, 64, 96, generator=gen)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model(wide), estimator(wide, None, mode='tensor'), rtol=1e-5,
+            atol=1e-5)
+
+
+def test_hrnetv2_w18_released_0x_checkpoint_format(
+        tmp_path, hand_stock, hand_images):
+    """The released ``hrnetv2_w18_*_256x256-*.pth`` files are MMPose 0.x
+    (``keypoint_head.final_layer.{0,1,3}.*``): they load strictly, as MMPose
+    1.x's own load hooks convert them."""
+    estimator, state = hand_stock
+    old = _to_mmpose0x(state)
+    assert sorted(k for k in old if k.startswith('keypoint_head.')) == [
+        f'keypoint_head.final_layer.{n}.{p}'
+        for n, p in [(0, 'bias'), (0, 'weight'), (1, 'bias'),
+                     (1, 'num_batches_tracked'), (1, 'running_mean'),
+                     (1, 'running_var'), (1, 'weight'), (3, 'bias'),
+                     (3, 'weight')]
+    ]
+    assert convert_pose_state_dict(old, 'mmpose0x_topdown') == state
+    path = save_checkpoint(tmp_path / 'hrnetv2_w18_onehand10k_256x256.pth',
+                           dict(meta=dict(mmcv_version='1.3.8'),
+                                state_dict=old))
+    model = MPTHRNetPoseFeatureMaps(
+        arch=HAND_ARCH, head_type='topdown', num_keypoints=K_HAND,
+        checkpoint=path, output_size=None)
+    assert model.checkpoint_info == dict(
+        format='mmpose0x_topdown', missing=[], unexpected=[])
+    # MMPose 1.x reads the same 0.x dict through its own hooks: same state
+    fresh = _build_stock_hand()
+    fresh.load_state_dict(OrderedDict(old), strict=True)
+    theirs = fresh.state_dict()
+    ours = model.state_dict()
+    assert ours.keys() == theirs.keys()
+    for key, value in theirs.items():
+        assert torch.equal(ours[key], value), key
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model(hand_images),
+            estimator(hand_images, None, mode='tensor'),
+            rtol=1e-5,
+            atol=1e-5)
+
+
+def test_hrnetv2_0x_mapping_keeps_single_conv_heads():
+    """The 0.x extra-conv mapping leaves a plain ``final_layer`` as is."""
+    w = torch.zeros(3, 4, 1, 1)
+    b = torch.zeros(3)
+    out = convert_pose_state_dict(
+        {'backbone.x': b, 'keypoint_head.final_layer.weight': w,
+         'keypoint_head.final_layer.bias': b}, 'mmpose0x_topdown')
+    assert list(out) == ['backbone.x', 'head.final_layer.weight',
+                         'head.final_layer.bias']
+
+
+def test_hand_config_fragment_224_frozen(tmp_path, hand_stock,
+                                        hand_images):
+    """configs/_base_/models/hrnetv2_w18_hand.py: frozen, 224x224 maps,
+    the bilinear resize of the stock 1/4 heatmaps."""
+    estimator, state = hand_stock
+    path = save_checkpoint(tmp_path / 'hand.pth', dict(state_dict=state))
+    from mmengine.config import Config
+    repo = osp.dirname(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    cfg = Config.fromfile(
+        osp.join(repo, 'configs', '_base_', 'models', 'hrnetv2_w18_hand.py'))
+    spec = cfg.hand_pose_feature_maps.to_dict()
+    assert spec == dict(
+        type='MPTHRNetPoseFeatureMaps', arch=HAND_ARCH, head_type='topdown',
+        num_keypoints=K_HAND, output_size=224, checkpoint=None, freeze=True)
+    model = MODELS.build(dict(spec, checkpoint=path))
+    assert model.freeze  # frozen by default
+    assert all(not p.requires_grad for p in model.parameters())
+    parent = nn.Sequential(model).train()
+    assert parent.training
+    assert not any(m.training for m in model.modules() if m is not model)
+    with torch.no_grad():
+        out = model(hand_images)
+        native = estimator(hand_images, None, mode='tensor')
+    assert out.shape == (1, K_HAND, 224, 224)
+    torch.testing.assert_close(
+        out,
+        F.interpolate(native, size=(224, 224), mode='bilinear',
+                      align_corners=False),
+        rtol=1e-5, atol=1e-5)
