@@ -1,7 +1,9 @@
 """Training throughput of the paper-size MPT mesh regression transformer.
 
 Measures, at the paper's dimensions (3 blocks x 4 layers x 4 heads, hidden
-1024/256/64, 14 + 431 + 784 tokens):
+1024/256/64, 14 + 431 + 784 tokens; with ``--variant hand`` the hand
+network of the released hand code: 21 + 195 + 784 tokens, 21 heatmap
+channels, 195 -> 778 vertices and the hand loss):
 
 - training samples/s: forward + loss + backward (no optimiser step) on
   random pre-training inputs (sparse joint heatmaps by default),
@@ -15,6 +17,8 @@ Example::
 
     python tools/benchmark/bench_mpt_head.py --threads 2 --batch-size 2 \\
         --iters 3
+    python tools/benchmark/bench_mpt_head.py --variant hand --threads 2 \\
+        --batch-size 8 --iters 3
 """
 import argparse
 import shlex
@@ -24,8 +28,17 @@ from typing import List, Optional
 
 import torch
 
-from mpt_plugin.models.heads.mesh_transformer_head import \
-    MPTMeshTransformerHead
+from mpt_plugin.models.heads.mesh_transformer_head import (
+    HAND_PAPER_DIMS, PAPER_DIMS, MPTMeshTransformerHead)
+
+#: Head dimensions and loss of each ``--variant`` (the hand loss: the
+#: released hand code's, as configs/_base_/models/mpt_hand_mesh_transformer.py).
+VARIANTS = dict(
+    body=dict(dims=PAPER_DIMS, loss=dict(type='MPTMeshLoss')),
+    hand=dict(dims=HAND_PAPER_DIMS,
+              loss=dict(type='MPTMeshLoss', vertex_level_weights=(0.5, 0.5),
+                        joints_criterion='mse', coord_reduction='mean',
+                        joints_root_indices=(0, ))))
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -42,6 +55,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='sparse joints (pre-training) or dense maps')
     parser.add_argument('--matmul-size', type=int, default=2048,
                         help='side of the square fp32 matmul for the peak')
+    parser.add_argument('--variant', choices=sorted(VARIANTS),
+                        default='body',
+                        help="the body network or the hand one")
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)
@@ -79,12 +95,13 @@ def make_batch(head: MPTMeshTransformerHead, batch_size: int, mode: str,
             joint_weights=torch.ones(batch_size, k, device=device))
     else:
         x = torch.rand(batch_size, k, size, size, device=device)
-    v0, v1, v2 = head.num_vertices
+    levels = dict(zip(('vertices_coarse', 'vertices_mid', 'vertices')
+                      if len(head.num_vertices) == 3 else
+                      ('vertices_coarse', 'vertices'), head.num_vertices))
     j = head.num_joints
-    gt = dict(
-        vertices=torch.randn(batch_size, v2, 3, device=device) * 0.3,
-        vertices_mid=torch.randn(batch_size, v1, 3, device=device) * 0.3,
-        vertices_coarse=torch.randn(batch_size, v0, 3, device=device) * 0.3,
+    gt = {key: torch.randn(batch_size, n, 3, device=device) * 0.3
+          for key, n in levels.items()}
+    gt.update(
         joints_3d=torch.randn(batch_size, j, 3, device=device) * 0.3,
         joints_2d_norm=torch.rand(batch_size, j, 2, device=device) * 2 - 1)
     return x, gt
@@ -97,9 +114,13 @@ def main(argv: Optional[List[str]] = None) -> dict:
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
 
-    regressor = torch.softmax(torch.randn(14, 6890), dim=1)
+    variant = VARIANTS[args.variant]
+    dims = variant['dims']
+    regressor = torch.softmax(
+        torch.randn(dims['num_joints'], dims['num_vertices'][-1]), dim=1)
     head = MPTMeshTransformerHead(
-        loss=dict(type='MPTMeshLoss', joint_regressor=regressor)).to(device)
+        **dims, loss=dict(variant['loss'],
+                          joint_regressor=regressor)).to(device)
     head.train()
     x, gt = make_batch(head, args.batch_size, args.input, device)
 
@@ -128,6 +149,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     peak = measure_matmul_gflops(args.matmul_size, device)
 
     result = dict(
+        variant=args.variant,
         device=str(device),
         threads=torch.get_num_threads(),
         batch_size=args.batch_size,
@@ -143,6 +165,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         fraction_of_matmul=achieved / peak)
 
     rows = [
+        ('network', args.variant),
         ('device / threads', f'{result["device"]} / {result["threads"]}'),
         ('batch size / timed iters / input',
          f'{args.batch_size} / {args.iters} / {args.input}'),

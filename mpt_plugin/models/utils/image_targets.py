@@ -21,7 +21,7 @@ targets every image estimator reads:
 Units: metres, camera axes (x right, y down, z forward), pelvis-centred.
 Runs without gradients, float32, autocast disabled.
 """
-from typing import Dict, Sequence
+from typing import Dict, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -52,9 +52,19 @@ def _sample_name(sample, i: int) -> str:
 
 
 def stack_image_gt(data_samples: Sequence, device: torch.device,
-                   keys: Sequence[str] = tuple(IMAGE_GT_FIELDS)
-                   ) -> Dict[str, Tensor]:
+                   keys: Optional[Sequence[str]] = None,
+                   fields: Mapping[str, tuple] = IMAGE_GT_FIELDS,
+                   convention: str = "17-joint h36m convention: dataset "
+                   "convention='h36m'") -> Dict[str, Tensor]:
     """Batch the ``gt_instances`` fields ``keys`` of image samples.
+
+    Args:
+        data_samples: the batch's ``PoseDataSample`` s.
+        device: where the tensors go.
+        keys: the fields to stack (default: all of ``fields``).
+        fields: field -> per-sample trailing shape (default: the body's
+            :data:`IMAGE_GT_FIELDS`).
+        convention: what a wrong shape's message names.
 
     Returns:
         dict: field -> (B, *shape) float32 tensor on ``device``.
@@ -66,8 +76,8 @@ def stack_image_gt(data_samples: Sequence, device: torch.device,
             required), or a visible joint that is not finite.
     """
     out = {}
-    for key in keys:
-        shape = IMAGE_GT_FIELDS[key]
+    for key in (tuple(fields) if keys is None else keys):
+        shape = fields[key]
         rows = []
         for i, sample in enumerate(data_samples):
             gt = sample.gt_instances
@@ -80,8 +90,8 @@ def stack_image_gt(data_samples: Sequence, device: torch.device,
             if tuple(row.shape) != (1, ) + shape:
                 raise ValueError(
                     f'{_sample_name(sample, i)}: gt_instances.{key} must be '
-                    f'{(1, ) + shape} (17-joint h36m convention: dataset '
-                    f"convention='h36m'), got {tuple(row.shape)}")
+                    f'{(1, ) + shape} ({convention}), got '
+                    f'{tuple(row.shape)}')
             rows.append(row)
         out[key] = torch.cat(rows).to(device, torch.float32)
     for name in ('keypoints3d', 'keypoints2d'):
