@@ -20,4 +20,8 @@ module you need; this file imports none of them:
   decimation (closed meshes, or open ones such as the hand).
 - :mod:`.amass_motion`: AMASS-format motion capture trees.
 - :mod:`.human_images`: rendered people with HumanData annotations.
+- :mod:`.hand_poses`: hand pose sets standing in for MobRecon's Complement
+  (articulations within finger joint limits; the format of
+  :mod:`mpt_plugin.datasets.hand_pose_io`).
+- :mod:`.freihand_images`: rendered hands in FreiHAND's official layout.
 """

@@ -75,7 +75,8 @@ def bad_rows(arr: np.ndarray, dtype: np.dtype = np.float32) -> np.ndarray:
     if arr.ndim == 0:
         raise ValueError('bad_rows needs an array with a sample axis')
     ok = cast_finite_mask(arr, dtype)
-    return ~ok.reshape(arr.shape[0], -1).all(axis=1)
+    # reshape (N, -1) fails for an empty row shape; (N, 0) rows are good
+    return ~ok.reshape(arr.shape[0], int(np.prod(arr.shape[1:]))).all(axis=1)
 
 
 def require_finite(arr: np.ndarray,

@@ -26,6 +26,9 @@ def test_bad_rows_per_sample():
     arr[1, 0, 2] = np.nan
     arr[3, 1, 1] = 1e200
     np.testing.assert_array_equal(bad_rows(arr), [False, True, False, True])
+    # empty batches and empty rows are fine (no reshape error)
+    assert bad_rows(np.zeros((0, 45))).shape == (0, )
+    np.testing.assert_array_equal(bad_rows(np.zeros((3, 0))), [False] * 3)
 
 
 def test_require_finite_names_file_key_index():
