@@ -13,6 +13,8 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
+from mpt_plugin.utils.value_checks import require_non_negative_int
+
 __all__ = ['uniform_rotations', 'look_at_cameras']
 
 
@@ -58,12 +60,8 @@ def uniform_rotations(num: int, seed: int) -> np.ndarray:
     Returns:
         np.ndarray: ``(N, 3, 3)`` float64, orthonormal with determinant +1.
     """
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or (
-            num < 0):
-        raise ValueError(f'num must be a non-negative int, got {num!r}')
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or (
-            seed < 0):
-        raise ValueError(f'seed must be a non-negative int, got {seed!r}')
+    num = require_non_negative_int(num, 'num')
+    seed = require_non_negative_int(seed, 'seed')
     u = np.random.default_rng(int(seed)).random((int(num), 3))
     u1, u2, u3 = u[:, 0], 2 * np.pi * u[:, 1], 2 * np.pi * u[:, 2]
     a, b = np.sqrt(1.0 - u1), np.sqrt(u1)

@@ -58,6 +58,7 @@ import numpy as np
 from mpt_plugin.body_models.conventions import MANO_PARENTS
 from mpt_plugin.body_models.mano import FINGERTIP_VERTEX_IDS
 from mpt_plugin.utils.file_io import write_atomic
+from mpt_plugin.utils.value_checks import require_non_negative_int
 
 __all__ = [
     'HAND_JOINT_LIMITS', 'JOINT_KINDS', 'POSE_MODES', 'THUMB_FLEXION_TILT',
@@ -250,12 +251,8 @@ def sample_hand_angles(num: int, seed: int) -> np.ndarray:
         finger joint (``mano_16`` order without the wrist), radians, each
         within :data:`HAND_JOINT_LIMITS`.
     """
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or (
-            num < 0):
-        raise ValueError(f'num must be a non-negative int, got {num!r}')
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or (
-            seed < 0):
-        raise ValueError(f'seed must be a non-negative int, got {seed!r}')
+    num = require_non_negative_int(num, 'num')
+    seed = require_non_negative_int(seed, 'seed')
     n = int(num)
     rng = np.random.default_rng(int(seed))
     names = list(POSE_MODES)

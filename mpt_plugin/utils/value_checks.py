@@ -21,7 +21,7 @@ import numpy as np
 
 __all__ = [
     'BadValueError', 'bad_rows', 'cast_finite_mask', 'filter_bad_samples',
-    'require_finite'
+    'require_finite', 'require_non_negative_int'
 ]
 
 
@@ -197,3 +197,12 @@ def filter_bad_samples(bad: Mapping[str, np.ndarray],
             + f' ({counts[key]} of {num} samples of {source} bad under this '
             f"key; {option}='skip' drops and counts them)")
     return keep, counts
+
+
+def require_non_negative_int(value, name: str) -> int:
+    """``value`` as an ``int`` if it is a non-negative integer (not a bool),
+    else a ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or value < 0:
+        raise ValueError(f'{name} must be a non-negative int, got {value!r}')
+    return int(value)

@@ -44,6 +44,7 @@ CROSS_CUTTING = {
     'test_tools/test_key2mesh_configs.py',
     'test_tools/test_mpt_configs.py',
     'test_tools/test_mpt_da_protocol.py',
+    'test_tools/test_mpt_hand_configs.py',
     'test_tools/test_mpt_image_configs.py',
     'test_tools/test_pc_hmr_configs.py',
     # every estimator's demo config trained and run on a CUDA GPU (marked
