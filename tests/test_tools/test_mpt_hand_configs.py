@@ -3,8 +3,8 @@
 - ``configs/mpt_hand_pretrain.py`` (paper sizes) runs a couple of iterations
   on the synthetic hand pose set; its head has the hand network's
   dimensions;
-- ``configs/mpt_hand_pretrain_demo.py`` trains an epoch and validates with
-  FreiHAND's evaluation;
+- ``configs/mpt_hand_pretrain_demo.py`` (iteration-based) trains two
+  iterations and validates with FreiHAND's evaluation;
 - ``configs/mpt_hand_finetune_freihand.py`` fine-tunes from that checkpoint
   on synthetic FreiHAND-layout renders, and
   ``configs/mpt_hand_test_freihand.py`` evaluates the result with test-time
@@ -63,11 +63,12 @@ def freihand(synthetic_assets, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def pretrained(synthetic_assets, tmp_path_factory):
-    """A demo pre-training checkpoint (one short epoch) and its log."""
+    """A demo pre-training checkpoint (two iterations) and its log."""
     work = tmp_path_factory.mktemp('hand_pretrain_demo')
     out = _run([
         sys.executable, 'tools/train.py', 'configs/mpt_hand_pretrain_demo.py',
-        '--work-dir', str(work), '--cfg-options', 'train_cfg.max_epochs=1',
+        '--work-dir', str(work), '--cfg-options', 'train_cfg.max_iters=2',
+        'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2',
         *_hand_model_options(synthetic_assets),
         *_pose_options(synthetic_assets, 4, 2, 4)
     ])
@@ -109,24 +110,30 @@ def test_paper_hand_pretrain_config(synthetic_assets, tmp_path):
 def test_demo_pretrain_then_freihand_finetune_and_tta_test(
         synthetic_assets, freihand, pretrained, tmp_path):
     pre_work, pre_out = pretrained
-    assert 'Epoch(train) [1][2/2]' in pre_out  # 4 poses x 2 views / 4
+    assert 'Iter(train) [2/2]' in pre_out
     assert 'freihand/PA-MPJPE' in pre_out
-    data = [f'{split}_dataloader.{k}' for split in ('train', 'test')
-            for k in ('num_workers=0', 'persistent_workers=False',
-                      f'dataset.data_root={freihand}')]
+    # the demo checkpoint's shrunk head (the paper-size head of the image
+    # configs would not load it)
+    shrunk_head = [
+        'model.head.embed_dims=(128,64,32)',
+        'model.head.hidden_dims=(128,64,32)', 'model.head.num_layers=1',
+        'model.head.input_size=112', 'model.backbone.output_size=112',
+        'model.head.attn_drop_rate=0.0'
+    ]
+    def data(*splits):
+        return [f'{split}_dataloader.{k}' for split in splits
+                for k in ('num_workers=0', 'persistent_workers=False',
+                          f'dataset.data_root={freihand}')]
+
     work = tmp_path / 'finetune'
     out = _run([
         sys.executable, 'tools/train.py',
         'configs/mpt_hand_finetune_freihand.py', '--work-dir', str(work),
         '--cfg-options', 'train_cfg.max_epochs=1',
-        f'load_from={pre_work}/epoch_1.pth',
+        f'load_from={pre_work}/iter_2.pth',
         'train_dataloader.batch_size=2', 'train_dataloader.dataset.versions=[0]',
-        # the paper-size head of the fine-tuning config reads the shrunk
-        # demo checkpoint only in name: keep shapes equal
-        'model.head.embed_dims=(128,64,32)', 'model.head.hidden_dims=(128,64,32)',
-        'model.head.num_layers=1', 'model.head.input_size=112',
-        'model.backbone.output_size=112', 'model.head.attn_drop_rate=0.0',
-        *_hand_model_options(synthetic_assets), *data
+        *shrunk_head, *_hand_model_options(synthetic_assets),
+        *data('train', 'test')
     ])
     # 2 samples x 1 version, batch 2: one iteration; the demo head loaded
     assert 'Epoch(train) [1][1/1]' in out
@@ -137,14 +144,11 @@ def test_demo_pretrain_then_freihand_finetune_and_tta_test(
     out = _run([
         sys.executable, 'tools/test.py', 'configs/mpt_hand_test_freihand.py',
         str(ckpt), '--work-dir', str(tmp_path / 'test'), '--cfg-options',
-        'test_dataloader.batch_size=2',
-        'model.head.embed_dims=(128,64,32)', 'model.head.hidden_dims=(128,64,32)',
-        'model.head.num_layers=1', 'model.head.input_size=112',
-        'model.backbone.output_size=112', 'model.head.attn_drop_rate=0.0',
+        'test_dataloader.batch_size=2', *shrunk_head,
         'model.test_cfg.tta.scales=(0.9,1.0)',
         'model.test_cfg.tta.rotations=(0,20)',
         f'test_evaluator.pred_json={pred_json}',
-        *_hand_model_options(synthetic_assets), *data
+        *_hand_model_options(synthetic_assets), *data('test')
     ])
     for key in ('PA-MPJPE', 'PA-MPVPE', 'PA-F@5mm', 'PA-F@15mm', 'PA-AUC-J'):
         assert f'freihand/{key}' in out
@@ -153,3 +157,13 @@ def test_demo_pretrain_then_freihand_finetune_and_tta_test(
     assert len(joints) == len(verts) == 3  # the evaluation split
     assert len(joints[0]) == 21 and len(verts[0]) == 778
     assert all(len(p) == 3 for p in joints[0])
+
+    # testing without fine-tuning: the pre-training checkpoint's head on
+    # the frozen pose network (whose weights are not in that checkpoint)
+    out = _run([
+        sys.executable, 'tools/test.py', 'configs/mpt_hand_test_freihand.py',
+        f'{pre_work}/iter_2.pth', '--work-dir', str(tmp_path / 'test_pre'),
+        '--cfg-options', 'test_dataloader.batch_size=3', *shrunk_head,
+        *_hand_model_options(synthetic_assets), *data('test')
+    ])
+    assert 'freihand/PA-MPJPE' in out
