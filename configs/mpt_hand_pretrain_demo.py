@@ -9,10 +9,12 @@
 # minutes: synthetic MANO-format hand and pose sets
 # (tools/make_synthetic_assets.py --hands), a SHRUNK transformer (hidden
 # sizes 128/64/32 instead of 1024/256/64, 1 layer per block instead of 4)
-# reading 112x112 heatmaps (196 patch tokens instead of 784), 4 views per
-# pose instead of 216, a short schedule with lr 1e-3, and the heatmap pixel
-# noise drawn on the joint windows only ('sparse'). Everything else (losses,
-# MHM, cameras, schedule shape) is the paper config's.
+# reading 112x112 heatmaps (196 patch tokens instead of 784), 16 views per
+# pose instead of 216 (validation: the held-out poses under the same views),
+# a short schedule (1600 iterations of 32, lr 1e-3, 16 % of one paper
+# epoch), and the heatmap pixel noise drawn on the joint windows only
+# ('sparse'). Everything else (losses, MHM, cameras, schedule shape) is the
+# paper config's.
 _base_ = ['./mpt_hand_pretrain.py']
 
 synthetic_root = 'data/synthetic'
@@ -21,7 +23,7 @@ hand_pose_root = f'{synthetic_root}/hand_poses'
 hand_model = dict(model_path=hand_model_dir, is_rhand=True,
                   fingertip_ids='freihand')
 heatmap_size = 112
-max_epochs = 4
+max_iters = 1600
 
 model = dict(
     data_preprocessor=dict(
@@ -39,24 +41,35 @@ model = dict(
     hand_model=hand_model,
     mesh_sampler=f'{hand_model_dir}/mano_downsampling.npz')
 
+# 16 views per pose (seed 0), shared by training and validation as the body
+# demo's 4 H3.6M cameras are: the held-out part is the poses (val.npz),
+# not the viewpoints (the paper config validates on other viewpoints: with
+# 216 views per pose they cover the sphere; 800 small iterations cannot).
+# 1600 iterations of 32 random (pose, view) pairs of the 24 k (about two
+# passes).
 train_dataloader = dict(
     batch_size=32,
     num_workers=2,
-    dataset=dict(ann_file=f'{hand_pose_root}/train.npz', num_views=4))
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(ann_file=f'{hand_pose_root}/train.npz', num_views=16,
+                 view_seed=0))
 val_dataloader = dict(
     batch_size=64,
     num_workers=1,
-    dataset=dict(ann_file=f'{hand_pose_root}/val.npz', num_views=4))
+    dataset=dict(ann_file=f'{hand_pose_root}/val.npz', num_views=16,
+                 view_seed=0))
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
 
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop',
+                 max_iters=max_iters, val_interval=400)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, end_factor=1.0, by_epoch=True,
-         begin=0, end=max_epochs * 0.1, convert_to_iter_based=True),
-    dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=True,
-         begin=max_epochs * 0.1, end=max_epochs,
-         convert_to_iter_based=True),
+    dict(type='LinearLR', start_factor=1e-3, end_factor=1.0, by_epoch=False,
+         begin=0, end=int(max_iters * 0.1)),
+    dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=False,
+         begin=int(max_iters * 0.1), end=max_iters),
 ]
-default_hooks = dict(logger=dict(interval=20))
+default_hooks = dict(logger=dict(interval=20),
+                     checkpoint=dict(interval=400, by_epoch=False))
+log_processor = dict(by_epoch=False)
