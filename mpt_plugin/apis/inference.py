@@ -14,6 +14,14 @@ keypoints, get one ``PoseDataSample`` per person.
   Key2Mesh stream): 2D detections (arrays, MMPose ``PoseDataSample``\\ s or
   an MMPose predictions JSON) -> meshes.
 
+Hands (``MPTHandFinetuneEstimator``, e.g.
+``configs/mpt_hand_test_freihand.py``)
+go through :func:`inference_mesh` with hand boxes: the fields below with
+``vertices`` (1, 778, 3) centred on the wrist, ``joints_freihand`` (1, 21,
+3) and ``keypoints`` (1, 21, 2) in the ``hand_21`` order (the mesh's
+FreiHAND joints) instead of the H3.6M ones; :func:`find_faces` gives
+MANO's faces.
+
 Every returned sample's ``pred_instances`` holds numpy float32 arrays with
 a leading dimension 1 (one person):
 
@@ -95,6 +103,7 @@ from mpt_plugin.geometry.keypoints import normalize_keypoints_2d
 from mpt_plugin.geometry.rotations import rotate_smpl_root
 from mpt_plugin.models.estimators import (Key2MeshEstimator,
                                           MPTFinetuneEstimator,
+                                          MPTHandFinetuneEstimator,
                                           MPTPretrainEstimator,
                                           MPTWGANDomainAdaptation)
 from mpt_plugin.models.streams import PCHMRKey2MeshStream, PCHMRMPTMeshStream
@@ -248,7 +257,12 @@ def model_input_kind(model: nn.Module) -> str:
             'needs an image model (mesh_stream.heatmap_estimator) or a '
             'keypoint model')
     if isinstance(model, MPTPretrainEstimator) and not isinstance(
-            model, MPTFinetuneEstimator):
+            model, (MPTFinetuneEstimator, MPTHandFinetuneEstimator)):
+        if getattr(model, 'num_mesh_levels', 3) == 2:  # hands
+            raise TypeError(
+                f'{type(model).__name__} reads hand joints (heatmap tokens), '
+                'not images: use its head in MPTHandFinetuneEstimator '
+                '(configs/mpt_hand_test_freihand.py) for image inference')
         raise TypeError(
             'MPTPretrainEstimator reads MoCap joints (heatmap tokens), not '
             'images: fine-tune it (MPTFinetuneEstimator, e.g. '
@@ -529,8 +543,10 @@ def _finish_image_samples(model: nn.Module,
     if reg is not None:
         joints = torch.einsum('jv,bvc->bjc', reg.detach().cpu().float(),
                               verts)
-    else:
+    else:  # PC-HMR's calibrated joints, or a hand's 21 (hand_21)
         joints = _stack(samples, 'joints_h36m')
+        if joints is None:
+            joints = _stack(samples, 'joints_freihand')
     _finish(model, samples, verts, joints, camera, camera_image,
             torch.as_tensor(boxes, dtype=torch.float32),
             torch.as_tensor(scores, dtype=torch.float32))
@@ -585,6 +601,17 @@ def _test_pipeline_cfg(cfg: Config) -> Tuple[list, dict]:
                        ' no MPTMeshAffine: it does not crop people from '
                        'images (an image model is needed)')
     return pipeline, dataset
+
+
+def _pipeline_num_keypoints(pipeline: list) -> Optional[int]:
+    """``num_keypoints`` of the pipeline's ``MPTPackMeshInputs`` (a hand
+    pipeline packs 21), or None when it infers them."""
+    for t in pipeline:
+        if str(t.get('type', '')).split('.')[-1] in ('MPTPackMeshInputs',
+                                                     'PackMeshInputs'):
+            num = t.get('num_keypoints')
+            return None if num is None else int(num)
+    return None
 
 
 def _window_spec(model: nn.Module, pipeline: list) -> Optional[Tuple[int,
@@ -716,7 +743,8 @@ def inference_mesh(model: nn.Module,
     cfg = _model_cfg(model)
     pipeline_cfg, dataset_cfg = _test_pipeline_cfg(cfg)
     pipeline = Compose(pipeline_cfg)
-    num_kps = get_keypoint_num(dataset_cfg.get('convention', 'h36m'))
+    num_kps = _pipeline_num_keypoints(pipeline_cfg) or get_keypoint_num(
+        dataset_cfg.get('convention', 'h36m'))
     scale_factor = float(dataset_cfg.get('bbox_scale_factor', 1.0))
     window = _window_spec(model, pipeline_cfg)
 

@@ -387,3 +387,52 @@ def test_pc_hmr_key2mesh_stream_on_keypoints(workspace):
     for a, b in zip(samples, same):
         np.testing.assert_allclose(a.pred_instances.vertices,
                                    b.pred_instances.vertices, atol=1e-5)
+
+
+def test_inference_mesh_on_a_hand_model(synthetic_assets, tmp_path):
+    """The FreiHAND test config (HRNetV2-W18 hand maps -> hand head) through
+    the same API: 778 vertices, 21 keypoints from the mesh's FreiHAND
+    joints, MANO faces for drawing and mesh files."""
+    from mpt_plugin.apis.inference import draw_meshes, find_faces, write_obj
+    from mpt_plugin.synthetic.freihand_images import write_synthetic_freihand
+    bm = str(synthetic_assets / 'body_models')
+    write_synthetic_freihand(tmp_path / 'freihand', bm, num_training=1,
+                             num_evaluation=1, seed=3)
+    image = str(tmp_path / 'freihand' / 'evaluation' / 'rgb' /
+                '00000000.jpg')
+    torch.manual_seed(0)
+    model = init_model(_config('mpt_hand_test_freihand'), cfg_options={
+        'model.hand_model.model_path': bm,
+        'model.data_preprocessor.hand_model.model_path': bm,
+        'model.mesh_sampler': f'{bm}/mano_downsampling.npz',
+        'model.head.embed_dims': (32, 16, 8),
+        'model.head.hidden_dims': (32, 16, 8), 'model.head.num_layers': 1,
+        'model.head.input_size': 56, 'model.backbone.output_size': 56,
+        'model.head.attn_drop_rate': 0.0})
+    box = np.array([[22.0, 22.0, 202.0, 202.0]])  # FreiHAND's central box
+    sample = inference_mesh(model, image, box)[0]
+    pred = sample.pred_instances
+    assert pred.vertices.shape == (1, 778, 3)
+    assert pred.keypoints.shape == (1, 21, 2)
+    # the 21 keypoints are the mesh's FreiHAND joints through the crop
+    # camera, mapped back to the image by the crop's affine
+    joints = model.joint_regressor.cpu().numpy() @ pred.vertices[0]
+    s, t = pred.camera[0, 0], pred.camera[0, 1:]
+    size = sample.metainfo['input_size']
+    crop_px = (s * (joints[:, :2] + t) + 1.0) * size / 2 - 0.5
+    affine = np.asarray(sample.metainfo['crop_affine'], np.float64)
+    image_px = (crop_px - affine[:, 2]) @ np.linalg.inv(affine[:, :2]).T
+    np.testing.assert_allclose(pred.keypoints[0], image_px, atol=1e-3)
+    faces = find_faces(model)
+    assert faces.shape == (1538, 3)
+    drawn = draw_meshes(cv2.imread(image), [sample], faces)
+    assert drawn.shape == (224, 224, 3)
+    write_obj(str(tmp_path / 'hand.obj'), pred.vertices[0], faces)
+    assert (tmp_path / 'hand.obj').stat().st_size > 0
+    # the pre-training model reads hand joints, not images: named
+    pre = init_model(_config('mpt_hand_pretrain_demo'), cfg_options={
+        'model.hand_model.model_path': bm,
+        'model.data_preprocessor.hand_model.model_path': bm,
+        'model.mesh_sampler': f'{bm}/mano_downsampling.npz'})
+    with pytest.raises(TypeError, match='MPTHandFinetuneEstimator'):
+        inference_mesh(pre, image, box)

@@ -2,6 +2,7 @@
 mesh regression transformer -> MANO mesh."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
@@ -97,6 +98,9 @@ class MPTHandPretrainEstimator(MPTPretrainEstimator):
     @torch.no_grad()
     def _rest_template(self, bm: dict) -> Dict[str, Tensor]:
         mano = self.__dict__.pop('_mano', None) or self._hand_layer(bm)
+        #: (1538, 3) int64 MANO faces of the predicted meshes (drawing,
+        #: mesh files; not a parameter or buffer)
+        self.faces = np.asarray(mano.faces, dtype=np.int64)
         verts = mano()['vertices'][0].float()  # (778, 3), mean hand
         joints = self.joint_regressor @ verts  # (21, 3)
         verts, joints = verts - joints[:1], joints - joints[:1]
