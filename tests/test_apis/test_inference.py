@@ -3,7 +3,6 @@ inference_keypoints on randomly initialised demo models (the demo configs
 read the synthetic body model through ``data/synthetic``, linked to the
 session's assets in a working folder)."""
 import json
-import os
 import os.path as osp
 
 import cv2
@@ -33,29 +32,8 @@ def _config(name):
 
 
 @pytest.fixture(scope='module')
-def workspace(synthetic_assets, tmp_path_factory):
-    root = tmp_path_factory.mktemp('apis_inference')
-    (root / 'data').mkdir()
-    os.symlink(synthetic_assets, root / 'data' / 'synthetic')
-    return root
-
-
-def _build(root, name, checkpoint=None, **kwargs):
-    """init_model with the config's relative data paths resolved in root."""
-    torch.manual_seed(0)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        return init_model(_config(name), checkpoint, **kwargs)
-
-
-@pytest.fixture(scope='module')
-def mpt(workspace):
-    return _build(workspace, 'mpt_finetune_demo')
-
-
-@pytest.fixture(scope='module')
-def key2mesh(workspace):
-    return _build(workspace, 'key2mesh_pretrain_demo')
+def mpt(build):
+    return build('mpt_finetune_demo')
 
 
 def _person_image(height=160, width=120, seed=0):
@@ -88,33 +66,33 @@ def _coco_detections(num, seed=0):
 # ---------------------------------------------------------------------------
 
 
-def test_init_model_loads_weights_and_names_mismatches(workspace, tmp_path):
-    model = _build(workspace, 'key2mesh_pretrain_demo')
+def test_init_model_loads_weights_and_names_mismatches(build, tmp_path):
+    model = build('key2mesh_pretrain_demo')
     assert not model.training and model.cfg.model.type == 'Key2MeshEstimator'
     state = {k: v + 0.5 if v.is_floating_point() else v
              for k, v in model.state_dict().items()}
     ckpt = str(tmp_path / 'k2m.pth')
     torch.save({'state_dict': {f'module.{k}': v for k, v in state.items()},
                 'meta': {}}, ckpt)
-    loaded = _build(workspace, 'key2mesh_pretrain_demo', ckpt)
+    loaded = build('key2mesh_pretrain_demo', ckpt)
     for key, value in loaded.state_dict().items():
         torch.testing.assert_close(value, state[key])
 
     # other keys: the PC-HMR demo's model
     with pytest.raises(CheckpointMismatchError) as err:
-        _build(workspace, 'pc_hmr_parallel_key2mesh_demo', ckpt)
+        build('pc_hmr_parallel_key2mesh_demo', ckpt)
     assert ckpt in str(err.value) and 'pc_hmr_parallel_key2mesh_demo.py' in \
         str(err.value) and 'missing' in str(err.value)
     # same keys, other shapes
     with pytest.raises(CheckpointMismatchError, match='size mismatch'):
-        _build(workspace, 'key2mesh_pretrain_demo', ckpt,
+        build('key2mesh_pretrain_demo', ckpt,
                cfg_options={'model.regressor.hidden_dim': 128})
     with pytest.raises(CheckpointNotFoundError):
-        _build(workspace, 'key2mesh_pretrain_demo',
+        build('key2mesh_pretrain_demo',
                str(tmp_path / 'missing.pth'))
 
 
-def test_init_model_unwraps_domain_adaptation(workspace, tmp_path):
+def test_init_model_unwraps_domain_adaptation(workspace, build, tmp_path):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(workspace)
         cfg = Config.fromfile(_config('key2mesh_da_demo'))
@@ -124,7 +102,7 @@ def test_init_model_unwraps_domain_adaptation(workspace, tmp_path):
              for k, v in wrapper.state_dict().items()}
     ckpt = str(tmp_path / 'da.pth')
     torch.save({'state_dict': state}, ckpt)
-    model = _build(workspace, 'key2mesh_da_demo', ckpt)
+    model = build('key2mesh_da_demo', ckpt)
     assert type(model).__name__ == 'Key2MeshEstimator'
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, state[f'estimator.{key}'])
@@ -220,8 +198,8 @@ def test_inference_mesh_bad_inputs_are_named(mpt, key2mesh, tmp_path):
         inference_mesh(key2mesh, img)
 
 
-def test_video_lifter_static_window_is_its_own_2d(workspace):
-    model = _build(workspace, 'pc_hmr_parallel_video_demo')
+def test_video_lifter_static_window_is_its_own_2d(video_model):
+    model = video_model
     img = _person_image()
     box = [[20, 5, 100, 155]]
     static = inference_mesh(model, img, box)[0]
@@ -366,8 +344,8 @@ def test_inference_keypoints_bad_inputs_are_named(key2mesh, mpt, tmp_path):
         inference_keypoints(mpt, dets)
 
 
-def test_pc_hmr_key2mesh_stream_on_keypoints(workspace):
-    model = _build(workspace, 'pc_hmr_parallel_key2mesh_demo')
+def test_pc_hmr_key2mesh_stream_on_keypoints(build):
+    model = build('pc_hmr_parallel_key2mesh_demo')
     dets = _coco_detections(3, seed=7)
     samples = inference_keypoints(model, dets)
     assert len(samples) == 3

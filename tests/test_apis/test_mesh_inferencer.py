@@ -2,48 +2,19 @@
 initialised demo models: the tiny PC-HMR video model for images and videos,
 Key2Mesh for detections)."""
 import json
-import os
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from mpt_plugin.apis import (ImageReadError, InferenceInputError,
                              MeshInferencer, inference_keypoints,
-                             inference_mesh, init_model)
+                             inference_mesh)
 from mpt_plugin.apis.inference import mesh_stream_keypoints
 from mpt_plugin.datasets.human_data_io import load_human_data
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-@pytest.fixture(scope='module')
-def workspace(synthetic_assets, tmp_path_factory):
-    root = tmp_path_factory.mktemp('apis_mesh_inferencer')
-    (root / 'data').mkdir()
-    os.symlink(synthetic_assets, root / 'data' / 'synthetic')
-    return root
-
-
-def _build(root, name):
-    torch.manual_seed(0)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        return init_model(osp.join(REPO, 'configs', f'{name}.py'))
-
-
-@pytest.fixture(scope='module')
-def video_model(workspace):
-    """PC-HMR with the MPT image stream and a 9-frame lifter (64 px crops).
-    """
-    return _build(workspace, 'pc_hmr_parallel_video_demo')
-
-
-@pytest.fixture(scope='module')
-def key2mesh(workspace):
-    return _build(workspace, 'key2mesh_pretrain_demo')
 
 
 def _frame(seed, height=96, width=72):
