@@ -92,12 +92,15 @@ class MPTHandPretrainEstimator(MPTPretrainEstimator):
     def _joint_regressor(self, bm: dict
                          ) -> Tuple[Tensor, Optional[Sequence[int]]]:
         """MANO's (21, 778) mesh regressor; the loss uses every row."""
-        self._mano = self._hand_layer(bm)
-        return self._mano.mesh_joint_regressor().float(), None
+        mano = self._hand_layer(bm)
+        # kept for _rest_template only, outside nn.Module's registry (not a
+        # submodule of the estimator)
+        self.__dict__['_mano_once'] = mano
+        return mano.mesh_joint_regressor().float(), None
 
     @torch.no_grad()
     def _rest_template(self, bm: dict) -> Dict[str, Tensor]:
-        mano = self.__dict__.pop('_mano', None) or self._hand_layer(bm)
+        mano = self.__dict__.pop('_mano_once', None) or self._hand_layer(bm)
         #: (1538, 3) int64 MANO faces of the predicted meshes (drawing,
         #: mesh files; not a parameter or buffer)
         self.faces = np.asarray(mano.faces, dtype=np.int64)

@@ -137,3 +137,15 @@ def test_configuration_errors(synthetic_assets):
     with pytest.raises(KeyError, match='hand_model'):
         model(inputs=dict(joints_px=torch.zeros(1, 21, 2)),
               data_samples=dict(), mode='loss')
+
+
+def test_hand_layer_is_not_kept_as_a_submodule(synthetic_assets):
+    """The MANO layer builds the template and the regressor once; the
+    estimator keeps its faces, not the layer."""
+    model = _model(synthetic_assets)
+    # (the data preprocessor poses the GT hands with its own layer)
+    assert [name for name, m in model.named_modules()
+            if isinstance(m, MPTMANO)] == ['data_preprocessor.targets.'
+                                            'body_model']
+    assert model.faces.shape == (1538, 3)
+    assert not any(k.startswith('_mano') for k in model.state_dict())
