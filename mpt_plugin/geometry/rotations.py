@@ -51,7 +51,7 @@ from torch import Tensor
 __all__ = [
     'skew', 'axis_angle_to_matrix', 'rotation_between_vectors',
     'perpendicular_unit_vector', 'rot6d_to_rotmat', 'rotmat_to_rot6d',
-    'rotmat_to_quaternion', 'quaternion_to_axis_angle',
+    'rotmat_to_quaternion', 'quaternion_to_axis_angle', 'quaternion_to_rotmat',
     'rotmat_to_axis_angle', 'rot_x', 'rot_y', 'rot_z', 'euler_xyz_to_rotmat',
     'euler_to_axis_angle', 'axis_angle_to_euler', 'camera_z_rotation',
     'rotate_smpl_root'
@@ -364,6 +364,30 @@ def rotmat_to_axis_angle(rotmat: Tensor) -> Tensor:
 # ---------------------------------------------------------------------------
 # numpy: elementary rotations, Euler angles, SMPL root orientation
 # ---------------------------------------------------------------------------
+def quaternion_to_rotmat(quat: np.ndarray) -> np.ndarray:
+    """Rotation matrices of unit quaternions (numpy).
+
+    Args:
+        quat (np.ndarray): ``(..., 4)`` quaternions ``(w, x, y, z)``; they
+            are normalised here.
+
+    Returns:
+        np.ndarray: ``(..., 3, 3)`` float64 proper rotations ``M`` acting
+        on column vectors (``M @ v`` rotates ``v``).
+    """
+    q = np.asarray(quat, dtype=np.float64)
+    if q.shape[-1:] != (4, ):
+        raise ValueError(f'quaternions must be (..., 4), got {q.shape}')
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    rows = [
+        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)
+    ]
+    return np.stack(rows, axis=-1).reshape(q.shape[:-1] + (3, 3))
+
+
 def _axis_rotation(cos: np.ndarray, sin: np.ndarray, axis: int) -> np.ndarray:
     """Rotation about coordinate ``axis`` (0 = x, 1 = y, 2 = z) from the
     cosines and sines (any shape ``*``) of its angles -> (*, 3, 3)."""

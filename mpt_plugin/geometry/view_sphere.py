@@ -15,31 +15,9 @@ import numpy as np
 
 from mpt_plugin.utils.value_checks import require_non_negative_int
 
+from .rotations import quaternion_to_rotmat
+
 __all__ = ['uniform_rotations', 'look_at_cameras']
-
-
-def _quaternion_to_matrix(quat: np.ndarray) -> np.ndarray:
-    """Rotation matrices of unit quaternions.
-
-    Args:
-        quat (np.ndarray): ``(..., 4)`` quaternions ``(w, x, y, z)``; they
-            are normalised here.
-
-    Returns:
-        np.ndarray: ``(..., 3, 3)`` float64 proper rotations ``M`` acting
-        on column vectors (``M @ v`` rotates ``v``).
-    """
-    q = np.asarray(quat, dtype=np.float64)
-    if q.shape[-1:] != (4, ):
-        raise ValueError(f'quaternions must be (..., 4), got {q.shape}')
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    rows = [
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)
-    ]
-    return np.stack(rows, axis=-1).reshape(q.shape[:-1] + (3, 3))
 
 
 def uniform_rotations(num: int, seed: int) -> np.ndarray:
@@ -62,12 +40,12 @@ def uniform_rotations(num: int, seed: int) -> np.ndarray:
     """
     num = require_non_negative_int(num, 'num')
     seed = require_non_negative_int(seed, 'seed')
-    u = np.random.default_rng(int(seed)).random((int(num), 3))
+    u = np.random.default_rng(seed).random((num, 3))
     u1, u2, u3 = u[:, 0], 2 * np.pi * u[:, 1], 2 * np.pi * u[:, 2]
     a, b = np.sqrt(1.0 - u1), np.sqrt(u1)
     quat = np.stack([a * np.sin(u2), a * np.cos(u2), b * np.sin(u3),
                      b * np.cos(u3)], axis=-1)
-    return _quaternion_to_matrix(quat)
+    return quaternion_to_rotmat(quat)
 
 
 def look_at_cameras(rotations: np.ndarray,

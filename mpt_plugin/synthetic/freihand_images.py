@@ -82,11 +82,11 @@ from typing import Dict, List, Tuple, Union
 import cv2
 import numpy as np
 import torch
-from scipy.spatial.transform import Rotation
 
 from mpt_plugin.body_models.io import load_body_model_file
 from mpt_plugin.body_models.mano import MPTMANO, resolve_mano_model_file
 from mpt_plugin.geometry.cameras import project_points
+from mpt_plugin.geometry.rotations import quaternion_to_axis_angle
 from mpt_plugin.utils.file_io import write_atomic
 from mpt_plugin.visualization.rasterizer import (compose_image, face_normals,
                                                  lambert_shade,
@@ -148,7 +148,9 @@ def sample_hand(rng: np.random.Generator,
     coeffs = rng.normal(size=num) * 0.7 * 0.8**np.arange(num)
     hand_pose = coeffs @ hands_components[:num] + rng.normal(0.0, 0.08, 45)
     return dict(
-        global_orient=Rotation.from_quat(quat).as_rotvec(),
+        # quat is (x, y, z, w); the package's helper takes (w, x, y, z)
+        global_orient=quaternion_to_axis_angle(torch.from_numpy(
+            np.roll(quat, 1))).numpy(),
         hand_pose=hand_pose,
         betas=np.clip(rng.normal(size=10), -2.5, 2.5))
 

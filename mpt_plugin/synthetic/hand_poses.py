@@ -251,10 +251,8 @@ def sample_hand_angles(num: int, seed: int) -> np.ndarray:
         finger joint (``mano_16`` order without the wrist), radians, each
         within :data:`HAND_JOINT_LIMITS`.
     """
-    num = require_non_negative_int(num, 'num')
-    seed = require_non_negative_int(seed, 'seed')
-    n = int(num)
-    rng = np.random.default_rng(int(seed))
+    n = require_non_negative_int(num, 'num')
+    rng = np.random.default_rng(require_non_negative_int(seed, 'seed'))
     names = list(POSE_MODES)
     mode = rng.choice(len(names), size=n,
                       p=np.array(list(POSE_MODES.values())))

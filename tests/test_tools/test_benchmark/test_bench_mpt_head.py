@@ -1,23 +1,15 @@
 """One timed iteration of the head benchmark at the hand network's paper
 dimensions (its numbers come from the analytic FLOP count and a clock)."""
-import importlib.util
-import os.path as osp
-
 import pytest
 
 from mpt_plugin.models.heads.mesh_transformer_head import (
     HAND_PAPER_DIMS, MPTMeshTransformerHead)
-from tests.tool_runner import REPO
-
-_PATH = osp.join(REPO, 'tools', 'benchmark', 'bench_mpt_head.py')
+from tests.tool_runner import load_tool
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location('bench_mpt_head', _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('benchmark/bench_mpt_head', 'mpt_bench')
 
 
 def test_hand_variant_reports_the_hand_network(bench, capsys):
