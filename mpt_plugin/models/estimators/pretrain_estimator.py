@@ -156,7 +156,9 @@ class MPTPretrainEstimator(BaseModel):
 
         Returns:
             dict: those targets (floating ones in the model's dtype) plus
-            ``vertices_mid`` and ``vertices_coarse``.
+            the head's coarser levels (:func:`add_mesh_levels`:
+            ``vertices_mid`` and ``vertices_coarse``, or only
+            ``vertices_coarse`` for a two-level hand head).
         """
         targets = stack_targets(data_samples)
         require_targets(targets, self.loss_target_keys, type(self).__name__,

@@ -74,13 +74,15 @@ class MPTMeshLoss(nn.Module):
 
     Predictions (dict, as returned by ``MPTMeshTransformerHead.forward``):
         - ``joints`` (B, J, 3) metres, joint-token output.
-        - ``vertices_coarse`` (B, V0, 3), ``vertices_mid`` (B, V1, 3),
-          ``vertices`` (B, V2, 3) metres, pelvis-centred.
+        - ``vertices_coarse`` (B, V0, 3), ``vertices_mid`` (B, V1, 3)
+          (three levels only), ``vertices`` (B, V2, 3) metres, root-centred
+          (pelvis; wrist for hands).
         - ``camera`` (B, 3) weak-perspective ``(s, tx, ty)``.
 
     Ground truth (dict of tensors; a key is needed only when its term has a
     non-zero weight and at least one sample is flagged valid):
-        - ``vertices``, ``vertices_mid``, ``vertices_coarse``: (B, V*, 3)
+        - ``vertices``, ``vertices_mid`` (three levels), ``vertices_coarse``:
+          (B, V*, 3)
           metres, same frame and centring as the predictions (the coarse
           levels come from the full GT mesh through the mesh sampler's D
           matrices). ``has_mesh`` (B,) optional, default all valid.
